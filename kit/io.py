@@ -1,0 +1,174 @@
+"""Reading input files as analysts hand them over.
+
+Tables are read as text first (every cell a string, nothing guessed), so that
+`kit.schemas` can convert and check each value and name the exact cell when
+something is wrong. German conventions are recognised: `;` separators, decimal
+commas, cp1252 or UTF-8 with BOM.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import InputError, Problem, missing_file
+
+CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
+EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+GEO_SUFFIXES = {".gpkg", ".geojson", ".json", ".shp"}
+TARGET_CRS = "EPSG:25833"  # ETRS89 / UTM 33N, the usual CRS of Saxon authorities
+
+# Typical signs of UTF-8 text that was decoded as cp1252 and saved again.
+_MOJIBAKE = ("Ã¤", "Ã¶", "Ã¼", "ÃŸ", "Ã„", "Ã–", "Ãœ", "â€“", "â€ž")
+
+
+def decode_text(raw: bytes, path: str | Path) -> tuple[str, str]:
+    """Decode bytes as UTF-8 (with or without BOM), else cp1252.
+
+    Returns (text, encoding). Raises InputError for bytes that are neither,
+    and for doubly encoded text (UTF-8 read as cp1252 and saved again).
+    """
+    if raw.startswith(b"\xef\xbb\xbf"):
+        text, encoding = raw[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+    else:
+        try:
+            text, encoding = raw.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError as utf8_error:
+            try:
+                text, encoding = raw.decode("cp1252"), "cp1252"
+            except UnicodeDecodeError:
+                line = raw[: utf8_error.start].count(b"\n") + 1
+                bad = raw[utf8_error.start : utf8_error.start + 1]
+                raise InputError(
+                    Problem(
+                        file=str(path),
+                        row=line,
+                        value=f"Byte 0x{bad.hex()}",
+                        expected="Text in UTF-8 oder Windows-1252 (cp1252)",
+                    )
+                ) from None
+    for marker in _MOJIBAKE:
+        pos = text.find(marker)
+        if pos >= 0:
+            line = text.count("\n", 0, pos) + 1
+            raise InputError(
+                Problem(
+                    file=str(path),
+                    row=line,
+                    value=text[max(0, pos - 10) : pos + 12].strip(),
+                    expected=(
+                        "korrekt kodierte Umlaute (die Datei wurde offenbar doppelt "
+                        "kodiert: UTF-8 als Windows-1252 gelesen und neu gespeichert)"
+                    ),
+                )
+            )
+    return text, encoding
+
+
+def sniff_separator(text: str) -> str:
+    sample = "\n".join(text.splitlines()[:20])
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=";,\t|").delimiter
+    except csv.Error:
+        counts = {sep: sample.count(sep) for sep in ";,\t"}
+        return max(counts, key=counts.get)
+
+
+def read_table(path: str | Path, *, skip_lines: int = 0, sheet: str | int = 0) -> pd.DataFrame:
+    """Read a CSV or XLSX file with every cell as text (missing cells as <NA>).
+
+    ``df.attrs`` records the source, the encoding, separator, decimal mark and
+    ``first_data_row``: the file row of the first data record (header = row 1
+    unless ``skip_lines`` lines precede it), used in error messages.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise missing_file(path, "Tabelle")
+    suffix = path.suffix.lower()
+    if suffix in CSV_SUFFIXES:
+        text, encoding = decode_text(path.read_bytes(), path)
+        lines = text.splitlines()
+        body = "\n".join(lines[skip_lines:])
+        sep = sniff_separator(body)
+        try:
+            df = pd.read_csv(
+                io.StringIO(body),
+                sep=sep,
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+                skipinitialspace=True,
+            )
+        except pd.errors.ParserError as exc:
+            raise InputError(
+                Problem(file=str(path), value=str(exc).split("\n")[0],
+                        expected=f"gleich viele Felder je Zeile, getrennt durch '{sep}'")
+            ) from None
+        decimal = "," if sep == ";" else "."
+        attrs = {"encoding": encoding, "separator": sep, "decimal": decimal}
+    elif suffix in EXCEL_SUFFIXES:
+        try:
+            df = pd.read_excel(path, sheet_name=sheet, dtype=str, skiprows=skip_lines)
+        except Exception as exc:  # openpyxl raises many types for broken files
+            raise InputError(
+                Problem(file=str(path), value=type(exc).__name__, expected="lesbare Excel-Datei (.xlsx)")
+            ) from None
+        attrs = {"encoding": "xlsx", "separator": None, "decimal": "."}
+    else:
+        raise InputError(
+            Problem(file=str(path), value=path.suffix or "(keine Endung)",
+                    expected="CSV (.csv) oder Excel (.xlsx)")
+        )
+    df.columns = [str(c).strip() for c in df.columns]
+    df = df.apply(lambda col: col.str.strip() if col.dtype == object or str(col.dtype).startswith("str") else col)
+    df = df.dropna(how="all")  # keep the index: it maps back to the file row
+    df.attrs.update(attrs)
+    df.attrs["source"] = str(path)
+    df.attrs["first_data_row"] = skip_lines + 2
+    return df
+
+
+def read_geometry(path: str | Path, *, target_crs: str = TARGET_CRS):
+    """Read polygons from GeoPackage / GeoJSON / Shapefile and reproject.
+
+    Raises InputError when the file is missing or unreadable, has no CRS, or
+    holds empty, non-polygon or invalid geometries (naming the feature).
+    """
+    import geopandas as gpd
+    import shapely
+
+    path = Path(path)
+    if not path.exists():
+        raise missing_file(path, "Geometrie")
+    if path.suffix.lower() not in GEO_SUFFIXES:
+        raise InputError(Problem(file=str(path), value=path.suffix,
+                                 expected="GeoPackage (.gpkg), GeoJSON (.geojson) oder Shapefile (.shp)"))
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as exc:
+        raise InputError(Problem(file=str(path), value=str(exc).split("\n")[0][:200],
+                                 expected="lesbare Geodaten-Datei")) from None
+    if gdf.crs is None:
+        raise InputError(Problem(file=str(path), expected="ein angegebenes Koordinatenbezugssystem (CRS)"))
+    problems = []
+    for i, geom in enumerate(gdf.geometry):
+        row = i + 1  # feature number, 1-based
+        if geom is None or geom.is_empty:
+            problems.append(Problem(file=str(path), row=row, column="geometry", value="leer",
+                                    expected="Polygon oder MultiPolygon"))
+        elif geom.geom_type not in ("Polygon", "MultiPolygon"):
+            problems.append(Problem(file=str(path), row=row, column="geometry", value=geom.geom_type,
+                                    expected="Polygon oder MultiPolygon"))
+        elif not geom.is_valid:
+            problems.append(Problem(file=str(path), row=row, column="geometry",
+                                    value=shapely.is_valid_reason(geom),
+                                    expected="gültige Geometrie (keine Selbstüberschneidung)"))
+    if problems:
+        raise InputError(problems)
+    gdf = gdf.to_crs(target_crs)
+    gdf.attrs["source"] = str(path)
+    gdf.attrs["first_data_row"] = 1
+    return gdf
