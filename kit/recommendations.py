@@ -1,0 +1,145 @@
+"""Stage 3: recommendations from transparent, analyst-editable rules.
+
+The catalogue (params/measures.yaml) lists measures with trigger rules over
+indicators from stages 1 and 2 (one tidy table `key_indicators`: indicator,
+label, value, lower, upper, unit, source). A rule compares either the point
+estimate or, with `basis: interval`, the whole 95 % interval with the
+threshold, so that a measure is only triggered by a finding that is not
+explained by chance. Every triggered measure keeps the evidence that
+triggered it.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from .errors import ParamsError
+from .report import fmt_interval, fmt_num
+
+OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+OP_WORDS = {">": "über", ">=": "mindestens", "<": "unter", "<=": "höchstens"}
+EVIDENCE_LEVELS = {1: "Grüne Liste Prävention: Stufe 1 (theoretisch gut begründet)",
+                   2: "Grüne Liste Prävention: Stufe 2 (wahrscheinlich wirksam)",
+                   3: "Grüne Liste Prävention: Stufe 3 (nachgewiesen wirksam)",
+                   "good practice": "Good Practice (Erfahrungswissen, nicht evaluiert)"}
+MEASURE_KEYS = {"id", "title", "description", "topic", "actors", "evidence_level", "kommpraev",
+                "triggers", "logic"}
+TRIGGER_KEYS = {"indicator", "op", "threshold", "basis"}
+
+KEY_INDICATOR_COLUMNS = ["indicator", "label", "value", "lower", "upper", "unit", "source"]
+
+
+@dataclass
+class Trigger:
+    indicator: str
+    op: str
+    threshold: float
+    basis: str = "estimate"  # estimate | interval
+
+
+def load_catalogue(path: str | Path) -> list[dict]:
+    """Read and check the measures catalogue; errors name the measure and key."""
+    path = Path(path)
+    if not path.exists():
+        raise ParamsError(f"Maßnahmenkatalog {path} nicht gefunden.")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"Maßnahmenkatalog {path} ist kein gültiges YAML: {exc}") from None
+    measures = data.get("measures")
+    if not isinstance(measures, list) or not measures:
+        raise ParamsError(f"Maßnahmenkatalog {path}: erwartet eine Liste 'measures'.")
+    seen = set()
+    for i, m in enumerate(measures, 1):
+        where = f"Maßnahmenkatalog {path}, Maßnahme Nr. {i} ({m.get('id', 'ohne id')})"
+        unknown = set(m) - MEASURE_KEYS
+        if unknown:
+            raise ParamsError(f"{where}: unbekannte Angabe(n) {', '.join(sorted(unknown))}; erlaubt: {', '.join(sorted(MEASURE_KEYS))}")
+        for key in ("id", "title", "description", "topic", "evidence_level", "triggers"):
+            if key not in m:
+                raise ParamsError(f"{where}: Angabe '{key}' fehlt.")
+        if m["id"] in seen:
+            raise ParamsError(f"{where}: id '{m['id']}' kommt doppelt vor.")
+        seen.add(m["id"])
+        if m["evidence_level"] not in EVIDENCE_LEVELS:
+            raise ParamsError(f"{where}: evidence_level {m['evidence_level']!r}; erwartet 1, 2, 3 oder 'good practice'.")
+        if m.get("logic", "any") not in ("any", "all"):
+            raise ParamsError(f"{where}: logic {m['logic']!r}; erwartet 'any' oder 'all'.")
+        for j, t in enumerate(m["triggers"], 1):
+            bad = set(t) - TRIGGER_KEYS
+            if bad or not {"indicator", "op", "threshold"} <= set(t):
+                raise ParamsError(f"{where}, Auslöser {j}: braucht indicator, op, threshold (optional basis); gefunden: {', '.join(sorted(t))}")
+            if t["op"] not in OPS:
+                raise ParamsError(f"{where}, Auslöser {j}: op {t['op']!r}; erwartet eines von {', '.join(OPS)}")
+            if t.get("basis", "estimate") not in ("estimate", "interval"):
+                raise ParamsError(f"{where}, Auslöser {j}: basis {t['basis']!r}; erwartet 'estimate' oder 'interval'")
+            if not isinstance(t["threshold"], (int, float)):
+                raise ParamsError(f"{where}, Auslöser {j}: threshold {t['threshold']!r}; erwartet eine Zahl")
+    return measures
+
+
+def _fmt_value(row, unit: str) -> str:
+    percent = unit == "Anteil"
+    if percent:
+        text = f"{fmt_num(100 * row['value'], 1)} %"
+    else:
+        text = f"{fmt_num(row['value'], 1)} {unit}".strip()
+    if pd.notna(row.get("lower")) and pd.notna(row.get("upper")):
+        text += f" (95-%-Intervall {fmt_interval(row['lower'], row['upper'], 1, percent=percent)})"
+    return text
+
+
+def _fmt_threshold(value: float, unit: str) -> str:
+    return f"{fmt_num(100 * value, 1)} %" if unit == "Anteil" else f"{fmt_num(value, 1)} {unit}".strip()
+
+
+def evaluate_trigger(trigger: dict, indicators: pd.DataFrame) -> dict:
+    """Evaluate one rule. Returns a dict with met (True/False/None when not evaluable) and German evidence."""
+    op_name = trigger["op"]
+    op = OPS[op_name]
+    threshold = float(trigger["threshold"])
+    basis = trigger.get("basis", "estimate")
+    match = indicators[indicators["indicator"] == trigger["indicator"]]
+    if match.empty or pd.isna(match.iloc[0]["value"]):
+        return {"indicator": trigger["indicator"], "met": None, "label": trigger["indicator"],
+                "evidence": f"Indikator '{trigger['indicator']}' liegt für diese Kommune nicht vor (oder ist wegen zu kleiner Fallzahl unterdrückt)."}
+    row = match.iloc[0]
+    unit = row.get("unit", "") if isinstance(row.get("unit", ""), str) else ""
+    if basis == "interval" and pd.notna(row.get("lower")) and pd.notna(row.get("upper")):
+        # The whole interval must lie beyond the threshold: not explainable by chance.
+        bound = row["lower"] if op_name in (">", ">=") else row["upper"]
+        met = bool(op(bound, threshold))
+        rule = f"Schwelle: gesamtes 95-%-Intervall {OP_WORDS[op_name]} {_fmt_threshold(threshold, unit)}"
+    else:
+        met = bool(op(row["value"], threshold))
+        rule = f"Schwelle: {OP_WORDS[op_name]} {_fmt_threshold(threshold, unit)}"
+    return {"indicator": trigger["indicator"], "met": met, "label": row["label"],
+            "evidence": f"{row['label']}: {_fmt_value(row, unit)}; {rule}."}
+
+
+def recommend(catalogue: list[dict], indicators: pd.DataFrame) -> pd.DataFrame:
+    """Evaluate every measure. Returns one row per measure with triggered flag and evidence."""
+    rows = []
+    for m in catalogue:
+        results = [evaluate_trigger(t, indicators) for t in m["triggers"]]
+        known = [r["met"] for r in results if r["met"] is not None]
+        if m.get("logic", "any") == "all":
+            triggered = bool(known) and len(known) == len(results) and all(known)
+        else:
+            triggered = any(known)
+        rows.append({
+            "measure_id": m["id"], "title": m["title"], "description": m["description"].strip(),
+            "topic": m["topic"], "actors": ", ".join(m.get("actors", [])),
+            "evidence_level": EVIDENCE_LEVELS[m["evidence_level"]],
+            "kommpraev": "ja" if m.get("kommpraev") else "nein",
+            "triggered": triggered,
+            "evaluable": bool(known),
+            "evidence": " | ".join(r["evidence"] for r in results if r["met"]) if triggered else "",
+            "checked": " | ".join(r["evidence"] for r in results),
+        })
+    return pd.DataFrame(rows)
