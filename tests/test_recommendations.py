@@ -1,0 +1,83 @@
+"""Rule evaluation of the measures catalogue."""
+
+import pandas as pd
+import pytest
+
+from kit.errors import ParamsError
+from kit.recommendations import KEY_INDICATOR_COLUMNS, load_catalogue, recommend
+
+CATALOGUE = """
+measures:
+  - id: saubere_stadt
+    title: Gesamtkonzept Saubere Stadt
+    description: Konzept gegen Vermüllung.
+    topic: Sauberkeit/Ordnung
+    actors: [Ordnungsamt, Bauhof]
+    evidence_level: good practice
+    kommpraev: true
+    triggers:
+      - {indicator: survey.problem_litter, op: ">=", threshold: 0.25, basis: interval}
+  - id: frauen
+    title: Programme für Frauen
+    description: Angebote für Frauen.
+    topic: Sicherheitsgefühl
+    evidence_level: 2
+    logic: all
+    triggers:
+      - {indicator: survey.unsafe_night_women, op: ">", threshold: 0.3}
+      - {indicator: profile.share_65plus, op: ">", threshold: 0.2}
+  - id: fehlt
+    title: Maßnahme ohne Daten
+    description: x
+    topic: x
+    evidence_level: 1
+    triggers:
+      - {indicator: survey.not_there, op: ">", threshold: 0}
+"""
+
+
+def indicators(**values):
+    rows = []
+    for name, (value, lower, upper, unit) in values.items():
+        rows.append({"indicator": name, "label": name, "value": value, "lower": lower, "upper": upper,
+                     "unit": unit, "source": "test"})
+    return pd.DataFrame(rows, columns=KEY_INDICATOR_COLUMNS)
+
+
+@pytest.fixture
+def catalogue(tmp_path):
+    path = tmp_path / "measures.yaml"
+    path.write_text(CATALOGUE, encoding="utf-8")
+    return load_catalogue(path)
+
+
+def test_interval_basis_needs_whole_interval_above(catalogue):
+    # estimate above the threshold but the interval reaches below: not triggered
+    ind = indicators(**{"survey.problem_litter": (0.28, 0.22, 0.34, "Anteil")})
+    res = recommend(catalogue, ind).set_index("measure_id")
+    assert not res.loc["saubere_stadt", "triggered"]
+    ind = indicators(**{"survey.problem_litter": (0.31, 0.26, 0.36, "Anteil")})
+    res = recommend(catalogue, ind).set_index("measure_id")
+    assert res.loc["saubere_stadt", "triggered"]
+    assert "31,0 %" in res.loc["saubere_stadt", "evidence"]
+    assert "25,0 %" in res.loc["saubere_stadt", "evidence"]
+
+
+def test_all_logic_and_missing_indicator(catalogue):
+    ind = indicators(**{"survey.unsafe_night_women": (0.35, 0.3, 0.4, "Anteil"),
+                        "profile.share_65plus": (0.15, None, None, "Anteil")})
+    res = recommend(catalogue, ind).set_index("measure_id")
+    assert not res.loc["frauen", "triggered"]
+    ind.loc[ind.indicator == "profile.share_65plus", "value"] = 0.25
+    res = recommend(catalogue, ind).set_index("measure_id")
+    assert res.loc["frauen", "triggered"]
+    assert not res.loc["fehlt", "triggered"]
+    assert not res.loc["fehlt", "evaluable"]
+    assert "liegt für diese Kommune nicht vor" in res.loc["fehlt", "checked"]
+
+
+def test_bad_catalogue_names_measure_and_key(tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text(CATALOGUE.replace('op: ">="', 'op: "=>"'), encoding="utf-8")
+    with pytest.raises(ParamsError, match=r"saubere_stadt.*op '=>'"):
+        load_catalogue(path)
