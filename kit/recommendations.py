@@ -143,3 +143,23 @@ def recommend(catalogue: list[dict], indicators: pd.DataFrame) -> pd.DataFrame:
             "checked": " | ".join(r["evidence"] for r in results),
         })
     return pd.DataFrame(rows)
+
+
+def recommendations_markdown(result: pd.DataFrame) -> str:
+    """German report text for the triggered measures, each with its reasons."""
+    chosen = result[result["triggered"]]
+    if chosen.empty:
+        return ("Nach den festgelegten Regeln löst keiner der Befunde eine Maßnahme aus. "
+                "Die geprüften Regeln stehen in der Tabelle unten.")
+    parts = []
+    for i, (_, m) in enumerate(chosen.iterrows(), 1):
+        reasons = "\n".join(f"  - {e}" for e in m["evidence"].split(" | "))
+        actors = f"\n- **Beteiligte:** {m['actors']}" if m["actors"] else ""
+        parts.append(
+            f"### {i}. {m['title']}\n\n{m['description']}\n\n"
+            f"- **Warum?** Ausgelöst durch:\n{reasons}\n"
+            f"- **Thema:** {m['topic']}{actors}\n"
+            f"- **Wirksamkeit:** {m['evidence_level']}\n"
+            f"- **Förderfähig nach RL KommPräv:** {m['kommpraev']}\n"
+        )
+    return "\n".join(parts)

@@ -85,3 +85,25 @@ def _jsonable(obj):
     if pd.isna(obj):
         return None
     return str(obj)
+
+
+STAGE_RESULT_NAMES = ("profile", "survey")
+
+
+def collect_key_indicators(store: ResultStore) -> pd.DataFrame:
+    """Key indicators of stages 1 and 2 (one tidy table) for stage 3 and comparisons."""
+    frames = [store.read_table(f"key_indicators_{name}") for name in STAGE_RESULT_NAMES
+              if store.exists(f"key_indicators_{name}")]
+    if not frames:
+        raise KitError("Keine Kennzahlen aus Gebietsprofil oder Bürgerbefragung gefunden. "
+                       "Bitte zuerst die Stufen 1 und 2 ausführen.")
+    return pd.concat(frames, ignore_index=True)
+
+
+def input_hashes(store: ResultStore) -> dict[str, str]:
+    """SHA-256 of every input file used by stages 1 and 2 (for provenance)."""
+    hashes: dict[str, str] = {}
+    for name in STAGE_RESULT_NAMES:
+        if store.exists(f"provenance_{name}", ".json"):
+            hashes.update(store.read_json(f"provenance_{name}").get("input_hashes", {}))
+    return hashes
