@@ -1,0 +1,580 @@
+"""Police crime statistics (PKS) and politically motivated crime (PMK).
+
+- :func:`read_bka_table` reads the BKA district table KR-F-01-T01
+  ("Kreise - Fälle - HZ") as CSV or XLSX and returns one Kreis in the
+  columns of ``data_schemas/pks.yaml``.
+- :func:`pks_indicators` derives cases, Häufigkeitszahl (HZ) with exact
+  Poisson intervals, clearance rate, suspects, attempts, multi-year means,
+  a trend flag and the comparison with a reference HZ.
+- :func:`pmk_summary` tabulates PMK cases by year and phenomenon area.
+
+Population convention: the BKA computes the HZ of report year Y with the
+population at 31.12. of Y-1 (the 2020 table states "EW 31.12.2019"), so
+:func:`pks_indicators` uses ``population_lag=1`` by default; the commune's
+residents table holds 31.12. populations.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError, Problem, missing_file
+from .io import decode_text
+from .profile import (
+    _join_notes,
+    _population_series,
+    fmt_de,
+    format_period,
+    make_indicators,
+    poisson_interval,
+    population_for_year,
+    rate_per,
+    trend_flags,
+)
+
+# Summary keys of the PKS (Straftatenschlüssel). The BKA writes "------" for
+# "Straftaten insgesamt"; the kit uses "000000" (schema pattern [0-9*]{6}).
+TOTAL_KEY = "000000"
+SUMMARY_KEYS: dict[str, str] = {
+    "000000": "Straftaten insgesamt",
+    "892000": "Gewaltkriminalität",
+    "899000": "Straßenkriminalität",
+    "674000": "Sachbeschädigung",
+    "****00": "Diebstahl insgesamt",
+    "435*00": "Wohnungseinbruchdiebstahl",
+    "210000": "Raub, räuberische Erpressung",
+    # Körperverletzung insgesamt: in the Bund/Land tables, not in the BKA
+    # Kreis table T01, which has 222000 and 224000 instead.
+    "220000": "Körperverletzung",
+    "222000": "Gefährliche und schwere Körperverletzung",
+    "224000": "Vorsätzliche einfache Körperverletzung",
+    # Rauschgiftkriminalität is a summary key of the Bund/Land tables; the
+    # Kreis table T01 has 730000 Rauschgiftdelikte (BtMG) instead.
+    "891000": "Rauschgiftkriminalität",
+    "730000": "Rauschgiftdelikte",
+    # Named "Computerkriminalität" up to report year 2020, "Cybercrime" from
+    # 2021 (checked in the BKA T01 tables 2020 and 2022).
+    "897000": "Computerkriminalität/Cybercrime",
+    "899500": "Sachbeschädigung durch Graffiti",
+}
+
+# Control offences ("Kontrolldelikte"): they come to light mostly when police
+# or ticket inspectors look for them, so their numbers rise and fall with
+# control activity (checks on trains, shop detectives, drug checks), not with
+# how often they happen. Keys as in the BKA T01 tables (2020, 2022): shoplifting
+# there is 326*00 "Einfacher Ladendiebstahl"; *26*00 is Ladendiebstahl
+# insgesamt in the Bund tables.
+CONTROL_KEYS: dict[str, str] = {
+    "515001": "Beförderungserschleichung",
+    "326*00": "Einfacher Ladendiebstahl",
+    "*26*00": "Ladendiebstahl insgesamt",
+    "891000": "Rauschgiftkriminalität",
+    "730000": "Rauschgiftdelikte",
+}
+CONTROL_NOTE = ("Kontrolldelikt: Die Zahl hängt vor allem davon ab, wie viel Polizei, Kontrolleure oder "
+                "Ladendetektive kontrollieren, weniger davon, wie oft die Tat vorkommt.")
+
+PKS_COLUMNS = ["year", "key", "label", "cases", "attempts", "cleared", "suspects"]
+BKA_EXTRA_COLUMNS = ["hz_bka", "population_bka"]
+
+# ---------------------------------------------------------------------------
+# BKA table reader
+# ---------------------------------------------------------------------------
+
+# Hand-written rather than pandas.read_csv / kit.io.read_table: the header
+# has to be found (a numbering line precedes it in the CSV; the XLSX has title
+# rows and a four-row header with merged cells), the BKA's header spellings
+# vary ("Auffklaerung", "Gemeinde-schlüssel"), and errors must name the file row.
+_BKA_FORMAT = "BKA-Kreistabelle KR-F-01-T01 (Fälle, HZ)"
+_MISSING_MARKERS = {"", "#DIV/0!", "#NV", "#N/A", "#WERT!", "#VALUE!", "-", "–", "."}
+_KEY_RE = re.compile(r"^[0-9*\-]{6}$")
+
+
+def _norm(text) -> str:
+    """Header text -> lower-case ASCII letters and digits only."""
+    s = "" if text is None else str(text).lower()
+    for a, b in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss")):
+        s = s.replace(a, b)
+    return re.sub(r"[^a-z0-9]", "", s)
+
+
+# column -> (German description for errors, predicate on the normalised
+# header parts joined together). The BKA spells "Auffklaerung" in the CSV.
+_COLUMN_SPECS = {
+    "key": ("Schluessel / Schlüssel", lambda h, parts: h == "schluessel"),
+    "label": ("Straftat", lambda h, parts: h == "straftat"),
+    "region_key": ("Gemeindeschluessel / Gemeindeschlüssel", lambda h, parts: "gemeindeschluessel" in h),
+    "cases": ("Anzahl erfasste Faelle / Fälle", lambda h, parts: "anzahlerfasstefaelle" in h),
+    "hz": ("Haeufigkeitszahl / HZ", lambda h, parts: h in ("haeufigkeitszahl", "hz")),
+    "attempts": ("erfasste Faelle, davon Versuche - Anzahl", lambda h, parts: "versuche" in h and "anzahl" in h),
+    "cleared": ("Aufklaerung - Anzahl Faelle",
+                lambda h, parts: ("aufklaerung" in h or "auffklaerung" in h) and "anzahl" in h),
+    "suspects": ("Tatverdaechtige insgesamt",
+                 lambda h, parts: "tatverdaechtige" in h and "insgesamt" in h and "nichtdeutsch" not in h),
+}
+_OPTIONAL_SPECS = {
+    "region_name": lambda h, parts: "stadtlandkreis" in h,
+    "kreisart": lambda h, parts: h == "kreisart",
+    "population": lambda h, parts: bool(parts) and parts[-1] == "ew",
+}
+
+
+def _is_numbering_row(row: list) -> bool:
+    head = [str(c).strip() if c is not None else "" for c in row[:3]]
+    return head == ["1", "2", "3"]
+
+
+def _find_header(rows: list[list], path: Path) -> int:
+    for i, row in enumerate(rows[:30]):
+        normed = [_norm(c) for c in row]
+        if "schluessel" in normed and any("gemeindeschluessel" in c for c in normed):
+            return i
+    raise InputError(Problem(file=str(path), expected=(
+        f"Kopfzeile der {_BKA_FORMAT} mit den Spalten 'Schluessel' und 'Gemeindeschluessel' "
+        "in den ersten 30 Zeilen")))
+
+
+def _header_parts(rows: list[list], header: int, data_start: int) -> list[list[str]]:
+    """Per column the normalised header texts from the header row down to the
+    first data row (numbering rows skipped). The first header row is filled to
+    the right, as merged cells (e.g. 'Aufklärung' over 'Anzahl Fälle' and 'AQ')
+    leave the later cells empty."""
+    width = max(len(r) for r in rows[header:data_start])
+    parts: list[list[str]] = [[] for _ in range(width)]
+    last = ""
+    for j in range(width):
+        cell = rows[header][j] if j < len(rows[header]) else None
+        if cell is not None and str(cell).strip() != "":
+            last = _norm(cell)
+            parts[j].append(last)
+        elif last and header + 1 < data_start:  # only spread group headers of multi-row headers
+            parts[j].append(last)
+    for r in range(header + 1, data_start):
+        if _is_numbering_row(rows[r]):
+            continue
+        for j, cell in enumerate(rows[r]):
+            if cell is not None and _norm(cell):
+                parts[j].append(_norm(cell))
+    return parts
+
+
+def _locate_columns(parts: list[list[str]], path: Path, header_row: int) -> dict[str, int | None]:
+    joined = ["".join(p) for p in parts]
+    found: dict[str, int | None] = {}
+    problems = []
+    for name, (title, pred) in _COLUMN_SPECS.items():
+        idx = next((j for j, h in enumerate(joined) if pred(h, parts[j])), None)
+        if idx is None:
+            problems.append(Problem(file=str(path), row=header_row, column=title,
+                                    expected=f"Spalte '{title}' in der Kopfzeile ({_BKA_FORMAT})"))
+        found[name] = idx
+    if problems:
+        raise InputError(problems)
+    for name, pred in _OPTIONAL_SPECS.items():
+        found[name] = next((j for j, h in enumerate(joined) if pred(h, parts[j])), None)
+    return found
+
+
+def _region_key(value) -> str:
+    """Kreis key as 5-digit text: 1001, '1001', 1001.0, '01001' -> '01001'."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value) or not value.is_integer():
+            return str(value)
+        value = int(value)
+    s = str(value).strip()
+    if re.fullmatch(r"\d+\.0", s):
+        s = s[:-2]
+    return s.zfill(5) if s.isdigit() and len(s) <= 5 else s
+
+
+def _number(value, integer: bool):
+    """Parse a BKA cell: ',' thousands separator, '.' decimal point, '#DIV/0!'
+    and empty as missing. Returns (number or NaN, ok)."""
+    if value is None:
+        return math.nan, True
+    if isinstance(value, bool):
+        return math.nan, False
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        x = float(value)
+    else:
+        s = str(value).strip().replace("\u00a0", "").replace(" ", "")
+        if s in _MISSING_MARKERS or s.startswith("="):
+            return math.nan, True
+        if re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?", s):
+            s = s.replace(",", "")
+        try:
+            x = float(s)
+        except ValueError:
+            return math.nan, False
+    if integer and not (math.isnan(x) or x.is_integer()):
+        return math.nan, False
+    return x, True
+
+
+def _read_bka_rows(path: Path) -> tuple[list[list], int | None, int]:
+    """Rows of the file as lists of cells, the report year stated in the file
+    (XLSX 'Berichtszeitraum'), and the file row number of rows[0]."""
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt"):
+        text, _ = decode_text(path.read_bytes(), path)
+        rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+        return rows, None, 1
+    if suffix in (".xlsx", ".xlsm"):
+        import openpyxl
+
+        try:
+            # data_only: cached values instead of formulas (the 2020 table
+            # computes HZ with '=(F10*100000)/W10').
+            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many types for broken files
+            raise InputError(Problem(file=str(path), value=type(exc).__name__,
+                                     expected="lesbare Excel-Datei (.xlsx)")) from None
+        try:
+            ws = wb.worksheets[0]
+            rows = [list(r) for r in ws.iter_rows(values_only=True)]
+        finally:
+            wb.close()
+        year = None
+        for row in rows[:15]:
+            for cell in row:
+                m = re.search(r"Berichtszeitraum:\s*\d{1,2}\.\d{1,2}\.(\d{4})\s*bis\s*\d{1,2}\.\d{1,2}\.(\d{4})",
+                              str(cell or ""))
+                if m:
+                    year = int(m.group(2))
+        return rows, year, 1
+    raise InputError(Problem(file=str(path), value=path.suffix or "(keine Endung)",
+                             expected=f"{_BKA_FORMAT} als CSV (.csv) oder Excel (.xlsx)"))
+
+
+def read_bka_table(path: str | Path, key: str | int, year: int | None = None) -> pd.DataFrame:
+    """Read one Kreis from the BKA table KR-F-01-T01 (CSV or XLSX).
+
+    CSV: ';'-separated, Latin-1/cp1252, a numbering line "1;2;...;18" before
+    the ASCII header, ',' as thousands separator, '.' as decimal point,
+    '#DIV/0!' for undefined shares. XLSX: the BKA layout with title rows,
+    a multi-row header and a numbering row; the report year is read from
+    "Berichtszeitraum" when ``year`` is not given (the CSV states no year,
+    so there ``year`` is required).
+
+    ``key`` is the 5-digit Kreis key (Gemeindeschlüssel column), with or
+    without leading zero, as text or number: 14612, "14612", 1001, "01001".
+
+    Returns the schema columns (year, key, label, cases, attempts, cleared,
+    suspects) plus ``hz_bka`` (the HZ published by the BKA) and
+    ``population_bka`` (population column "EW" where the table has one, as
+    in 2020; else <NA>), in file order. The total "------" becomes "000000".
+    ``attrs`` holds source, region_key, region_name, kreisart.
+    Raises InputError naming the file when the key is absent, a column is
+    missing or a number cannot be read.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise missing_file(path, _BKA_FORMAT)
+    wanted = _region_key(key)
+    if not re.fullmatch(r"\d{5}", wanted):
+        raise InputError(Problem(file=str(path), column="Gemeindeschluessel", value=key,
+                                 expected="5-stelliger Kreisschlüssel, z. B. 14612 für Dresden "
+                                          "(die BKA-Kreistabelle enthält keine Gemeinden)"))
+    rows, file_year, first_row = _read_bka_rows(path)
+    header = _find_header(rows, path)
+    data_start = header + 1
+    while data_start < len(rows) and not (rows[data_start] and _KEY_RE.match(str(rows[data_start][0] or "").strip())):
+        data_start += 1
+    parts = _header_parts(rows, header, data_start)
+    cols = _locate_columns(parts, path, header + first_row)
+
+    if year is None:
+        if file_year is None:
+            raise InputError(Problem(file=str(path), column="year", expected=(
+                "Angabe des Berichtsjahres (Parameter 'year'): die CSV-Fassung der BKA-Tabelle nennt es nicht")))
+        year = file_year
+    elif file_year is not None and int(year) != file_year:
+        raise InputError(Problem(file=str(path), column="year", value=year, expected=(
+            f"das Berichtsjahr der Datei ({file_year}, laut 'Berichtszeitraum')")))
+    year = int(year)
+
+    def cell(row, name):
+        j = cols.get(name)
+        return row[j] if j is not None and j < len(row) else None
+
+    records, problems = [], []
+    regions: dict[str, str] = {}
+    region_name, kreisart = "", ""
+    for i in range(data_start, len(rows)):
+        row = rows[i]
+        rkey = _region_key(cell(row, "region_key"))
+        if not rkey:
+            continue
+        if rkey != wanted:
+            if rkey not in regions:
+                regions[rkey] = str(cell(row, "region_name") or "").strip()
+            continue
+        file_row = i + first_row
+        region_name = str(cell(row, "region_name") or "").strip()
+        kreisart = str(cell(row, "kreisart") or "").strip()
+        rec = {"year": year}
+        raw_key = str(cell(row, "key") or "").strip()
+        rec["key"] = TOTAL_KEY if set(raw_key) == {"-"} else raw_key
+        if not re.fullmatch(r"[0-9*]{6}", rec["key"]):
+            problems.append(Problem(file=str(path), row=file_row, column="Schluessel", value=raw_key,
+                                    expected="6-stelliger Straftatenschlüssel (Ziffern und *)"))
+        rec["label"] = " ".join(str(cell(row, "label") or "").split())
+        for name in ("cases", "attempts", "cleared", "suspects", "hz", "population"):
+            if name == "population" and cols["population"] is None:
+                rec[name] = math.nan
+                continue
+            integer = name != "hz"
+            x, ok = _number(cell(row, name), integer)
+            if not ok or (name == "cases" and math.isnan(x)):
+                title = _COLUMN_SPECS[name][0] if name in _COLUMN_SPECS else "EW"
+                problems.append(Problem(file=str(path), row=file_row, column=title, value=cell(row, name),
+                                        expected="ganze Zahl" if integer else "Zahl"))
+            rec[name] = x
+        records.append(rec)
+    if problems:
+        raise InputError(problems)
+    if not records:
+        same_land = [f"{k} {v}" for k, v in sorted(regions.items()) if k[:2] == wanted[:2]]
+        hint = f"; Kreise mit gleicher Landesnummer in der Datei: {', '.join(same_land)}" if same_land else ""
+        raise InputError(Problem(file=str(path), column="Gemeindeschluessel", value=key,
+                                 expected=f"ein in der Datei vorhandener Kreisschlüssel ({len(regions)} Kreise "
+                                          f"gefunden){hint}"))
+    df = pd.DataFrame.from_records(records)
+    out = pd.DataFrame({
+        "year": pd.array(df["year"], dtype="Int64"),
+        "key": pd.array(df["key"], dtype="string"),
+        "label": pd.array(df["label"], dtype="string"),
+        "cases": pd.array(df["cases"].round(), dtype="Int64"),
+        "attempts": pd.array(df["attempts"].round(), dtype="Int64"),
+        "cleared": pd.array(df["cleared"].round(), dtype="Int64"),
+        "suspects": pd.array(df["suspects"].round(), dtype="Int64"),
+        "hz_bka": df["hz"].astype("float64"),
+        "population_bka": pd.array(df["population"].round(), dtype="Int64"),
+    })
+    out.attrs.update(source=str(path), region_key=wanted, region_name=region_name, kreisart=kreisart)
+    return out
+
+
+def population_from_bka(pks_bka: pd.DataFrame) -> pd.DataFrame:
+    """Population behind the BKA HZ, for Kreis-level runs without a
+    residents table.
+
+    Uses the "EW" column where present, else cases * 100,000 / HZ of
+    "Straftaten insgesamt" (the largest count, so the rounding of the
+    published HZ matters least: about +-0.5 / HZ relative). The BKA HZ of
+    report year Y refers to the population at 31.12. of Y-1, so the result
+    has year = Y - 1 and fits ``pks_indicators(..., population_lag=1)``.
+    Returns DataFrame(year, total).
+    """
+    rows = []
+    for y, g in pks_bka.groupby("year"):
+        pop = g["population_bka"].dropna()
+        if len(pop):
+            total = float(pop.iloc[0])
+        else:
+            tot = g[g["key"] == TOTAL_KEY]
+            if tot.empty or not (tot["hz_bka"].iloc[0] > 0):
+                continue
+            total = float(tot["cases"].iloc[0]) * 100000 / float(tot["hz_bka"].iloc[0])
+        rows.append({"year": int(y) - 1, "total": round(total)})
+    return pd.DataFrame({"year": pd.array([r["year"] for r in rows], dtype="Int64"),
+                         "total": pd.array([r["total"] for r in rows], dtype="Int64")})
+
+
+# ---------------------------------------------------------------------------
+# Indicators
+# ---------------------------------------------------------------------------
+
+
+def _reference_for(reference: dict | None, key: str, year: int, latest: int):
+    """Reference HZ for (key, year): entries (key, year) apply to that year,
+    plain key entries to the latest year only."""
+    if not reference:
+        return None
+    for k in ((key, year), (key, str(year)), f"{key}:{year}"):
+        if k in reference:
+            return float(reference[k])
+    if year == latest and key in reference and not isinstance(reference[key], dict):
+        return float(reference[key])
+    if isinstance(reference.get(key), dict):  # {key: {year: hz}} as read from YAML
+        by_year = reference[key]
+        for k in (year, str(year)):
+            if k in by_year:
+                return float(by_year[k])
+    return None
+
+
+def pks_indicators(pks: pd.DataFrame, population_totals: pd.DataFrame | pd.Series, years_for_mean: int = 3,
+                   conf: float = 0.95, reference: dict | None = None, reference_label: str = "",
+                   population_lag: int = 1) -> pd.DataFrame:
+    """PKS indicators per Straftatenschlüssel (subject = key).
+
+    Per key and year:
+      pks_cases           recorded cases
+      pks_hz              HZ = cases * 100,000 / population, with the exact
+                          (Garwood) Poisson interval of the cases scaled alike
+      pks_clearance       cleared / cases * 100 (may exceed 100: cases of
+                          earlier years cleared this year)
+      pks_suspects        suspects
+      pks_attempts_share  attempts / cases * 100 (when attempts are given)
+    Over the calendar years latest - ``years_for_mean`` + 1 .. latest (those
+    present; year <NA>; period names them):
+      pks_cases_mean      mean cases per year; interval = Garwood interval of
+                          the summed cases / number of years
+      pks_hz_mean         summed cases * 100,000 / summed population, interval
+                          likewise (cases per 100,000 residents and year)
+    Latest year:
+      pks_trend           flag rise / fall / within_chance (rule of
+                          :func:`kit.profile.trend_flags`, k = years_for_mean,
+                          population-adjusted); value = latest cases,
+                          lower/upper = range expected by chance
+      pks_hz_reference    only with ``reference`` (key -> HZ for the latest
+                          year, or (key, year) -> HZ, or key -> {year: HZ}):
+                          value = own HZ with its interval; flag
+                          above_reference when the reference lies below the
+                          lower bound, below_reference when above the upper
+                          bound, else like_reference.
+    Control offences (:data:`CONTROL_KEYS`) carry a note on every row.
+
+    Population: 31.12. of year - ``population_lag`` (BKA convention: lag 1);
+    when that year is missing, the nearest available year, with a note.
+    """
+    df = pks.copy()
+    df["year"] = df["year"].astype(int)
+    df["key"] = df["key"].astype(str)
+    for col in ("cases", "cleared", "suspects", "attempts"):
+        if col in df.columns:
+            df[col] = df[col].astype("float64")
+    has_attempts = "attempts" in df.columns
+    pop = _population_series(population_totals)
+    z_label = reference_label.strip()
+    rows = []
+    for key in dict.fromkeys(df["key"]):
+        g = df[df["key"] == key].sort_values("year")
+        label = SUMMARY_KEYS.get(key) or str(g["label"].iloc[-1])
+        control = CONTROL_NOTE if key in CONTROL_KEYS else ""
+        years = list(g["year"])
+        latest = years[-1]
+        bases, pnotes = {}, {}
+        for y in years:
+            bases[y], _, pnotes[y] = population_for_year(pop, y, lag=population_lag)
+        subj = dict(subject=key, subject_label=label)
+        hz_by_year = {}
+        for r in g.itertuples(index=False):
+            y, n, base = r.year, float(r.cases), bases[r.year]
+            common = dict(subj, year=y, period=str(y))
+            note = _join_notes(pnotes[y], control)
+            lo, hi = poisson_interval(n, conf)
+            hz = rate_per(n, base, 100000)
+            hz_by_year[y] = (hz, rate_per(lo, base, 100000), rate_per(hi, base, 100000), n, base)
+            rows.append(dict(common, indicator="pks_cases", label="Erfasste Fälle", unit="Fälle", value=n,
+                             count=n, base=base, note=control))
+            rows.append(dict(common, indicator="pks_hz", label="Häufigkeitszahl", unit="je 100.000 Einw.",
+                             value=hz, lower=hz_by_year[y][1], upper=hz_by_year[y][2], count=n, base=base,
+                             note=note))
+            cleared = float(r.cleared)
+            over = "Über 100 %: Es wurden auch Fälle aus früheren Jahren aufgeklärt." if cleared > n else ""
+            rows.append(dict(common, indicator="pks_clearance", label="Aufklärungsquote", unit="%",
+                             value=rate_per(cleared, n, 100), count=cleared, base=n,
+                             note=_join_notes(over, control)))
+            rows.append(dict(common, indicator="pks_suspects", label="Tatverdächtige", unit="Personen",
+                             value=float(r.suspects), count=float(r.suspects), note=control))
+            if has_attempts and not pd.isna(r.attempts):
+                rows.append(dict(common, indicator="pks_attempts_share", label="Anteil Versuche", unit="%",
+                                 value=rate_per(float(r.attempts), n, 100), count=float(r.attempts), base=n,
+                                 note=control))
+
+        # multi-year mean over the last k years
+        window = range(latest - years_for_mean + 1, latest + 1)
+        last = [y for y in years if y in window]
+        if years_for_mean > 1 and last:
+            s = float(g[g["year"].isin(last)]["cases"].sum())
+            nyears = len(last)
+            lo, hi = poisson_interval(s, conf)
+            sum_pop = float(sum(bases[y] for y in last))
+            fewer = (f"Mittel über die vorhandenen Jahre {format_period(last)} statt über "
+                     f"{format_period(window)}." if nyears < years_for_mean else "")
+            common = dict(subj, year=None, period=format_period(last))
+            rows.append(dict(common, indicator="pks_cases_mean", label="Fälle im Mehrjahresmittel",
+                             unit="Fälle je Jahr", value=s / nyears, lower=lo / nyears, upper=hi / nyears,
+                             count=s, base=sum_pop / nyears, note=_join_notes(fewer, control)))
+            rows.append(dict(common, indicator="pks_hz_mean", label="Häufigkeitszahl im Mehrjahresmittel",
+                             unit="je 100.000 Einw.", value=rate_per(s, sum_pop, 100000),
+                             lower=rate_per(lo, sum_pop, 100000), upper=rate_per(hi, sum_pop, 100000),
+                             count=s, base=sum_pop / nyears, note=_join_notes(fewer, control)))
+
+        # trend of the latest year
+        tr = trend_flags(g.set_index("year")["cases"], k=years_for_mean, conf=conf,
+                         population=pd.Series(bases) if all(b > 0 for b in bases.values()) else None)
+        rows.append(dict(subj, indicator="pks_trend", label="Entwicklung der erfassten Fälle", unit="Fälle",
+                         year=latest, period=tr["period"], value=tr["count"], lower=tr["lower"],
+                         upper=tr["upper"], count=tr["count"], base=bases[latest], flag=tr["flag"],
+                         note=_join_notes(tr["note"], control)))
+
+        # comparison with a reference HZ
+        for y in years:
+            ref = _reference_for(reference, key, y, latest)
+            if ref is None:
+                continue
+            hz, lo_hz, hi_hz, n, base = hz_by_year[y]
+            who = f"Referenz ({z_label})" if z_label else "Referenz"
+            if math.isnan(hz):
+                flag, text = "", f"{who}: HZ {fmt_de(ref)}; eigene HZ nicht berechenbar."
+            elif ref < lo_hz:
+                flag, text = "above_reference", (
+                    f"Über dem Referenzwert: {who} HZ {fmt_de(ref)} liegt unter dem zufällig erwartbaren "
+                    f"Bereich der eigenen HZ ({fmt_de(lo_hz)} bis {fmt_de(hi_hz)}).")
+            elif ref > hi_hz:
+                flag, text = "below_reference", (
+                    f"Unter dem Referenzwert: {who} HZ {fmt_de(ref)} liegt über dem zufällig erwartbaren "
+                    f"Bereich der eigenen HZ ({fmt_de(lo_hz)} bis {fmt_de(hi_hz)}).")
+            else:
+                flag, text = "like_reference", (
+                    f"Im Rahmen des Referenzwerts: {who} HZ {fmt_de(ref)} liegt im zufällig erwartbaren "
+                    f"Bereich der eigenen HZ ({fmt_de(lo_hz)} bis {fmt_de(hi_hz)}).")
+            rows.append(dict(subj, indicator="pks_hz_reference", label="Häufigkeitszahl im Vergleich zur Referenz",
+                             unit="je 100.000 Einw.", year=y, period=str(y), value=hz, lower=lo_hz, upper=hi_hz,
+                             count=n, base=base, flag=flag, note=_join_notes(text, control)))
+    return make_indicators(rows)
+
+
+# ---------------------------------------------------------------------------
+# PMK
+# ---------------------------------------------------------------------------
+
+PMK_AREAS = ["links", "rechts", "ausländische Ideologie", "religiöse Ideologie", "sonstige Zuordnung"]
+PMK_OFFENCE_TYPES = ["Gewaltdelikte", "Propagandadelikte", "Sachbeschädigung", "Sonstige Delikte"]
+
+
+def pmk_summary(pmk: pd.DataFrame, by: str = "area") -> pd.DataFrame:
+    """PMK cases by year (rows) and phenomenon area (columns, schema order,
+    0 where a year has no row for an area), plus a column "Insgesamt".
+    ``by="offence_type"`` tabulates by offence type instead. Columns: year,
+    the categories, Insgesamt.
+    """
+    if by not in ("area", "offence_type"):
+        raise ValueError("by muss 'area' oder 'offence_type' sein.")
+    order = PMK_AREAS if by == "area" else PMK_OFFENCE_TYPES
+    p = pmk.copy()
+    p["year"] = p["year"].astype(int)
+    p[by] = p[by].astype(str)
+    p["count"] = p["count"].astype("float64")
+    wide = p.pivot_table(index="year", columns=by, values="count", aggfunc="sum", fill_value=0.0)
+    columns = [c for c in order if c in wide.columns] + sorted(set(wide.columns) - set(order))
+    columns = order + [c for c in columns if c not in order]
+    wide = wide.reindex(columns=columns, fill_value=0.0)
+    wide["Insgesamt"] = wide.sum(axis=1)
+    wide = wide.round().astype("Int64")
+    wide.columns.name = None
+    out = wide.reset_index()
+    out["year"] = out["year"].astype("Int64")
+    return out

@@ -1,0 +1,806 @@
+"""Stage 1 (Gebietsprofil): indicators of the area profile as pure functions.
+
+Every function takes validated, typed DataFrames whose columns are those of
+``data_schemas/*.yaml`` and returns a new DataFrame; nothing is printed,
+plotted or written.
+
+Most results are *indicator tables*: one tidy row per indicator, year,
+district and subject, with the columns in :data:`indicator_columns`::
+
+    indicator      machine id, e.g. "owi_per_1000"
+    label          German label, e.g. "Ordnungswidrigkeiten je 1.000 Einwohner"
+    unit           German unit, e.g. "je 1.000 Einw."
+    year           Int64; <NA> for multi-year values
+    period         "2022" or "2020–2022"
+    district_id    "" for the whole commune
+    subject        category, type or Straftatenschlüssel; "" for all/none
+    subject_label  German label of the subject
+    value          the indicator value
+    lower, upper   interval (NaN when there is none)
+    count          the underlying count (cases, clubs, EUR ...)
+    base           the denominator (population; for shares the base count)
+    flag           "" or a machine flag: rise, fall, within_chance,
+                   above_reference, below_reference, like_reference
+    note           German plain-language note or ""
+
+Population conventions: residents are main residents at 31.12. of each year
+(schema ``residents``). Rates of a year use the population at 31.12. of the
+same year (OWi, education, BOS, clubs); PKS uses the BKA convention of the
+previous year (see :mod:`kit.pks`). When the wanted year is missing the
+nearest available year is used and the note says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+# ---------------------------------------------------------------------------
+# Constants
+# ---------------------------------------------------------------------------
+
+indicator_columns: list[str] = [
+    "indicator", "label", "unit", "year", "period", "district_id", "subject",
+    "subject_label", "value", "lower", "upper", "count", "base", "flag", "note",
+]
+INDICATOR_COLUMNS = indicator_columns  # alias in constant style
+
+_STR_COLUMNS = ["indicator", "label", "unit", "period", "district_id", "subject", "subject_label", "flag", "note"]
+_FLOAT_COLUMNS = ["value", "lower", "upper", "count", "base"]
+
+REGISTER_AGE_GROUPS: list[str] = [
+    "0-5", "6-15", "16-17", "18-24", "25-34", "35-44", "45-54", "55-64", "65-74", "75-84", "85+",
+]
+SEXES: list[str] = ["m", "w", "d"]
+UNDER_18 = frozenset({"0-5", "6-15", "16-17"})
+AGED_65_PLUS = frozenset({"65-74", "75-84", "85+"})
+
+SURVEY_AGE_GROUPS: list[str] = ["16-34", "35-54", "55-74", "75+"]
+# Register age group -> survey weighting group (0-5 and 6-15 are outside the survey).
+SURVEY_AGE_MAP: dict[str, str] = {
+    "16-17": "16-34", "18-24": "16-34", "25-34": "16-34",
+    "35-44": "35-54", "45-54": "35-54",
+    "55-64": "55-74", "65-74": "55-74",
+    "75-84": "75+", "85+": "75+",
+}
+SURVEY_SEXES: list[str] = ["m", "w"]
+
+PREVENTION_TOPICS: list[str] = [
+    "Gewalt", "Sucht/Alkohol", "Verkehr", "Sauberkeit/Ordnung", "Einbruchschutz", "Jugend",
+    "Senioren", "Nachbarschaft", "Extremismus", "Häusliche Gewalt", "Cybercrime", "Sonstiges",
+]
+GAP_ACTIVITY = "Aktivität vorhanden"
+GAP_MISSING = "Lücke"
+COMMUNE_COLUMN = "gesamt"  # column of the gap matrix for the whole commune
+
+# Flags that make an indicator row count as evidence of a problem.
+PROBLEM_FLAGS: tuple[str, ...] = ("rise", "above_reference")
+
+# (indicator family, subject) -> prevention topic. The family is the part of
+# the indicator id before the first "_" ("owi", "pks"). Deliberately short:
+# only links that hold in general; analysts add problems by hand (e.g. from
+# the survey) by appending rows to the problems table.
+TOPIC_RULES: dict[tuple[str, str], str] = {
+    ("owi", "Abfall/Vermüllung"): "Sauberkeit/Ordnung",
+    ("owi", "Hunde"): "Sauberkeit/Ordnung",
+    ("owi", "Sondernutzung"): "Sauberkeit/Ordnung",
+    ("owi", "Lärm"): "Nachbarschaft",
+    ("owi", "Parken"): "Verkehr",
+    ("owi", "Alkoholkonsumverbot"): "Sucht/Alkohol",
+    ("owi", "Jugendschutz"): "Jugend",
+    ("pks", "892000"): "Gewalt",        # Gewaltkriminalität
+    ("pks", "210000"): "Gewalt",        # Raub
+    ("pks", "220000"): "Gewalt",        # Körperverletzung
+    ("pks", "222000"): "Gewalt",        # gefährliche und schwere Körperverletzung
+    ("pks", "224000"): "Gewalt",        # vorsätzliche einfache Körperverletzung
+    ("pks", "674000"): "Sauberkeit/Ordnung",  # Sachbeschädigung
+    ("pks", "899500"): "Sauberkeit/Ordnung",  # Graffiti
+    ("pks", "435*00"): "Einbruchschutz",      # Wohnungseinbruchdiebstahl
+    ("pks", "436*00"): "Einbruchschutz",      # Tageswohnungseinbruch
+    ("pks", "897000"): "Cybercrime",
+    ("pks", "891000"): "Sucht/Alkohol",       # Rauschgiftkriminalität (Kontrolldelikt)
+    ("pks", "730000"): "Sucht/Alkohol",       # Rauschgiftdelikte (Kontrolldelikt)
+}
+
+NOTE_RISE = "Anstieg über das zufällig erwartbare Maß hinaus"
+NOTE_FALL = "Rückgang über das zufällig erwartbare Maß hinaus"
+NOTE_CHANCE = "Veränderung im Rahmen zufälliger Schwankungen"
+
+# ---------------------------------------------------------------------------
+# Indicator tables
+# ---------------------------------------------------------------------------
+
+
+def empty_indicators() -> pd.DataFrame:
+    """An indicator table with no rows and the right columns and dtypes."""
+    return make_indicators([])
+
+
+def make_indicators(rows: Iterable[Mapping]) -> pd.DataFrame:
+    """Build an indicator table from dicts; missing keys get defaults
+    ("" for text, NaN for numbers, <NA> for year)."""
+    rows = list(rows)
+    data = {}
+    for col in indicator_columns:
+        if col in _STR_COLUMNS:
+            data[col] = pd.Series([_text(r.get(col, "")) for r in rows], dtype="str")
+        elif col == "year":
+            data[col] = pd.Series([_year(r.get("year")) for r in rows], dtype="Int64")
+        else:
+            data[col] = pd.Series([_float(r.get(col)) for r in rows], dtype="float64")
+    return pd.DataFrame(data, columns=indicator_columns)
+
+
+def _text(value) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    return str(value)
+
+
+def _year(value):
+    if value is None or pd.isna(value):
+        return pd.NA
+    return int(value)
+
+
+def _float(value) -> float:
+    if value is None or pd.isna(value):
+        return math.nan
+    return float(value)
+
+
+def format_period(years: Iterable[int]) -> str:
+    """'2022', '2020–2022' for consecutive years, else '2018, 2020, 2021'."""
+    ys = sorted({int(y) for y in years})
+    if not ys:
+        return ""
+    if len(ys) == 1:
+        return str(ys[0])
+    if ys == list(range(ys[0], ys[-1] + 1)):
+        return f"{ys[0]}–{ys[-1]}"
+    return ", ".join(str(y) for y in ys)
+
+
+def fmt_de(x: float, digits: int = 0) -> str:
+    """German number format for notes: 1.234,5."""
+    if x is None or pd.isna(x):
+        return "–"
+    text = f"{x:,.{digits}f}"
+    return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+
+
+def _join_notes(*notes: str) -> str:
+    return " ".join(n.strip() for n in notes if n and n.strip())
+
+
+# ---------------------------------------------------------------------------
+# Statistics helpers
+# ---------------------------------------------------------------------------
+
+
+def rate_per(count, population, per: float):
+    """count * per / population; NaN where the population is 0 or missing.
+
+    Scalars give a float, Series give a Series (index of ``count`` when it is
+    a Series), anything else an ndarray.
+    """
+    index = count.index if isinstance(count, pd.Series) else (
+        population.index if isinstance(population, pd.Series) else None)
+    c = np.asarray(pd.Series(count).astype("float64") if isinstance(count, pd.Series) else count, dtype="float64")
+    p = np.asarray(pd.Series(population).astype("float64") if isinstance(population, pd.Series) else population,
+                   dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(p > 0, c * per / p, np.nan)
+    if index is not None:
+        return pd.Series(out, index=index)
+    return float(out) if out.ndim == 0 else out
+
+
+def poisson_interval(count, conf: float = 0.95):
+    """Exact (Garwood) interval for a Poisson mean given an observed count.
+
+    lower = chi2.ppf(a/2, 2x) / 2 (0 for x = 0), upper = chi2.ppf(1 - a/2, 2x + 2) / 2
+    with a = 1 - conf. Returns (lower, upper) as floats or arrays.
+    """
+    x = np.asarray(count, dtype="float64")
+    a = 1.0 - conf
+    with np.errstate(invalid="ignore"):
+        # chi2 with 0 degrees of freedom is undefined (nan): x = 0 gets lower 0
+        lower = np.where(x == 0, 0.0, stats.chi2.ppf(a / 2, 2 * x) / 2)
+        upper = stats.chi2.ppf(1 - a / 2, 2 * x + 2) / 2
+    if x.ndim == 0:
+        return float(lower), float(upper)
+    return lower, upper
+
+
+def trend_flags(series_by_year, k: int = 3, conf: float = 0.95, population=None) -> dict:
+    """Flag the latest year against the mean of the k years before it.
+
+    The rule: let m be the mean count of the k previous years (when
+    ``population`` is given: the mean rate of those years times the latest
+    population, so a growing town is not flagged for growing). If the latest
+    count lies outside the central ``conf`` interval of a Poisson distribution
+    with mean m, the flag is "rise" or "fall", else "within_chance".
+
+    Caveat (documented for the report): the rule treats m as known. Because m
+    itself varies by chance, the rule flags a little more often than 5 % when
+    nothing has changed (simulated: about 7 % for m = 10, 8-9 % for large m),
+    and more when counts are over-dispersed. Treat a flag as a prompt to look,
+    not as proof.
+
+    The previous years are the k calendar years before the latest one; when
+    any of them is missing the flag is "" and the note says why.
+
+    Returns a dict with year, period (previous years), count, expected,
+    lower, upper (bounds of the expected range of counts), flag, note.
+    """
+    s = pd.Series(series_by_year).dropna()
+    s.index = s.index.astype(int)
+    s = s.sort_index().astype("float64")
+    result = {"year": None, "period": "", "count": math.nan, "expected": math.nan,
+              "lower": math.nan, "upper": math.nan, "flag": "", "note": ""}
+    if s.empty:
+        result["note"] = "Keine Werte vorhanden."
+        return result
+    latest = int(s.index[-1])
+    x = float(s.iloc[-1])
+    window = list(range(latest - k, latest))
+    prev = s[s.index.isin(window)]
+    result.update(year=latest, count=x, period=format_period(window))
+    if k < 1 or len(prev) < k:
+        have = format_period(prev.index) or "keines"
+        result["note"] = (f"Keine Trendaussage: Dafür werden die Werte der {k} Vorjahre "
+                          f"{format_period(window)} benötigt (vorhanden: {have}).")
+        return result
+    if population is not None:
+        pop = pd.Series(population)
+        pop.index = pop.index.astype(int)
+        pop = pop.astype("float64")
+        needed = list(prev.index) + [latest]
+        if any(y not in pop.index or not pop[y] > 0 for y in needed):
+            result["note"] = "Einwohnerzahlen fehlen für einzelne Jahre; kein Trend berechnet."
+            return result
+        expected = float((prev / pop[prev.index]).mean() * pop[latest])
+    else:
+        expected = float(prev.mean())
+    a = 1.0 - conf
+    if expected > 0:
+        lower, upper = (float(v) for v in stats.poisson.ppf([a / 2, 1 - a / 2], expected))
+    else:
+        lower = upper = 0.0
+    if x > upper:
+        flag, text = "rise", NOTE_RISE
+    elif x < lower:
+        flag, text = "fall", NOTE_FALL
+    else:
+        flag, text = "within_chance", NOTE_CHANCE
+    result.update(expected=expected, lower=lower, upper=upper, flag=flag,
+                  note=(f"{text}: {latest} {fmt_de(x)}, bei gleichbleibender Lage zufällig erwartbar "
+                        f"{fmt_de(lower)} bis {fmt_de(upper)} (Mittel {result['period']}: {fmt_de(expected, 1)})."))
+    return result
+
+
+# ---------------------------------------------------------------------------
+# Population
+# ---------------------------------------------------------------------------
+
+
+def _counts(df: pd.DataFrame) -> pd.DataFrame:
+    """Copy with plain dtypes: text as str, count as float."""
+    out = df.copy()
+    for col in ("district_id", "age_group", "sex", "nationality"):
+        if col in out.columns:
+            out[col] = out[col].astype("str").where(out[col].notna(), None)
+    out["year"] = out["year"].astype("int64")
+    out["count"] = out["count"].astype("float64").fillna(0.0)
+    return out
+
+
+def _summarise(res: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Totals by sex, shares of under-18 / 65+ / non-Germans (in %)."""
+    grouped = res.groupby(by, sort=True)
+    out = grouped["count"].sum().rename("total").to_frame()
+    by_sex = res.pivot_table(index=by, columns="sex", values="count", aggfunc="sum", fill_value=0.0)
+    for sex in SEXES:
+        out[sex] = by_sex[sex] if sex in by_sex.columns else 0.0
+    u18 = res[res["age_group"].isin(UNDER_18)].groupby(by)["count"].sum()
+    o65 = res[res["age_group"].isin(AGED_65_PLUS)].groupby(by)["count"].sum()
+    out["share_under18_pct"] = rate_per(u18.reindex(out.index, fill_value=0.0), out["total"], 100)
+    out["share_65plus_pct"] = rate_per(o65.reindex(out.index, fill_value=0.0), out["total"], 100)
+    if "nationality" in res.columns and res["nationality"].notna().any():
+        known = res[res["nationality"].notna()]
+        known_total = known.groupby(by)["count"].sum().reindex(out.index, fill_value=0.0)
+        foreign = known[known["nationality"] == "nichtdeutsch"].groupby(by)["count"].sum()
+        out["share_nongerman_pct"] = rate_per(foreign.reindex(out.index, fill_value=0.0), known_total, 100)
+    for col in ["total", *SEXES]:
+        out[col] = out[col].round().astype("Int64")
+    return out.reset_index()
+
+
+def population_totals(residents: pd.DataFrame) -> pd.DataFrame:
+    """Population of the whole commune per year.
+
+    Columns: year, total, m, w, d, share_under18_pct, share_65plus_pct,
+    share_nongerman_pct (only when the nationality column is present; share
+    of residents with known nationality), change (absolute change against the
+    previous calendar year; <NA> when that year is missing), change_pct.
+    """
+    res = _counts(residents)
+    out = _summarise(res, ["year"])
+    out["year"] = out["year"].astype("Int64")
+    prev = out.set_index("year")["total"].astype("float64")
+    previous = [prev.get(int(y) - 1, np.nan) for y in out["year"]]
+    out["change"] = (out["total"].astype("float64") - np.array(previous, dtype="float64"))
+    out["change_pct"] = rate_per(out["change"], pd.Series(previous, index=out.index), 100)
+    out["change"] = out["change"].round().astype("Int64")
+    return out
+
+
+def _latest_year(df: pd.DataFrame, year: int | None) -> int:
+    years = sorted(int(y) for y in df["year"].dropna().unique())
+    if not years:
+        raise ValueError("Die Tabelle enthält keine Jahre.")
+    if year is None:
+        return years[-1]
+    if int(year) not in years:
+        raise ValueError(f"Jahr {year} ist nicht in den Daten (vorhanden: {', '.join(map(str, years))}).")
+    return int(year)
+
+
+def population_by_district(residents: pd.DataFrame, year: int | None = None) -> pd.DataFrame:
+    """Population per district in one year (default: latest).
+
+    Columns: district_id, total, m, w, d, share_under18_pct, share_65plus_pct,
+    [share_nongerman_pct], share_of_commune_pct.
+    """
+    res = _counts(residents)
+    year = _latest_year(res, year)
+    out = _summarise(res[res["year"] == year], ["district_id"])
+    out["share_of_commune_pct"] = rate_per(out["total"].astype("float64"), float(out["total"].sum()), 100)
+    out.insert(0, "year", pd.array([year] * len(out), dtype="Int64"))
+    return out
+
+
+def age_pyramid(residents: pd.DataFrame, year: int | None = None, district_id: str | None = None) -> pd.DataFrame:
+    """Counts by age group and sex for one year (default latest), whole
+    commune or one district.
+
+    Columns: age_group (ordered categorical, young to old), sex, count,
+    share_pct (of everyone in the selection). All age groups appear for m and
+    w (0 where empty). Residents with sex "d" are few and cannot be drawn on a
+    two-sided pyramid: they come as separate rows with sex "d" (only age groups
+    with at least one person); plots show m/w and state the d total in words.
+    """
+    res = _counts(residents)
+    year = _latest_year(res, year)
+    res = res[res["year"] == year]
+    if district_id is not None:
+        if str(district_id) not in set(res["district_id"]):
+            raise ValueError(f"Stadtteil '{district_id}' kommt im Jahr {year} in den Einwohnerdaten nicht vor.")
+        res = res[res["district_id"] == str(district_id)]
+    counts = res.groupby(["age_group", "sex"])["count"].sum()
+    rows = []
+    for sex in SEXES:
+        for age in REGISTER_AGE_GROUPS:
+            n = float(counts.get((age, sex), 0.0))
+            if sex == "d" and n == 0:
+                continue
+            rows.append({"age_group": age, "sex": sex, "count": n})
+    out = pd.DataFrame(rows, columns=["age_group", "sex", "count"])
+    total = float(res["count"].sum())
+    out["share_pct"] = rate_per(out["count"], total, 100)
+    out["age_group"] = pd.Categorical(out["age_group"], categories=REGISTER_AGE_GROUPS, ordered=True)
+    out["count"] = out["count"].round().astype("Int64")
+    return out.reset_index(drop=True)
+
+
+def survey_population_margins(residents: pd.DataFrame, year: int | None = None,
+                              diverse: str = "distribute") -> pd.DataFrame:
+    """Population aged 16+ by district x survey age group x sex (m/w), the
+    margins for survey weighting. Latest year by default.
+
+    Survey groups: 16-34 (16-17, 18-24, 25-34), 35-54, 55-74, 75+.
+    The survey records sex as m/w only, so residents registered as "d" must
+    go somewhere. ``diverse="distribute"`` (default) spreads them over m and w
+    in proportion to m and w in the same district and register age group
+    (half and half when both are 0), so the margins still add up to the 16+
+    population; ``diverse="drop"`` leaves them out. The difference is tiny
+    (d is a few dozen people in a town). Populations are floats because
+    distributing gives fractions.
+
+    Columns: district_id, age_group, sex, population (every combination of
+    the districts present, the four age groups and m/w).
+    """
+    if diverse not in ("distribute", "drop"):
+        raise ValueError("diverse muss 'distribute' oder 'drop' sein.")
+    res = _counts(residents)
+    year = _latest_year(res, year)
+    res = res[(res["year"] == year) & res["age_group"].isin(SURVEY_AGE_MAP)]
+    cells = res.pivot_table(index=["district_id", "age_group"], columns="sex", values="count",
+                            aggfunc="sum", fill_value=0.0)
+    for sex in SEXES:
+        if sex not in cells.columns:
+            cells[sex] = 0.0
+    m, w, d = cells["m"].astype(float), cells["w"].astype(float), cells["d"].astype(float)
+    if diverse == "distribute":
+        mw = m + w
+        share_m = np.where(mw > 0, m / mw.where(mw > 0, 1.0), 0.5)
+        m = m + d * share_m
+        w = w + d * (1 - share_m)
+    long = pd.DataFrame({"m": m, "w": w}).reset_index()
+    long["age_group"] = long["age_group"].map(SURVEY_AGE_MAP)
+    long = long.groupby(["district_id", "age_group"])[["m", "w"]].sum()
+    districts = sorted(res["district_id"].unique(), key=_natural_key)
+    full = pd.MultiIndex.from_product([districts, SURVEY_AGE_GROUPS], names=["district_id", "age_group"])
+    long = long.reindex(full, fill_value=0.0)
+    out = long.stack().rename("population").reset_index().rename(columns={"level_2": "sex"})
+    out.columns = ["district_id", "age_group", "sex", "population"]
+    out["population"] = out["population"].astype("float64")
+    return out.reset_index(drop=True)
+
+
+def _natural_key(text: str):
+    """Sort '2' before '10' but keep text ids sortable."""
+    s = str(text)
+    return (0, int(s), s) if s.isdigit() else (1, 0, s)
+
+
+def _population_series(population_totals: pd.DataFrame | pd.Series) -> pd.Series:
+    if isinstance(population_totals, pd.Series):
+        pop = population_totals.copy()
+    else:
+        pop = population_totals.set_index("year")["total"]
+    pop.index = pop.index.astype(int)
+    return pop.astype("float64")
+
+
+def population_for_year(pop: pd.Series, year: int, lag: int = 0) -> tuple[float, int | None, str]:
+    """Population at 31.12. of ``year - lag``; if missing, of the nearest
+    available year (later one on ties). Returns (population, year used, German note)."""
+    wanted = int(year) - lag
+    if wanted in pop.index and pop[wanted] > 0:
+        return float(pop[wanted]), wanted, ""
+    available = [y for y in pop.index if pop[y] > 0]
+    if not available:
+        return math.nan, None, "Keine Einwohnerzahl vorhanden."
+    used = min(available, key=lambda y: (abs(y - wanted), -y))
+    return float(pop[used]), int(used), (f"Einwohnerzahl vom 31.12.{used} verwendet "
+                                         f"(31.12.{wanted} nicht vorhanden).")
+
+
+# ---------------------------------------------------------------------------
+# OWi, clubs, accommodation, BOS, education
+# ---------------------------------------------------------------------------
+
+OWI_NOTE = ("OWi-Zahlen spiegeln auch, wie oft das Ordnungsamt kontrolliert, nicht nur, "
+            "wie oft Verstöße vorkommen.")
+
+
+def owi_rates(owi: pd.DataFrame, population_totals: pd.DataFrame | pd.Series, k: int = 3,
+              conf: float = 0.95) -> pd.DataFrame:
+    """Administrative offences per 1,000 residents by category and year.
+
+    Rows: ``owi_per_1000`` per category and year plus the sum of all
+    categories (subject ""), with the exact Poisson interval of the rate;
+    ``owi_trend`` for the latest year per category and in total (rule of
+    :func:`trend_flags`, population-adjusted). Population: 31.12. of the same year.
+    """
+    pop = _population_series(population_totals)
+    df = owi.copy()
+    df["year"] = df["year"].astype(int)
+    df["category"] = df["category"].astype(str)
+    df["count"] = df["count"].astype("float64")
+    by_cat = df.groupby(["category", "year"])["count"].sum()
+    total = df.groupby("year")["count"].sum()
+    series = {c: by_cat.loc[c] for c in by_cat.index.get_level_values(0).unique()}
+    series[""] = total
+    rows = []
+    for subject, s in series.items():
+        label = subject if subject else "alle Kategorien"
+        for year, n in s.items():
+            base, _, pnote = population_for_year(pop, year, lag=0)
+            lo, hi = poisson_interval(n, conf)
+            rows.append(dict(indicator="owi_per_1000", label="Ordnungswidrigkeiten je 1.000 Einwohner",
+                             unit="je 1.000 Einw.", year=year, period=str(year), subject=subject,
+                             subject_label=label, value=rate_per(n, base, 1000), lower=rate_per(lo, base, 1000),
+                             upper=rate_per(hi, base, 1000), count=n, base=base, note=pnote))
+        years_pop = {int(y): population_for_year(pop, y, 0)[0] for y in s.index}
+        tr = trend_flags(s, k=k, conf=conf, population=pd.Series(years_pop))
+        rows.append(dict(indicator="owi_trend", label="Ordnungswidrigkeiten: Entwicklung",
+                         unit="Anzahl", year=tr["year"], period=tr["period"], subject=subject, subject_label=label,
+                         value=tr["count"], lower=tr["lower"], upper=tr["upper"], count=tr["count"],
+                         base=years_pop.get(tr["year"], math.nan), flag=tr["flag"],
+                         note=_join_notes(tr["note"], OWI_NOTE if tr["flag"] else "")))
+    return make_indicators(rows)
+
+
+def _district_population(residents: pd.DataFrame, year: int) -> pd.Series:
+    res = _counts(residents)
+    return res[res["year"] == year].groupby("district_id")["count"].sum()
+
+
+def club_rates(clubs: pd.DataFrame, residents: pd.DataFrame, year: int | None = None) -> pd.DataFrame:
+    """Clubs per 1,000 residents by type and district (population of ``year``,
+    default the latest).
+
+    Rows ``clubs_per_1000``: every district x type seen (0 where none), the
+    district over all types (subject ""), the commune by type and in total
+    (district_id ""). When the members column is present,
+    ``club_members_per_1000`` for the commune by type and in total: members
+    may live elsewhere and are counted per club, so this is a rough measure;
+    the note says for how many clubs the number is known.
+    """
+    year = _latest_year(_counts(residents), year)
+    dpop = _district_population(residents, year)
+    commune_pop = float(dpop.sum())
+    c = clubs.copy()
+    c["type"] = c["type"].astype(str)
+    c["district_id"] = c["district_id"].astype(str)
+    districts = sorted(set(dpop.index) | set(c["district_id"]), key=_natural_key)
+    types = sorted(c["type"].unique())
+    counts = c.groupby(["district_id", "type"]).size()
+    rows = []
+
+    def add(district, subject, n, base):
+        note = "" if base > 0 else "Keine Einwohnerzahl für diesen Stadtteil."
+        rows.append(dict(indicator="clubs_per_1000", label="Vereine je 1.000 Einwohner", unit="je 1.000 Einw.",
+                         year=year, period=str(year), district_id=district, subject=subject,
+                         subject_label=subject or "alle Arten", value=rate_per(n, base, 1000),
+                         count=n, base=base if base > 0 else math.nan, note=note))
+
+    for d in districts:
+        base = float(dpop.get(d, 0.0))
+        for t in types:
+            add(d, t, float(counts.get((d, t), 0)), base)
+        add(d, "", float(counts.loc[d].sum()) if d in counts.index.get_level_values(0) else 0.0, base)
+    for t in types:
+        add("", t, float((c["type"] == t).sum()), commune_pop)
+    add("", "", float(len(c)), commune_pop)
+
+    if "members" in c.columns and c["members"].notna().any():
+        c["members"] = c["members"].astype("float64")
+        for t in [*types, ""]:
+            sel = c if t == "" else c[c["type"] == t]
+            known = sel["members"].notna()
+            if not known.any():
+                continue
+            n = float(sel.loc[known, "members"].sum())
+            rows.append(dict(indicator="club_members_per_1000", label="Vereinsmitglieder je 1.000 Einwohner",
+                             unit="je 1.000 Einw.", year=year, period=str(year), subject=t,
+                             subject_label=t or "alle Arten", value=rate_per(n, commune_pop, 1000), count=n,
+                             base=commune_pop,
+                             note=(f"Mitgliederzahl für {int(known.sum())} von {len(sel)} Vereinen bekannt; "
+                                   "Mitglieder wohnen nicht unbedingt in der Kommune.")))
+    return make_indicators(rows)
+
+
+# Facility types whose district must not be published (protected addresses).
+PROTECTED_ACCOMMODATION = frozenset({"Frauenschutzhaus"})
+
+
+def accommodation_summary(accommodation: pd.DataFrame, residents: pd.DataFrame | None = None,
+                          year: int | None = None) -> pd.DataFrame:
+    """Places, occupancy and facilities by type and district, per year (all
+    years, or only ``year``).
+
+    Rows: ``accommodation_facilities`` (number), ``accommodation_places``,
+    ``accommodation_occupancy_pct`` (occupancy / places * 100; count =
+    occupancy, base = places), and with ``residents``
+    ``accommodation_places_per_1000`` (population of the same year).
+    Levels: district x type, district over all types (subject ""), commune by
+    type and in total (district_id ""). Women's shelters (Frauenschutzhaus)
+    are shown only for the whole commune and are left out of district rows,
+    because their location is protected.
+    """
+    acc = accommodation.copy()
+    acc["year"] = acc["year"].astype(int)
+    for col in ("type", "district_id"):
+        acc[col] = acc[col].astype(str)
+    for col in ("places", "occupancy"):
+        acc[col] = acc[col].astype("float64")
+    if year is not None:
+        acc = acc[acc["year"] == int(year)]
+    rows = []
+    for y, ay in acc.groupby("year"):
+        dpop = _district_population(residents, y) if residents is not None else None
+        cpop = float(dpop.sum()) if dpop is not None and len(dpop) else math.nan
+        public = ay[~ay["type"].isin(PROTECTED_ACCOMMODATION)]
+        groups: list[tuple[str, str, pd.DataFrame, float]] = []
+        for (d, t), g in public.groupby(["district_id", "type"]):
+            groups.append((d, t, g, float(dpop.get(d, math.nan)) if dpop is not None else math.nan))
+        for d, g in public.groupby("district_id"):
+            groups.append((d, "", g, float(dpop.get(d, math.nan)) if dpop is not None else math.nan))
+        for t, g in ay.groupby("type"):
+            groups.append(("", t, g, cpop))
+        groups.append(("", "", ay, cpop))
+        for d, t, g, base in groups:
+            common = dict(year=y, period=str(y), district_id=d, subject=t, subject_label=t or "alle Arten")
+            places, occ = float(g["places"].sum()), float(g["occupancy"].sum())
+            rows.append(dict(common, indicator="accommodation_facilities", label="Einrichtungen", unit="Anzahl",
+                             value=float(len(g)), count=float(len(g))))
+            rows.append(dict(common, indicator="accommodation_places", label="Plätze", unit="Plätze",
+                             value=places, count=places))
+            rows.append(dict(common, indicator="accommodation_occupancy_pct", label="Auslastung", unit="%",
+                             value=rate_per(occ, places, 100), count=occ, base=places,
+                             note="Belegung über der Platzzahl (Überbelegung)." if occ > places else ""))
+            if residents is not None:
+                rows.append(dict(common, indicator="accommodation_places_per_1000",
+                                 label="Plätze je 1.000 Einwohner", unit="je 1.000 Einw.",
+                                 value=rate_per(places, base, 1000), count=places, base=base))
+    return make_indicators(rows)
+
+
+def bos_staff_rates(bos: pd.DataFrame, population_totals: pd.DataFrame | pd.Series,
+                    year: int | None = None) -> pd.DataFrame:
+    """Staff of police, public-order service, fire brigades and rescue per
+    10,000 residents by type, for one year (default latest in ``bos``).
+
+    Rows ``bos_units`` (number of units) and ``bos_staff_per_10000`` per type
+    and over all types (subject ""). Volunteer fire brigades count members,
+    not full-time posts: the note says so.
+    """
+    b = bos.copy()
+    b["year"] = b["year"].astype(int)
+    b["type"] = b["type"].astype(str)
+    b["staff"] = b["staff"].astype("float64")
+    year = _latest_year(b, year)
+    b = b[b["year"] == year]
+    base, _, pnote = population_for_year(_population_series(population_totals), year, lag=0)
+    rows = []
+    groups = [(t, g) for t, g in b.groupby("type")] + [("", b)]
+    for t, g in groups:
+        common = dict(year=year, period=str(year), subject=t, subject_label=t or "alle Arten")
+        staff = float(g["staff"].sum())
+        note = "Freiwillige Feuerwehr: Mitglieder, keine hauptamtlichen Stellen." if t == "Freiwillige Feuerwehr" else ""
+        rows.append(dict(common, indicator="bos_units", label="Dienststellen/Einheiten", unit="Anzahl",
+                         value=float(len(g)), count=float(len(g))))
+        rows.append(dict(common, indicator="bos_staff_per_10000", label="Personal je 10.000 Einwohner",
+                         unit="je 10.000 Einw.", value=rate_per(staff, base, 10000), count=staff, base=base,
+                         note=_join_notes(note, pnote)))
+    return make_indicators(rows)
+
+
+def education_per_resident(education: pd.DataFrame, population_totals: pd.DataFrame | pd.Series) -> pd.DataFrame:
+    """Education spending in EUR per resident, by year and area and in total.
+
+    Rows ``education_eur_per_resident`` (count = EUR, base = population at
+    31.12. of the year) and, where posts are given,
+    ``education_fte_per_10000`` (full-time equivalents per 10,000 residents).
+    """
+    pop = _population_series(population_totals)
+    e = education.copy()
+    e["year"] = e["year"].astype(int)
+    e["area"] = e["area"].astype(str)
+    e["amount_eur"] = e["amount_eur"].astype("float64")
+    has_posts = "posts_fte" in e.columns
+    if has_posts:
+        e["posts_fte"] = e["posts_fte"].astype("float64")
+    rows = []
+    for y, ey in e.groupby("year"):
+        base, _, pnote = population_for_year(pop, y, lag=0)
+        groups = [(a, g) for a, g in ey.groupby("area")] + [("", ey)]
+        for a, g in groups:
+            common = dict(year=y, period=str(y), subject=a, subject_label=a or "alle Bereiche", base=base,
+                          note=pnote)
+            amount = float(g["amount_eur"].sum())
+            rows.append(dict(common, indicator="education_eur_per_resident", label="Bildungsausgaben je Einwohner",
+                             unit="EUR je Einw.", value=rate_per(amount, base, 1), count=amount))
+            if has_posts and g["posts_fte"].notna().any():
+                fte = float(g["posts_fte"].sum())
+                rows.append(dict(common, indicator="education_fte_per_10000", label="Stellen (VZÄ) je 10.000 Einwohner",
+                                 unit="VZÄ je 10.000 Einw.", value=rate_per(fte, base, 10000), count=fte))
+    return make_indicators(rows)
+
+
+# ---------------------------------------------------------------------------
+# Prevention gaps
+# ---------------------------------------------------------------------------
+
+
+def problem_topics_from_indicators(indicators: pd.DataFrame, rules: Mapping[tuple[str, str], str] | None = None,
+                                   flags: Iterable[str] = PROBLEM_FLAGS) -> pd.DataFrame:
+    """Prevention topics with a sign of a problem, from indicator flags.
+
+    A row of ``indicators`` is evidence of a problem when its flag is one of
+    ``flags`` (default: "rise" = significant increase, "above_reference" =
+    significantly above the reference) and ``rules`` (default
+    :data:`TOPIC_RULES`) maps (indicator family, subject) to a topic, where
+    the family is the indicator id up to the first "_" ("owi", "pks"). For
+    example a significant rise of OWi "Abfall/Vermüllung" gives the topic
+    "Sauberkeit/Ordnung". A high value alone is no evidence: without a trend
+    or a comparison there is no yardstick.
+
+    Returns DataFrame(topic, district_id, evidence), one row per topic and
+    district; evidence lists the triggering indicators in German. Append rows
+    by hand (e.g. from the survey) before building the gap matrix.
+    """
+    rules = TOPIC_RULES if rules is None else rules
+    flags = set(flags)
+    found: dict[tuple[str, str], list[str]] = {}
+    for row in indicators.itertuples(index=False):
+        if row.flag not in flags:
+            continue
+        family = str(row.indicator).split("_", 1)[0]
+        topic = rules.get((family, str(row.subject)))
+        if topic is None:
+            continue
+        what = f"{row.label} – {row.subject_label}" if row.subject_label else str(row.label)
+        when = f" ({row.period})" if row.period else ""
+        evidence = f"{what}{when}: {row.note}" if row.note else f"{what}{when}: {row.flag}"
+        found.setdefault((topic, str(row.district_id)), []).append(evidence)
+    rows = [{"topic": t, "district_id": d, "evidence": " | ".join(ev)} for (t, d), ev in found.items()]
+    out = pd.DataFrame(rows, columns=["topic", "district_id", "evidence"]).astype("str")
+    return out.sort_values(["topic", "district_id"]).reset_index(drop=True)
+
+
+def prevention_gap_table(prevention: pd.DataFrame, problems: pd.DataFrame,
+                         districts: Iterable[str] | None = None) -> pd.DataFrame:
+    """Long form of the gap matrix: topic, district_id ("" = whole commune),
+    status, activities (titles), evidence.
+
+    Rules: an activity without district (whole commune) covers every
+    district. A district cell has an activity when one runs there or in the
+    whole commune; it has a problem when ``problems`` names the topic for that
+    district. The commune cell has an activity when any runs anywhere and a
+    problem when any is named for the topic (any district or the commune).
+    status = "Aktivität vorhanden" when there is an activity, "Lücke" when
+    there is a problem but no activity, else "".
+    """
+    prev = prevention.copy()
+    prev["topic"] = prev["topic"].astype(str)
+    if "district_id" in prev.columns:
+        prev["district_id"] = prev["district_id"].astype("str").where(prev["district_id"].notna(), "")
+        prev["district_id"] = prev["district_id"].str.strip()
+    else:
+        prev["district_id"] = ""
+    prob = problems.copy()
+    prob["topic"] = prob["topic"].astype(str)
+    prob["district_id"] = prob["district_id"].astype("str").where(prob["district_id"].notna(), "").str.strip()
+    if "evidence" not in prob.columns:
+        prob["evidence"] = ""
+    prob["evidence"] = prob["evidence"].astype("str").where(prob["evidence"].notna(), "")
+
+    all_districts = set(districts or []) | set(prev["district_id"]) | set(prob["district_id"])
+    all_districts.discard("")
+    ordered = sorted(all_districts, key=_natural_key)
+    topics = [t for t in PREVENTION_TOPICS if t in set(prev["topic"]) | set(prob["topic"])]
+    topics += sorted((set(prev["topic"]) | set(prob["topic"])) - set(topics))
+
+    rows = []
+    for topic in topics:
+        pt = prev[prev["topic"] == topic]
+        qt = prob[prob["topic"] == topic]
+        for d in ["", *ordered]:
+            if d == "":
+                acts, probs = pt, qt
+            else:
+                acts = pt[pt["district_id"].isin([d, ""])]
+                probs = qt[qt["district_id"] == d]
+            status = GAP_ACTIVITY if len(acts) else (GAP_MISSING if len(probs) else "")
+            rows.append({"topic": topic, "district_id": d, "status": status,
+                         "activities": "; ".join(acts["title"].astype(str)) if "title" in acts else "",
+                         "evidence": " | ".join(e for e in probs["evidence"] if e)})
+    return pd.DataFrame(rows, columns=["topic", "district_id", "status", "activities", "evidence"]).astype("str")
+
+
+def prevention_gap_matrix(prevention: pd.DataFrame, problems: pd.DataFrame,
+                          districts: Iterable[str] | None = None) -> pd.DataFrame:
+    """Topics x districts: "Aktivität vorhanden", "Lücke" or "".
+
+    Index: topic (schema order); first column :data:`COMMUNE_COLUMN`
+    ("gesamt") for the whole commune, then the districts (``districts`` plus
+    any named in the inputs). Rules in :func:`prevention_gap_table`.
+    """
+    long = prevention_gap_table(prevention, problems, districts)
+    if long.empty:
+        return pd.DataFrame(columns=[COMMUNE_COLUMN], index=pd.Index([], name="topic"), dtype="str")
+    long["column"] = long["district_id"].replace("", COMMUNE_COLUMN)
+    columns = list(dict.fromkeys(long["column"]))
+    topics = list(dict.fromkeys(long["topic"]))
+    wide = long.pivot(index="topic", columns="column", values="status").reindex(index=topics, columns=columns)
+    wide.columns.name = None
+    return wide.astype("str")

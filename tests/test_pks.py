@@ -1,0 +1,406 @@
+"""PKS indicators, the BKA table reader and the PMK summary.
+
+Statistics are checked against values computed by hand (HZ, rates) or by an
+independent method (the exact Poisson interval by bisection on the Poisson
+probabilities, without scipy). The BKA reader is checked on fixtures written
+here with invented numbers, and on the real BKA tables in
+../shared/realdata/pks/ when they are present (read independently with the
+csv module and openpyxl).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from kit.errors import InputError
+from kit.pks import (
+    CONTROL_KEYS,
+    SUMMARY_KEYS,
+    pks_indicators,
+    pmk_summary,
+    population_from_bka,
+    read_bka_table,
+)
+
+REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata" / "pks"
+REAL_CSV = REALDATA / "2022_KR-F-01-T01-Kreise-Faelle-HZ_csv.csv"
+REAL_XLSX_2022 = REALDATA / "2022_KR-F-01-T01-Kreise-Faelle-HZ_xls.xlsx"
+REAL_XLSX_2020 = REALDATA / "2020_KR-F-01-T01-Kreise-Faelle-HZ_xls.xlsx"
+
+
+def one(ind: pd.DataFrame, **where) -> pd.Series:
+    sel = ind
+    for col, val in where.items():
+        sel = sel[sel[col] == val]
+    assert len(sel) == 1, f"expected one row for {where}, got {len(sel)}"
+    return sel.iloc[0]
+
+
+def _poisson_cdf(k: int, mu: float) -> float:
+    term, total = math.exp(-mu), 0.0
+    for i in range(k + 1):
+        total += term
+        term *= mu / (i + 1)
+    return total
+
+
+def _exact_interval_by_bisection(x: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Exact Poisson interval found by bisection on the tail probabilities."""
+    def solve(f, lo, hi):
+        for _ in range(200):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if f(mid) < 0 else (lo, mid)
+        return (lo + hi) / 2
+    lower = 0.0 if x == 0 else solve(lambda mu: (1 - _poisson_cdf(x - 1, mu)) - alpha / 2, 0.0, 10 * x + 10)
+    upper = solve(lambda mu: alpha / 2 - _poisson_cdf(x, mu), 0.0, 10 * x + 10)
+    return lower, upper
+
+
+# ---------------------------------------------------------------------------
+# Indicators
+# ---------------------------------------------------------------------------
+
+
+def pks_fixture() -> pd.DataFrame:
+    rows = [
+        # year, key, label, cases, attempts, cleared, suspects
+        (2019, "892000", "Gewaltkriminalität", 5, 1, 4, 6),
+        (2020, "892000", "Gewaltkriminalität", 8, 0, 9, 7),   # clearance above 100 %
+        (2021, "892000", "Gewaltkriminalität", 6, 2, 6, 5),
+        (2022, "892000", "Gewaltkriminalität", 9, 3, 7, 8),
+        (2019, "899000", "Straßenkriminalität", 10, 0, 2, 2),
+        (2020, "899000", "Straßenkriminalität", 10, 0, 2, 2),
+        (2021, "899000", "Straßenkriminalität", 10, 0, 2, 2),
+        (2022, "899000", "Straßenkriminalität", 30, 0, 6, 5),
+        (2019, "674000", "Sachbeschädigung", 20, 0, 4, 4),
+        (2020, "674000", "Sachbeschädigung", 20, 0, 4, 4),
+        (2021, "674000", "Sachbeschädigung", 20, 0, 4, 4),
+        (2022, "674000", "Sachbeschädigung", 5, 0, 0, 0),
+        (2022, "515001", "Beförderungserschleichung", 40, 0, 40, 38),
+    ]
+    df = pd.DataFrame(rows, columns=["year", "key", "label", "cases", "attempts", "cleared", "suspects"])
+    return df.astype({"year": "Int64", "key": "string", "label": "string", "cases": "Int64",
+                      "attempts": "Int64", "cleared": "Int64", "suspects": "Int64"})
+
+
+# population at 31.12.; 2022 differs so that a wrong year shows up. No 2018:
+# the 2019 PKS falls back to 31.12.2019.
+POPULATION = pd.DataFrame({"year": pd.array([2019, 2020, 2021, 2022], dtype="Int64"),
+                           "total": pd.array([100000, 100000, 100000, 200000], dtype="Int64")})
+
+
+@pytest.fixture(scope="module")
+def indicators():
+    return pks_indicators(pks_fixture(), POPULATION, years_for_mean=3,
+                          reference={"892000": 500.0, "899000": 10.0, "674000": 5.0}, reference_label="Sachsen")
+
+
+def test_hz_uses_previous_year_population(indicators):
+    hz = one(indicators, indicator="pks_hz", subject="892000", year=2022)
+    assert hz["value"] == pytest.approx(9 * 100000 / 100000)  # population of 31.12.2021
+    assert hz["base"] == 100000 and hz["count"] == 9
+    # x = 9: exact interval 4.115 to 17.085 (table), scaled to 100,000 residents
+    assert hz["lower"] == pytest.approx(4.115, abs=1e-3)
+    assert hz["upper"] == pytest.approx(17.085, abs=1e-3)
+
+
+def test_population_fallback_noted(indicators):
+    hz2019 = one(indicators, indicator="pks_hz", subject="892000", year=2019)
+    assert hz2019["base"] == 100000 and "31.12.2019" in hz2019["note"]
+
+
+def test_clearance_suspects_attempts(indicators):
+    cl = one(indicators, indicator="pks_clearance", subject="892000", year=2020)
+    assert cl["value"] == pytest.approx(9 / 8 * 100) and cl["value"] > 100
+    assert "früheren Jahren" in cl["note"]
+    assert one(indicators, indicator="pks_clearance", subject="892000", year=2022)["value"] == pytest.approx(700 / 9)
+    assert one(indicators, indicator="pks_suspects", subject="892000", year=2022)["value"] == 8
+    assert one(indicators, indicator="pks_attempts_share", subject="892000", year=2022)["value"] == \
+        pytest.approx(3 / 9 * 100)
+    assert one(indicators, indicator="pks_cases", subject="892000", year=2021)["value"] == 6
+
+
+def test_multi_year_mean_with_exact_interval(indicators):
+    mean = one(indicators, indicator="pks_cases_mean", subject="892000")
+    total = 8 + 6 + 9  # 2020-2022
+    lo, hi = _exact_interval_by_bisection(total)
+    assert mean["period"] == "2020–2022" and pd.isna(mean["year"])
+    assert mean["value"] == pytest.approx(total / 3)
+    assert mean["lower"] == pytest.approx(lo / 3, rel=1e-6)
+    assert mean["upper"] == pytest.approx(hi / 3, rel=1e-6)
+    hz_mean = one(indicators, indicator="pks_hz_mean", subject="892000")
+    person_years = 100000 + 100000 + 100000  # 31.12.2019, 2020, 2021 (lag 1)
+    assert hz_mean["value"] == pytest.approx(total * 100000 / person_years)
+    assert hz_mean["upper"] == pytest.approx(hi * 100000 / person_years, rel=1e-6)
+
+
+def test_multi_year_mean_window_is_calendar_years():
+    pks = pks_fixture()
+    pks = pks[(pks["key"] == "892000") & (pks["year"] != 2020)]  # 2019, 2021, 2022
+    ind = pks_indicators(pks, POPULATION)
+    mean = one(ind, indicator="pks_cases_mean")
+    assert mean["period"] == "2021–2022" and mean["value"] == pytest.approx((6 + 9) / 2)
+    assert "2020–2022" in mean["note"]
+    assert one(ind, indicator="pks_trend")["flag"] == ""  # 2019-2021 incomplete
+
+
+@pytest.mark.parametrize("key, flag", [("892000", "within_chance"), ("899000", "rise"), ("674000", "fall")])
+def test_trend_flags(indicators, key, flag):
+    # hand: 892000 mean(5, 8, 6) = 6.33 -> 9 is ordinary; 899000 mean 10 -> 30 > 17;
+    # 674000 mean 20 -> 5 < 12 (2.5 % quantile of Poisson(20)); population constant for 2018-2021
+    trend = one(indicators, indicator="pks_trend", subject=key)
+    assert trend["flag"] == flag and trend["year"] == 2022
+
+
+@pytest.mark.parametrize("key, flag", [("892000", "below_reference"), ("899000", "above_reference"),
+                                       ("674000", "like_reference")])
+def test_reference_comparison(indicators, key, flag):
+    # 892000: HZ 9 (4.1-17.1) vs 500; 899000: HZ 30 (20.2-42.8) vs 10; 674000: HZ 5 (1.6-11.7) vs 5
+    row = one(indicators, indicator="pks_hz_reference", subject=key, year=2022)
+    assert row["flag"] == flag
+    assert "Sachsen" in row["note"]
+
+
+def test_reference_only_for_latest_year_with_plain_key(indicators):
+    assert len(indicators[indicators["indicator"] == "pks_hz_reference"]) == 3
+
+
+def test_reference_by_year():
+    ind = pks_indicators(pks_fixture(), POPULATION, reference={("899000", 2021): 10.0})
+    row = one(ind, indicator="pks_hz_reference", subject="899000")
+    assert row["year"] == 2021 and row["flag"] == "like_reference"  # HZ 10 vs 10
+
+
+def test_control_offence_note(indicators):
+    assert "515001" in CONTROL_KEYS
+    rows = indicators[indicators["subject"] == "515001"]
+    assert len(rows) and rows["note"].str.contains("Kontrolldelikt").all()
+    assert not indicators[indicators["subject"] == "892000"]["note"].str.contains("Kontrolldelikt").any()
+
+
+def test_summary_keys_labels(indicators):
+    assert SUMMARY_KEYS["000000"] == "Straftaten insgesamt" and SUMMARY_KEYS["****00"] == "Diebstahl insgesamt"
+    assert one(indicators, indicator="pks_cases", subject="892000", year=2022)["subject_label"] == "Gewaltkriminalität"
+
+
+# ---------------------------------------------------------------------------
+# BKA reader: fixtures written here (invented numbers)
+# ---------------------------------------------------------------------------
+
+BKA_HEADER = ("Schluessel;Straftat;Gemeindeschluessel;Stadt-/Landkreis;Kreisart;Anzahl erfasste Faelle;"
+              "Haeufigkeitszahl;erfasste Faelle, davon Versuche - Anzahl;erfasste Faelle, davon Versuche - Anteil in %;"
+              "mit Schusswaffe gedroht;mit Schusswaffe geschossen;Auffklaerung - Anzahl Faelle;Aufklaerungsquote;"
+              "Tatverdaechtige insgesamt;Tatverdaechtige - maennlich;Tatverdaechtige - weiblich;"
+              "Nichtdeutsche Tatverdaechtige - Anzahl;Nichtdeutsche Tatverdaechtige - Anteil in % an der Gesamtzahl")
+BKA_LINES = [
+    "------;Straftaten insgesamt;1001;Anderswo;KfS;2,500;2,500;100;4;0;0;1,250;50;1,000;800;200;100;10",
+    "------;Straftaten insgesamt;14999;Musterstadt;LK;1,234;4,113.3;50;4.1;0;0;617;50;600;450;150;60;10",
+    "899000;Straßenkriminalität;14999;Musterstadt;LK;300;1,000;30;10;0;0;60;20;50;45;5;5;10",
+    "211000;Raub auf Geldinstitute;14999;Musterstadt;LK;0;0;0;#DIV/0!;0;0;0;#DIV/0!;0;0;0;0;#DIV/0!",
+]
+
+
+def write_bka_csv(path: Path, header: str = BKA_HEADER, lines=BKA_LINES) -> Path:
+    numbering = ";".join(str(i) for i in range(1, 19))
+    path.write_bytes(("\r\n".join([numbering, header, *lines]) + "\r\n").encode("latin-1"))
+    return path
+
+
+def test_bka_csv_fixture(tmp_path):
+    path = write_bka_csv(tmp_path / "kreise.csv")
+    df = read_bka_table(path, "14999", year=2021)
+    assert list(df.columns[:7]) == ["year", "key", "label", "cases", "attempts", "cleared", "suspects"]
+    assert list(df["key"]) == ["000000", "899000", "211000"]
+    total = df.iloc[0]
+    assert (total["year"], total["cases"], total["attempts"], total["cleared"], total["suspects"]) == \
+        (2021, 1234, 50, 617, 600)
+    assert total["hz_bka"] == pytest.approx(4113.3)
+    assert df.iloc[1]["label"] == "Straßenkriminalität"  # Latin-1 decoded
+    assert df.iloc[1]["hz_bka"] == 1000.0
+    assert df.iloc[2]["cases"] == 0
+    assert df.attrs["region_name"] == "Musterstadt" and df.attrs["kreisart"] == "LK"
+    # key without leading zero, as int, or with it: all the same Kreis
+    assert read_bka_table(path, 1001, year=2021)["cases"].iloc[0] == 2500
+    assert read_bka_table(path, "01001", year=2021)["cases"].iloc[0] == 2500
+
+
+def test_bka_csv_population_from_hz(tmp_path):
+    df = read_bka_table(write_bka_csv(tmp_path / "k.csv"), "14999", year=2021)
+    pop = population_from_bka(df)
+    assert list(pop["year"]) == [2020]  # HZ of 2021 refers to 31.12.2020
+    assert pop["total"].iloc[0] == round(1234 * 100000 / 4113.3)
+
+
+def test_bka_key_absent_names_file_and_key(tmp_path):
+    path = write_bka_csv(tmp_path / "kreise.csv")
+    with pytest.raises(InputError) as err:
+        read_bka_table(path, "14612", year=2021)
+    text = str(err.value)
+    assert "kreise.csv" in text and "14612" in text and "14999 Musterstadt" in text
+
+
+def test_bka_missing_column(tmp_path):
+    header = BKA_HEADER.replace("Tatverdaechtige insgesamt", "TV")
+    path = write_bka_csv(tmp_path / "kaputt.csv", header=header)
+    with pytest.raises(InputError) as err:
+        read_bka_table(path, "14999", year=2021)
+    assert "kaputt.csv" in str(err.value) and "Tatverdaechtige insgesamt" in str(err.value)
+
+
+def test_bka_bad_number_names_row(tmp_path):
+    lines = [BKA_LINES[1].replace("1,234", "viele")]
+    path = write_bka_csv(tmp_path / "k.csv", lines=lines)
+    with pytest.raises(InputError) as err:
+        read_bka_table(path, "14999", year=2021)
+    problem = err.value.problems[0]
+    assert problem.row == 3 and problem.value == "viele"  # numbering line 1, header 2, data 3
+
+
+def test_bka_csv_needs_year(tmp_path):
+    with pytest.raises(InputError, match="Berichtsjahr"):
+        read_bka_table(write_bka_csv(tmp_path / "k.csv"), "14999")
+
+
+def write_bka_xlsx(path: Path, report_year: int) -> Path:
+    """The BKA XLSX layout: title rows 1-4, header rows 5-8 with merged group
+    headers, numbering row 9, data from row 10 (invented numbers)."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "T01_Kreise"
+    ws.append(["Polizeiliche Kriminalstatistik"] + [None] * 11 + ["Tabelle 01"])
+    ws.append(["Fälle - ausgewählte Straftaten"])
+    ws.append(["HZ (Häufigkeitszahl): Fälle pro 100.000 Einwohner"])
+    ws.append(["V1.0 erstellt am: 01.02.2023"] + [None] * 11
+              + [f"Berichtszeitraum: 01.01.{report_year} bis 31.12.{report_year}"])
+    ws.append(["Schlüssel", "Straftat", "Gemeinde-schlüssel", "Stadt-/Landkreis", "Kreisart", "Anzahl erfasste Fälle",
+               "HZ", "erfasste Fälle davon: Versuche", None, "mit Schusswaffe", None, "Aufklärung", None,
+               "Tatverdächtige", None, None, "Nichtdeutsche Tatverdächtige", None, "Sort", None, None, None, None])
+    ws.append([None] * 23)
+    ws.append([None] * 9 + ["gedroht", "geschossen", "Anzahl Fälle", "AQ", "insgesamt", "männlich", "weiblich",
+                            "Anzahl", "Anteil an TV insg. in %"])
+    ws.append([None] * 7 + ["Anzahl", "in %"] + [None] * 11 + ["GemSchl.", "Gem", "EW"])
+    ws.append(list(range(1, 19)) + [None] * 4 + [f"31.12.{report_year - 1}"])
+    ws.append(["------", "Straftaten insgesamt", "14999", "Musterstadt", "LK", 1234, 4113.333, 50, 4.05, 0, 0,
+               617, 50.0, 600, 450, 150, 60, 10.0, 0, None, "14999", "Musterstadt", 30000])
+    ws.append(["674000", "Sachbeschädigung", "14999", "Musterstadt", "LK", 90, 300.0, 3, 3.3, 0, 0,
+               18, 20.0, 15, 14, 1, 2, 13.3, 1, None, "14999", "Musterstadt", 30000])
+    ws.merge_cells("H5:I6")
+    ws.merge_cells("L5:M6")
+    wb.save(path)
+    return path
+
+
+def test_bka_xlsx_fixture(tmp_path):
+    path = write_bka_xlsx(tmp_path / "kreise.xlsx", 2021)
+    df = read_bka_table(path, 14999)
+    assert list(df["year"]) == [2021, 2021]  # from "Berichtszeitraum"
+    tot = df.iloc[0]
+    assert (tot["key"], tot["cases"], tot["attempts"], tot["cleared"], tot["suspects"]) == \
+        ("000000", 1234, 50, 617, 600)
+    assert tot["population_bka"] == 30000
+    assert df.iloc[1]["label"] == "Sachbeschädigung" and df.iloc[1]["cleared"] == 18
+    pop = population_from_bka(df)
+    assert list(pop["year"]) == [2020] and pop["total"].iloc[0] == 30000
+    with pytest.raises(InputError, match="2021"):
+        read_bka_table(path, 14999, year=2022)
+
+
+# ---------------------------------------------------------------------------
+# BKA reader: the real BKA tables (read independently here)
+# ---------------------------------------------------------------------------
+
+
+def _csv_row(path: Path, region: str, key: str) -> list[str]:
+    with open(path, encoding="latin-1", newline="") as fh:
+        for row in csv.reader(fh, delimiter=";"):
+            if len(row) > 2 and row[2] == region and row[0] == key:
+                return row
+    raise AssertionError(f"{region}/{key} not in {path}")
+
+
+def _int(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+@pytest.mark.skipif(not REAL_CSV.exists(), reason=f"real BKA CSV not present: {REAL_CSV}")
+def test_real_bka_csv_dresden_2022():
+    df = read_bka_table(REAL_CSV, "14612", year=2022)
+    expected = _csv_row(REAL_CSV, "14612", "------")
+    total = df[df["key"] == "000000"].iloc[0]
+    assert total["cases"] == _int(expected[5])
+    assert total["hz_bka"] == float(expected[6].replace(",", ""))
+    assert total["attempts"] == _int(expected[7])
+    assert total["cleared"] == _int(expected[11])
+    assert total["suspects"] == _int(expected[13])
+    assert total["cases"] == 47123  # as printed in the BKA table
+    violent = df[df["key"] == "892000"].iloc[0]
+    assert violent["cases"] == _int(_csv_row(REAL_CSV, "14612", "892000")[5])
+    assert df.attrs["region_name"] == "Dresden"
+    # every key of the Dresden block once
+    with open(REAL_CSV, encoding="latin-1", newline="") as fh:
+        n_rows = sum(1 for row in csv.reader(fh, delimiter=";") if len(row) > 2 and row[2] == "14612")
+    assert len(df) == n_rows and df["key"].is_unique
+    # a Kreis with a leading zero: Flensburg
+    assert read_bka_table(REAL_CSV, "01001", year=2022)["cases"].iloc[0] == \
+        _int(_csv_row(REAL_CSV, "1001", "------")[5])
+
+
+@pytest.mark.skipif(not REAL_XLSX_2022.exists() or not REAL_CSV.exists(), reason="real BKA tables 2022 not present")
+def test_real_bka_xlsx_2022_matches_csv():
+    xlsx = read_bka_table(REAL_XLSX_2022, 14612)
+    csv_df = read_bka_table(REAL_CSV, 14612, year=2022)
+    assert set(xlsx["year"]) == {2022}
+    merged = xlsx.merge(csv_df, on="key", suffixes=("_x", "_c"))
+    assert len(merged) == len(csv_df)
+    for col in ("cases", "attempts", "cleared", "suspects"):
+        assert (merged[f"{col}_x"] == merged[f"{col}_c"]).all(), col
+    # the CSV rounds the HZ to whole numbers
+    assert ((merged["hz_bka_x"] - merged["hz_bka_c"]).abs() <= 0.5 + 1e-9).all()
+
+
+@pytest.mark.skipif(not REAL_XLSX_2020.exists(), reason=f"real BKA XLSX 2020 not present: {REAL_XLSX_2020}")
+def test_real_bka_xlsx_2020_population_and_hz():
+    import openpyxl
+
+    wb = openpyxl.load_workbook(REAL_XLSX_2020, read_only=True, data_only=True)
+    try:
+        row = next(r for r in wb.active.iter_rows(min_row=10, values_only=True)
+                   if r[2] == "14612" and r[0] == "------")
+    finally:
+        wb.close()
+    df = read_bka_table(REAL_XLSX_2020, "14612")
+    total = df[df["key"] == "000000"].iloc[0]
+    assert total["year"] == 2020
+    assert total["cases"] == row[5] and total["population_bka"] == row[22]
+    assert total["hz_bka"] == pytest.approx(row[5] * 100000 / row[22])
+    # our HZ from the BKA population equals the published one
+    ind = pks_indicators(df[df["key"] == "000000"], population_from_bka(df))
+    assert one(ind, indicator="pks_hz", year=2020)["value"] == pytest.approx(total["hz_bka"])
+
+
+# ---------------------------------------------------------------------------
+# PMK
+# ---------------------------------------------------------------------------
+
+
+def test_pmk_summary():
+    pmk = pd.DataFrame({
+        "year": pd.array([2021, 2021, 2021, 2022], dtype="Int64"),
+        "area": ["rechts", "rechts", "links", "religiöse Ideologie"],
+        "offence_type": ["Propagandadelikte", "Gewaltdelikte", "Sachbeschädigung", "Sonstige Delikte"],
+        "count": pd.array([7, 2, 3, 1], dtype="Int64"),
+    })
+    out = pmk_summary(pmk).set_index("year")
+    assert list(out.columns) == ["links", "rechts", "ausländische Ideologie", "religiöse Ideologie",
+                                 "sonstige Zuordnung", "Insgesamt"]
+    assert out.loc[2021, "rechts"] == 9 and out.loc[2021, "links"] == 3 and out.loc[2021, "Insgesamt"] == 12
+    assert out.loc[2022, "rechts"] == 0 and out.loc[2022, "Insgesamt"] == 1
+    by_type = pmk_summary(pmk, by="offence_type").set_index("year")
+    assert by_type.loc[2021, "Gewaltdelikte"] == 2 and by_type.loc[2021, "Insgesamt"] == 12

@@ -1,0 +1,378 @@
+"""Stage 1 (Gebietsprofil) computations, checked against values worked out by
+hand from tiny fixtures built in this file."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kit import profile as P
+
+# ---------------------------------------------------------------------------
+# Fixtures (typed as the validator returns them: Int64 numbers, string text)
+# ---------------------------------------------------------------------------
+
+RESIDENT_ROWS = [
+    # year, district, age group, sex, count
+    (2022, "1", "0-5", "m", 10), (2022, "1", "0-5", "w", 12),
+    (2022, "1", "16-17", "m", 5), (2022, "1", "16-17", "w", 5),
+    (2022, "1", "25-34", "m", 20), (2022, "1", "25-34", "w", 18), (2022, "1", "25-34", "d", 2),
+    (2022, "1", "65-74", "m", 8), (2022, "1", "65-74", "w", 10),
+    (2022, "1", "85+", "w", 10),                                   # district 1: 100
+    (2022, "2", "18-24", "m", 30), (2022, "2", "18-24", "w", 30),
+    (2022, "2", "45-54", "m", 20), (2022, "2", "75-84", "w", 20),  # district 2: 100
+    (2021, "1", "25-34", "m", 20), (2021, "1", "25-34", "w", 20), (2021, "1", "65-74", "w", 40),
+    (2021, "2", "18-24", "m", 50), (2021, "2", "18-24", "w", 50),  # 2021: 180
+]
+
+
+def typed(rows, columns, types):
+    return pd.DataFrame(rows, columns=columns).astype(types)
+
+
+@pytest.fixture
+def residents():
+    return typed(RESIDENT_ROWS, ["year", "district_id", "age_group", "sex", "count"],
+                 {"year": "Int64", "district_id": "string", "age_group": "string", "sex": "string",
+                  "count": "Int64"})
+
+
+def one(ind: pd.DataFrame, **where) -> pd.Series:
+    sel = ind
+    for col, val in where.items():
+        sel = sel[sel[col] == val]
+    assert len(sel) == 1, f"expected one row for {where}, got {len(sel)}"
+    return sel.iloc[0]
+
+
+# ---------------------------------------------------------------------------
+# Indicator table
+# ---------------------------------------------------------------------------
+
+
+def test_empty_indicators_has_columns_and_types():
+    empty = P.empty_indicators()
+    assert list(empty.columns) == P.indicator_columns
+    assert len(empty) == 0
+    assert str(empty["year"].dtype) == "Int64"
+    assert empty["value"].dtype == np.float64
+
+
+def test_make_indicators_fills_defaults():
+    ind = P.make_indicators([{"indicator": "x", "value": 2, "year": None}])
+    row = ind.iloc[0]
+    assert row["district_id"] == "" and row["flag"] == "" and row["note"] == ""
+    assert pd.isna(row["year"]) and math.isnan(row["lower"])
+    assert row["value"] == 2.0
+
+
+def test_format_period_and_german_numbers():
+    assert P.format_period([2022]) == "2022"
+    assert P.format_period([2022, 2020, 2021]) == "2020–2022"
+    assert P.format_period([2018, 2020]) == "2018, 2020"
+    assert P.fmt_de(1234.5, 1) == "1.234,5"
+
+
+# ---------------------------------------------------------------------------
+# Statistics helpers
+# ---------------------------------------------------------------------------
+
+
+def test_rate_per():
+    assert P.rate_per(5, 200, 1000) == 25.0
+    assert math.isnan(P.rate_per(5, 0, 1000))
+    s = P.rate_per(pd.Series([1, 2], index=["a", "b"]), pd.Series([10, 0], index=["a", "b"]), 100)
+    assert s["a"] == 10.0 and math.isnan(s["b"])
+
+
+def test_poisson_interval_matches_table_values():
+    # published exact-interval tables: x = 9 -> 4.115 to 17.084(8); x = 0 -> 0 to 3.689 (to 3 decimals)
+    lo, hi = P.poisson_interval(9)
+    assert lo == pytest.approx(4.115, abs=1e-3)
+    assert hi == pytest.approx(17.084, abs=1e-3)  # 17.0848
+    lo0, hi0 = P.poisson_interval(0)
+    assert lo0 == 0.0 and hi0 == pytest.approx(3.689, abs=1e-3)
+
+
+def _poisson_cdf(k: int, mu: float) -> float:
+    """P(X <= k) by summing the probability mass, independently of scipy."""
+    term, total = math.exp(-mu), 0.0
+    for i in range(k + 1):
+        total += term
+        term *= mu / (i + 1)
+    return total
+
+
+def test_poisson_interval_tail_probabilities():
+    # defining property of the exact interval: each tail holds 2.5 %
+    for x in (1, 4, 23):
+        lo, hi = P.poisson_interval(x)
+        assert 1 - _poisson_cdf(x - 1, lo) == pytest.approx(0.025, abs=1e-9)
+        assert _poisson_cdf(x, hi) == pytest.approx(0.025, abs=1e-9)
+
+
+def _poisson_quantile(q: float, mu: float) -> int:
+    k = 0
+    while _poisson_cdf(k, mu) < q:
+        k += 1
+    return k
+
+
+@pytest.mark.parametrize("latest, flag", [(25, "rise"), (18, "rise"), (17, "within_chance"), (14, "within_chance"),
+                                          (4, "within_chance"), (3, "fall"), (2, "fall")])
+def test_trend_flags_rule(latest, flag):
+    series = pd.Series({2019: 10, 2020: 10, 2021: 10, 2022: latest})
+    result = P.trend_flags(series, k=3)
+    # hand: mean of 2019-2021 is 10; central 95 % of Poisson(10) is 4 .. 17
+    assert _poisson_quantile(0.025, 10) == 4 and _poisson_quantile(0.975, 10) == 17
+    assert result["lower"] == 4 and result["upper"] == 17
+    assert result["expected"] == 10
+    assert result["flag"] == flag
+    assert result["period"] == "2019–2021"
+    expected_text = {"rise": "Anstieg über das zufällig erwartbare Maß hinaus",
+                     "fall": "Rückgang über das zufällig erwartbare Maß hinaus",
+                     "within_chance": "Veränderung im Rahmen zufälliger Schwankungen"}[flag]
+    assert result["note"].startswith(expected_text)
+
+
+def test_trend_flags_uses_only_last_k_years():
+    # 2018 (100) is outside the window of k = 3 years before 2022
+    result = P.trend_flags(pd.Series({2018: 100, 2019: 10, 2020: 10, 2021: 10, 2022: 25}), k=3)
+    assert result["expected"] == 10 and result["flag"] == "rise"
+
+
+def test_trend_flags_population_adjusted():
+    counts = pd.Series({2019: 10, 2020: 10, 2021: 10, 2022: 20})
+    assert P.trend_flags(counts)["flag"] == "rise"
+    # the town doubled: 10 per 1,000 before, so 20 expected in 2022
+    pop = pd.Series({2019: 1000, 2020: 1000, 2021: 1000, 2022: 2000})
+    result = P.trend_flags(counts, population=pop)
+    assert result["expected"] == pytest.approx(20.0)
+    assert result["flag"] == "within_chance"
+
+
+def test_trend_flags_too_few_years():
+    result = P.trend_flags(pd.Series({2021: 10, 2022: 30}), k=3)
+    assert result["flag"] == ""
+    assert "2019–2021" in result["note"]
+
+
+def test_trend_flags_gap_in_previous_years():
+    # 2020 missing: the window 2019-2021 is incomplete, no flag
+    result = P.trend_flags(pd.Series({2017: 10, 2018: 10, 2019: 10, 2021: 10, 2022: 40}), k=3)
+    assert result["flag"] == "" and "2019, 2021" in result["note"]
+
+
+# ---------------------------------------------------------------------------
+# Population
+# ---------------------------------------------------------------------------
+
+
+def test_population_totals(residents):
+    tot = P.population_totals(residents).set_index("year")
+    row = tot.loc[2022]
+    # hand: 100 + 100; m = 10+5+20+8+30+20 = 93; w = 12+5+18+10+10+30+20 = 105; d = 2
+    assert (row["total"], row["m"], row["w"], row["d"]) == (200, 93, 105, 2)
+    assert row["share_under18_pct"] == pytest.approx(32 / 200 * 100)  # 0-5 and 16-17
+    assert row["share_65plus_pct"] == pytest.approx(48 / 200 * 100)   # 65-74, 85+, 75-84
+    assert row["change"] == 20
+    assert row["change_pct"] == pytest.approx(20 / 180 * 100)
+    assert pd.isna(tot.loc[2021, "change"])
+    assert "share_nongerman_pct" not in tot.columns
+
+
+def test_population_totals_nationality():
+    res = typed([(2022, "1", "25-34", "m", "deutsch", 90), (2022, "1", "25-34", "m", "nichtdeutsch", 10),
+                 (2022, "1", "35-44", "w", "nichtdeutsch", 5), (2022, "1", "35-44", "w", "deutsch", 95)],
+                ["year", "district_id", "age_group", "sex", "nationality", "count"],
+                {"year": "Int64", "count": "Int64", "nationality": "string"})
+    tot = P.population_totals(res)
+    assert tot["share_nongerman_pct"].iloc[0] == pytest.approx(15 / 200 * 100)
+
+
+def test_population_by_district(residents):
+    by = P.population_by_district(residents, 2021).set_index("district_id")
+    assert by.loc["1", "total"] == 80 and by.loc["2", "total"] == 100
+    assert by.loc["1", "share_of_commune_pct"] == pytest.approx(80 / 180 * 100)
+    assert by.loc["1", "share_65plus_pct"] == pytest.approx(50.0)
+    latest = P.population_by_district(residents)
+    assert set(latest["year"]) == {2022}
+
+
+def test_population_unknown_year(residents):
+    with pytest.raises(ValueError, match="2030"):
+        P.population_by_district(residents, 2030)
+
+
+def test_age_pyramid(residents):
+    pyr = P.age_pyramid(residents, 2022, district_id="1")
+    mw = pyr[pyr["sex"].isin(["m", "w"])]
+    assert len(mw) == 22  # all 11 register groups for m and for w
+    assert one(pyr, age_group="25-34", sex="m")["count"] == 20
+    assert one(pyr, age_group="35-44", sex="w")["count"] == 0
+    d_rows = pyr[pyr["sex"] == "d"]
+    assert list(d_rows["age_group"].astype(str)) == ["25-34"] and d_rows["count"].iloc[0] == 2
+    assert one(pyr, age_group="0-5", sex="w")["share_pct"] == pytest.approx(12.0)
+    assert pyr["count"].sum() == 100
+    whole = P.age_pyramid(residents, 2022)
+    assert one(whole, age_group="18-24", sex="w")["count"] == 30
+    with pytest.raises(ValueError):
+        P.age_pyramid(residents, 2022, district_id="9")
+
+
+def test_survey_population_margins_distribute(residents):
+    mar = P.survey_population_margins(residents)  # latest year 2022
+    assert len(mar) == 2 * 4 * 2
+    # district 1, 16-34: 16-17 (5 m, 5 w) + 25-34 (20 m, 18 w, 2 d split 20:18)
+    m = 5 + 20 + 2 * 20 / 38
+    w = 5 + 18 + 2 * 18 / 38
+    assert one(mar, district_id="1", age_group="16-34", sex="m")["population"] == pytest.approx(m)
+    assert one(mar, district_id="1", age_group="16-34", sex="w")["population"] == pytest.approx(w)
+    assert one(mar, district_id="1", age_group="55-74", sex="w")["population"] == 10  # 65-74
+    assert one(mar, district_id="2", age_group="75+", sex="w")["population"] == 20   # 75-84
+    assert one(mar, district_id="2", age_group="35-54", sex="w")["population"] == 0
+    assert mar["population"].sum() == pytest.approx(200 - 22)  # all but the 0-5 year olds
+
+
+def test_survey_population_margins_drop(residents):
+    mar = P.survey_population_margins(residents, 2022, diverse="drop")
+    assert one(mar, district_id="1", age_group="16-34", sex="m")["population"] == 25
+    assert mar["population"].sum() == pytest.approx(178 - 2)
+
+
+# ---------------------------------------------------------------------------
+# OWi, clubs, accommodation, BOS, education
+# ---------------------------------------------------------------------------
+
+POP = pd.Series({2019: 200, 2020: 200, 2021: 200, 2022: 200})
+
+
+def test_owi_rates_and_trend():
+    owi = typed([(2019, "Abfall/Vermüllung", 10), (2020, "Abfall/Vermüllung", 10), (2021, "Abfall/Vermüllung", 10),
+                 (2022, "Abfall/Vermüllung", 30), (2022, "Lärm", 9)],
+                ["year", "category", "count"], {"year": "Int64", "category": "string", "count": "Int64"})
+    ind = P.owi_rates(owi, POP)
+    noise = one(ind, indicator="owi_per_1000", subject="Lärm", year=2022)
+    assert noise["value"] == pytest.approx(9 * 1000 / 200)
+    assert noise["lower"] == pytest.approx(4.115 * 1000 / 200, abs=0.01)
+    assert noise["upper"] == pytest.approx(17.084 * 1000 / 200, abs=0.01)
+    total = one(ind, indicator="owi_per_1000", subject="", year=2022)
+    assert total["count"] == 39 and total["value"] == pytest.approx(39 * 1000 / 200)
+    trend = one(ind, indicator="owi_trend", subject="Abfall/Vermüllung")
+    assert trend["flag"] == "rise" and trend["year"] == 2022
+    assert one(ind, indicator="owi_trend", subject="Lärm")["flag"] == ""  # one year only
+
+
+def test_owi_population_accepts_population_totals_frame(residents):
+    owi = typed([(2022, "Hunde", 4)], ["year", "category", "count"], {"year": "Int64", "count": "Int64"})
+    ind = P.owi_rates(owi, P.population_totals(residents))
+    assert one(ind, indicator="owi_per_1000", subject="Hunde")["value"] == pytest.approx(4 * 1000 / 200)
+
+
+def test_club_rates(residents):
+    clubs = typed([("V1", "SV Blau", "Sport", "1", 50), ("V2", "TSV Rot", "Sport", "1", 30),
+                   ("V3", "Chor", "Kultur/Musik", "1", None), ("V4", "FC Grün", "Sport", "2", 10)],
+                  ["club_id", "name", "type", "district_id", "members"], {"members": "Int64"})
+    ind = P.club_rates(clubs, residents, 2022)
+    rates = ind[ind["indicator"] == "clubs_per_1000"]
+    assert one(rates, district_id="1", subject="Sport")["value"] == pytest.approx(2 * 1000 / 100)
+    assert one(rates, district_id="1", subject="")["value"] == pytest.approx(3 * 1000 / 100)
+    assert one(rates, district_id="2", subject="Kultur/Musik")["value"] == 0
+    assert one(rates, district_id="", subject="Sport")["value"] == pytest.approx(3 * 1000 / 200)
+    assert one(rates, district_id="", subject="")["count"] == 4
+    members = one(ind, indicator="club_members_per_1000", subject="")
+    assert members["value"] == pytest.approx(90 * 1000 / 200)
+    assert "3 von 4" in members["note"]
+
+
+def test_accommodation_summary_protects_womens_shelters(residents):
+    acc = typed([(2022, "A", "Haus A", "Gemeinschaftsunterkunft Geflüchtete", "1", 50, 40),
+                 (2022, "B", "Haus B", "Frauenschutzhaus", "1", 10, 12),
+                 (2022, "C", "Haus C", "Obdachlosenunterkunft", "2", 20, 5)],
+                ["year", "facility_id", "name", "type", "district_id", "places", "occupancy"],
+                {"year": "Int64", "places": "Int64", "occupancy": "Int64"})
+    ind = P.accommodation_summary(acc, residents)
+    district_rows = ind[ind["district_id"] != ""]
+    assert "Frauenschutzhaus" not in set(district_rows["subject"])
+    assert one(ind, indicator="accommodation_places", district_id="1", subject="")["value"] == 50
+    occ = one(ind, indicator="accommodation_occupancy_pct", district_id="", subject="")
+    assert occ["value"] == pytest.approx(57 / 80 * 100)
+    shelter = one(ind, indicator="accommodation_occupancy_pct", district_id="", subject="Frauenschutzhaus")
+    assert shelter["value"] == pytest.approx(120.0) and "Überbelegung" in shelter["note"]
+    per = one(ind, indicator="accommodation_places_per_1000", district_id="", subject="")
+    assert per["value"] == pytest.approx(80 * 1000 / 200)
+    assert one(ind, indicator="accommodation_facilities", district_id="", subject="")["value"] == 3
+
+
+def test_bos_staff_rates_latest_year():
+    bos = typed([(2021, "P0", "Revier alt", "Polizeirevier", "1", 99),
+                 (2022, "P1", "Revier", "Polizeirevier", "1", 20),
+                 (2022, "G1", "GVD", "Gemeindlicher Vollzugsdienst", "1", 4),
+                 (2022, "F1", "FF Mitte", "Freiwillige Feuerwehr", "2", 40)],
+                ["year", "unit_id", "name", "type", "district_id", "staff"], {"year": "Int64", "staff": "Int64"})
+    ind = P.bos_staff_rates(bos, pd.Series({2021: 20000, 2022: 20000}))
+    assert set(ind["year"]) == {2022}
+    assert one(ind, indicator="bos_staff_per_10000", subject="Polizeirevier")["value"] == pytest.approx(10.0)
+    assert one(ind, indicator="bos_staff_per_10000", subject="")["value"] == pytest.approx(64 / 20000 * 10000)
+    assert one(ind, indicator="bos_units", subject="")["value"] == 3
+    assert "Mitglieder" in one(ind, indicator="bos_staff_per_10000", subject="Freiwillige Feuerwehr")["note"]
+
+
+def test_education_per_resident():
+    edu = pd.DataFrame({"year": pd.array([2022, 2022], dtype="Int64"),
+                        "area": ["Grundschulen", "Schulsozialarbeit"],
+                        "amount_eur": [100000.0, 50000.0], "posts_fte": [np.nan, 2.5]})
+    ind = P.education_per_resident(edu, pd.Series({2022: 20000}))
+    assert one(ind, indicator="education_eur_per_resident", subject="Grundschulen")["value"] == 5.0
+    assert one(ind, indicator="education_eur_per_resident", subject="")["value"] == 7.5
+    fte = one(ind, indicator="education_fte_per_10000", subject="Schulsozialarbeit")
+    assert fte["value"] == pytest.approx(1.25)
+
+
+def test_population_fallback_is_noted():
+    edu = pd.DataFrame({"year": pd.array([2023], dtype="Int64"), "area": ["Grundschulen"], "amount_eur": [1000.0]})
+    ind = P.education_per_resident(edu, pd.Series({2021: 500, 2022: 100}))
+    row = one(ind, indicator="education_eur_per_resident", subject="")
+    assert row["value"] == 10.0 and "31.12.2022" in row["note"]
+
+
+# ---------------------------------------------------------------------------
+# Prevention gaps
+# ---------------------------------------------------------------------------
+
+
+def test_problem_topics_from_indicators():
+    ind = P.make_indicators([
+        dict(indicator="owi_trend", label="OWi", subject="Abfall/Vermüllung", subject_label="Abfall/Vermüllung",
+             flag="rise", note="Anstieg", period="2019–2021"),
+        dict(indicator="owi_trend", label="OWi", subject="Lärm", subject_label="Lärm", flag="within_chance"),
+        dict(indicator="pks_hz_reference", label="HZ", subject="892000", subject_label="Gewaltkriminalität",
+             flag="above_reference", district_id="2"),
+        dict(indicator="pks_trend", label="Fälle", subject="515001", flag="rise"),  # no rule: ignored
+    ])
+    probs = P.problem_topics_from_indicators(ind)
+    assert list(zip(probs["topic"], probs["district_id"])) == [("Gewalt", "2"), ("Sauberkeit/Ordnung", "")]
+    assert "Abfall/Vermüllung" in probs.set_index("topic").loc["Sauberkeit/Ordnung", "evidence"]
+
+
+def test_prevention_gap_matrix():
+    prevention = pd.DataFrame({
+        "activity_id": ["1", "2"], "title": ["Saubere Stadt", "Gewaltprävention an Schulen"],
+        "topic": ["Sauberkeit/Ordnung", "Gewalt"], "target_group": ["alle", "Jugend"],
+        "district_id": pd.array(["1", pd.NA], dtype="string"), "provider": ["Stadt", "Polizei"],
+        "since_year": [2020, 2018]})
+    problems = pd.DataFrame({"topic": ["Sauberkeit/Ordnung", "Gewalt", "Verkehr"],
+                             "district_id": ["2", "2", "1"], "evidence": ["OWi Abfall", "HZ", "Befragung"]})
+    mat = P.prevention_gap_matrix(prevention, problems, districts=["1", "2", "3"])
+    assert list(mat.columns) == ["gesamt", "1", "2", "3"]
+    assert list(mat.index) == ["Gewalt", "Verkehr", "Sauberkeit/Ordnung"]  # schema order
+    assert list(mat.loc["Sauberkeit/Ordnung"]) == ["Aktivität vorhanden", "Aktivität vorhanden", "Lücke", ""]
+    # a commune-wide activity covers every district
+    assert list(mat.loc["Gewalt"]) == ["Aktivität vorhanden"] * 4
+    assert list(mat.loc["Verkehr"]) == ["Lücke", "Lücke", "", ""]
+    long = P.prevention_gap_table(prevention, problems)
+    gap = long[(long["topic"] == "Sauberkeit/Ordnung") & (long["district_id"] == "2")].iloc[0]
+    assert gap["status"] == "Lücke" and gap["evidence"] == "OWi Abfall"
