@@ -8,6 +8,7 @@ a failing commune is recorded and never stops the others.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import json
@@ -56,26 +57,51 @@ class CommuneStatus:
         return bool(self.stages) and all(s.status == "ok" for s in self.stages)
 
 
-def execute_stage(notebook: Path, executed: Path, parameters: dict) -> None:
-    """Run one stage notebook with papermill; raises PapermillExecutionError."""
+@contextlib.contextmanager
+def _stderr_to(log_file: Path):
+    """Send this process's stderr (fd 2, inherited by the kernel) to a log file, so
+    kernel start-up chatter lands in output/<id>/logs instead of the batch progress."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(log_file, "ab") as fh:
+        os.dup2(fh.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def execute_stage(notebook: Path, executed: Path, parameters: dict, log_file: Path | None = None) -> None:
+    """Run one stage notebook with papermill; raises PapermillExecutionError.
+
+    The single place where notebooks are executed (a warm-kernel pool would go here)."""
     import papermill as pm
 
     executed.parent.mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(
-        str(notebook), str(executed), parameters=parameters, kernel_name="python3",
-        cwd=str(notebook.parent), progress_bar=False, log_output=False,
-    )
+    with _stderr_to(log_file or executed.with_suffix(".log")):
+        pm.execute_notebook(
+            str(notebook), str(executed), parameters=parameters, kernel_name="python3",
+            cwd=str(notebook.parent), progress_bar=False, log_output=False,
+        )
 
 
 def render_html(executed: Path, target: Path) -> None:
     """Executed notebook -> HTML report without code (nbconvert exclude_input)."""
     import nbformat
     from nbconvert import HTMLExporter
+    from traitlets.config import Config
 
     nb = nbformat.read(executed, as_version=4)
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    exporter.register_preprocessor("nbconvert.preprocessors.TagRemovePreprocessor", enabled=True)
-    exporter.preprocessors[-1].remove_cell_tags = {"remove_cell"}
+    config = Config()
+    config.TagRemovePreprocessor.enabled = True
+    config.TagRemovePreprocessor.remove_cell_tags = {"remove_cell"}
+    # the parameters cell papermill injects holds paths only: not part of the report
+    config.TagRemovePreprocessor.remove_all_outputs_tags = {"injected-parameters", "parameters"}
+    exporter = HTMLExporter(config=config, exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(nb)
     body = body.replace('<html>', '<html lang="de">', 1)
     atomic_write_text(target, body)
@@ -148,7 +174,8 @@ def run_commune(params_file: str | Path, output_dir: str | Path, force: bool = F
         executed = commune_dir / "notebooks" / nb_name
         report = commune_dir / f"{nb_name.removesuffix('.ipynb')}.html"
         try:
-            execute_stage(NOTEBOOK_DIR / nb_name, executed, parameters)
+            execute_stage(NOTEBOOK_DIR / nb_name, executed, parameters,
+                          log_file=commune_dir / "logs" / "kernel.log")
             render_html(executed, report)
             st.status, st.report = "ok", str(report.relative_to(output_dir))
         except Exception as exc:  # noqa: BLE001

@@ -72,7 +72,7 @@ def compute_profile(inputs: ProfileInputs) -> ProfileResult:
     problems = prof.problem_topics_from_indicators(pd.concat(indicator_parts, ignore_index=True))
     gaps = None
     if inputs["prevention"] is not None:
-        gaps = prof.prevention_gap_matrix(inputs["prevention"], problems, districts=inputs.districts)
+        gaps = prof.prevention_gap_matrix(inputs["prevention"], problems, districts=list(inputs.districts["district_id"]))
     return ProfileResult(
         commune_id=params["commune_id"], latest_year=latest, totals=totals,
         by_district=prof.population_by_district(residents), pyramid=prof.age_pyramid(residents),
@@ -142,6 +142,8 @@ def key_indicators(result: ProfileResult) -> pd.DataFrame:
 
 
 def write_profile(result: ProfileResult, store: ResultStore, inputs: ProfileInputs) -> None:
+    store.write_table("districts", pd.DataFrame(
+        {"district_id": inputs.districts["district_id"], "district_name": inputs.districts["district_name"]}))
     store.write_table("population_totals", result.totals)
     store.write_table("population_by_district", result.by_district)
     store.write_table("population_margins", result.margins)

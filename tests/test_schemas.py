@@ -4,7 +4,7 @@ import pytest
 
 from kit.errors import InputError
 from kit.io import read_table
-from kit.schemas import schema_names, validate_table
+from kit.schemas import load_schema, schema_names, validate_table
 
 HEADER = "year;key;label;cases;cleared;suspects\n"
 
@@ -63,3 +63,12 @@ def test_double_encoded_text_is_rejected(tmp_path):
 
 def test_every_schema_loads():
     assert {"pks", "residents", "districts", "survey_sample"} <= set(schema_names())
+
+
+def test_every_schema_file_loads():
+    from kit.schemas import schema_names
+
+    names = schema_names()
+    assert {"districts", "residents", "pks", "bos", "survey_sample"} <= set(names)
+    for name in names:
+        assert load_schema(name)["name"] == name

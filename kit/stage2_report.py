@@ -1,0 +1,267 @@
+"""Display of the citizen survey in the stage-2 notebook.
+
+Only formats and draws what kit.stage2 computed, and only from the tables
+that passed disclosure control (``result.public`` and the suppressed
+summaries); the microdata are never touched here.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from . import plots
+from .report import DASH, fmt_int, fmt_interval, fmt_num, fmt_pct, show_md, show_note, show_table
+from .stage2 import AGE_LABELS, SurveyResult, negative_codes
+
+SUPPRESSED = "zu wenige Antworten"
+GROUP_TITLES = {"sex": "Geschlecht", "age_group": "Altersgruppe"}
+
+
+def _show_fig(fig) -> None:
+    from IPython.display import display
+
+    display(fig)
+    plt.close(fig)
+
+
+def _n(value) -> str:
+    return DASH if pd.isna(value) else fmt_int(value)
+
+
+def show_overview(result: SurveyResult) -> None:
+    meta = result.weighting
+    log = result.clean.log.set_index("rule")["cases"]
+    records_in = int(log.get("records_in", result.n_respondents))
+    dropped = records_in - result.n_respondents
+    text = (f"Ausgewertet werden **{fmt_int(result.n_respondents)} Fragebögen**"
+            + (f" ({fmt_int(records_in)} eingegangen, {fmt_int(dropped)} bei der Bereinigung entfernt)" if dropped else "")
+            + ".")
+    if result.response is not None:
+        total = result.response.iloc[0]
+        text += (f" Angeschrieben wurden {fmt_int(total['issued'])} zufällig aus dem Melderegister gezogene Personen "
+                 f"ab 16 Jahren; die **Rücklaufquote** beträgt {fmt_pct(total['rate'])}.")
+    text += (f" Die Antworten sind auf die Einwohnerzahlen nach Alter, Geschlecht und Stadtteil **gewichtet** "
+             f"(Designeffekt {fmt_num(meta['deff'], 2)}, effektive Fallzahl {fmt_int(meta['n_eff'])}). "
+             f"Alle Anteile werden mit ihrem **95-%-Vertrauensbereich** angegeben. Aus Datenschutzgründen wird kein "
+             f"Wert gezeigt, der auf weniger als {result.min_cell} Personen beruht, und kein Anteil, dem weniger als "
+             f"{result.min_base} Antworten zugrunde liegen („{SUPPRESSED}“).")
+    show_md(text)
+    for note in result.notes:
+        show_note(note)
+
+
+def show_response(result: SurveyResult) -> None:
+    if result.response is None:
+        show_note("Ohne Angaben zur Stichprobe kann der Rücklauf nicht dargestellt werden.")
+        return
+    titles = {"gesamt": "", "district": "Stadtteil", "age_group": "Altersgruppe", "sex": "Geschlecht"}
+    df = result.response.copy()
+    df["group"] = df["margin"].map(titles)
+    show_table(df, {"group": ("Merkmal", None), "label": ("Gruppe", None), "issued": ("angeschrieben", fmt_int),
+                    "returned": ("Rücklauf", _n), "rate": ("Rücklaufquote", fmt_pct)},
+               caption="Rücklauf nach Stadtteil, Alter und Geschlecht")
+    low = df[df["margin"] == "age_group"].dropna(subset=["rate"])
+    if len(low) >= 2:
+        lo, hi = low.loc[low["rate"].idxmin()], low.loc[low["rate"].idxmax()]
+        show_md(f"Am seltensten antworteten Personen im Alter von {lo['label']} ({fmt_pct(lo['rate'])}), am "
+                f"häufigsten Personen im Alter von {hi['label']} ({fmt_pct(hi['rate'])}). Solche Unterschiede "
+                "gleicht die Gewichtung aus.")
+
+
+def show_weighting(result: SurveyResult) -> None:
+    svp = result.sample_vs_population
+    titles = {"age_sex": "Alter und Geschlecht", "district": "Stadtteil", "sex": "Geschlecht",
+              "age_group": "Altersgruppe"}
+    for margin, part in svp.groupby("margin", sort=False):
+        show_table(part, {"label": ("Gruppe", None), "sample_n": ("Befragte", _n),
+                          "sample_share": ("Anteil Befragte", fmt_pct),
+                          "population_share": ("Anteil Einwohner", fmt_pct),
+                          "weighted_share": ("Anteil gewichtet", fmt_pct)},
+                   caption=f"Befragte und Einwohner (ab 16 Jahren) nach {titles.get(margin, margin)}")
+    m = result.weighting
+    trim = m.get("trimming") or {}
+    text = (f"Gewichtungsverfahren: {m['method']} auf die Ränder {', '.join(titles.get(x, x) for x in m['margins'])}; "
+            f"{'konvergiert' if m['converged'] else 'nicht konvergiert'} nach {m['iterations']} Iterationen "
+            f"(größte Abweichung von einem Rand: {fmt_num(m['max_abs_margin_error'] * 1e6, 3)} Millionstel). "
+            f"Die Gewichte liegen zwischen dem {fmt_num(m['weight_min'], 2)}- und dem {fmt_num(m['weight_max'], 2)}-fachen "
+            "des mittleren Gewichts")
+    if trim:
+        text += (f"; sie sind auf das {fmt_num(trim['lower'], 1)}- bis {fmt_num(trim['upper'], 1)}-fache begrenzt "
+                 f"({fmt_int(trim['n_at_bounds'])} Gewichte an der Grenze)")
+    text += "."
+    show_md(text)
+    for note in m.get("empty_categories") or []:
+        show_note(f"Gewichtung: {', '.join(map(str, note['categories']))} – {note['action']}.")
+
+
+def show_cleaning(result: SurveyResult) -> None:
+    log = result.clean.log
+    touched = log[(log["cases"] > 0) | (log["values"] > 0)]
+    touched = touched[~touched["rule"].isin(["records_in", "cases_out"])]
+    if touched.empty:
+        show_md("Bei der Prüfung gegen das Codebuch fielen keine Werte auf.")
+        return
+    show_table(touched, {"description": ("Prüfung", None), "action": ("Behandlung", None),
+                         "cases": ("Fragebögen", fmt_int), "values": ("Werte", fmt_int)},
+               caption="Datenprüfung und Bereinigung (Anzahl betroffener Fragebögen und Werte)")
+
+
+def show_key_indicators(result: SurveyResult) -> None:
+    k = result.key_indicators.copy()
+    k["share"] = [SUPPRESSED if pd.isna(v) else fmt_pct(v) for v in k["value"]]
+    k["interval"] = [fmt_interval(lo, hi, percent=True) for lo, hi in zip(k["lower"], k["upper"])]
+    show_table(k, {"label": ("Kennzahl", None), "share": ("Anteil", None), "interval": ("95-%-Bereich", None)},
+               caption="Kennzahlen der Befragung (gewichtet), die in die Handlungsempfehlungen eingehen")
+
+
+def _overall(result: SurveyResult, kind: str | None = None) -> pd.DataFrame:
+    p = result.public
+    p = p[p["group_var"] == ""]
+    return p if kind is None else p[p["kind"] == kind]
+
+
+def _with_interval(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    df["interval"] = [DASH if s or pd.isna(lo) else fmt_interval(lo, hi, percent=True)
+                      for s, lo, hi in zip(df["suppressed"].astype(bool), df["lower"], df["upper"])]
+    df["share"] = [SUPPRESSED if s or pd.isna(e) else fmt_pct(e)
+                   for s, e in zip(df["suppressed"].astype(bool), df["estimate"])]
+    return df
+
+
+def show_breakdown(result: SurveyResult, item_id: str) -> None:
+    p = result.public
+    rows = p[(p["item"] == item_id) & (p["kind"] == "collapsed") & p["group_var"].isin(["", "sex", "age_group"])]
+    if rows.empty:
+        return
+    df = _with_interval(rows)
+    df["merkmal"] = [GROUP_TITLES.get(g, "") for g in df["group_var"]]
+    label = df["category_label"].iloc[0]
+    show_table(df, {"merkmal": ("Merkmal", None), "group": ("Gruppe", None), "share": ("Anteil", None),
+                    "interval": ("95-%-Bereich", None), "n_unweighted": ("Antworten", _n)},
+               caption=f"Anteil {label} nach Geschlecht und Alter")
+
+
+def show_question(result: SurveyResult, question: str) -> None:
+    cb = result.codebook
+    items = cb.question_items(question)
+    qtype = items[0].type
+    qtext = cb.question_text(question)
+    if qtype == "text":
+        return
+    if qtype == "numeric":
+        p = result.public
+        rows = p[p["item"].isin([it.id for it in items]) & p["group_var"].isin(["", "sex", "age_group"])]
+        df = rows.copy()
+        df["merkmal"] = [GROUP_TITLES.get(g, "") for g in df["group_var"]]
+        df["mean"] = [SUPPRESSED if s or pd.isna(e) else fmt_num(e, 1)
+                      for s, e in zip(df["suppressed"].astype(bool), df["estimate"])]
+        df["interval"] = [DASH if s or pd.isna(lo) else fmt_interval(lo, hi, 1)
+                          for s, lo, hi in zip(df["suppressed"].astype(bool), df["lower"], df["upper"])]
+        show_table(df, {"merkmal": ("Merkmal", None), "group": ("Gruppe", None), "mean": ("Mittelwert", None),
+                        "interval": ("95-%-Bereich", None), "n_unweighted": ("Antworten", _n)}, caption=qtext)
+        return
+    if qtype == "multi":
+        data = _overall(result, "multi")
+        data = data[data["question"] == question]
+        _show_fig(plots.share_bars(data, title=_wrap(qtext), label_col="item_label"))
+        return
+    if len(items) > 1:
+        # battery: unfavourable share per item when the scale is ordered, else "ja" share
+        coll = _overall(result, "collapsed")
+        data = coll[coll["question"] == question]
+        if data.empty:
+            dist = _overall(result, "distribution")
+            data = dist[(dist["question"] == question) & (dist["category"] == "1")]
+            label = items[0].values.get(1, "")
+        else:
+            label = data["category_label"].iloc[0]
+        _show_fig(plots.share_bars(data, title=_wrap(f"{qtext} – Anteil {label}"), label_col="item_label"))
+        return
+    dist = _overall(result, "distribution")
+    data = dist[dist["item"] == items[0].id]
+    _show_fig(plots.share_bars(data, title=_wrap(qtext)))
+    if negative_codes(items[0]):
+        show_breakdown(result, items[0].id)
+
+
+def _wrap(text: str, width: int = 70) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width))
+
+
+def show_block(result: SurveyResult, block: str) -> None:
+    """Every closed question of one topic block of the questionnaire."""
+    for q in result.codebook.questions():
+        if result.codebook.block_of(q) == block:
+            show_question(result, q)
+
+
+def show_blocks(result: SurveyResult, skip: tuple[str, ...] = ()) -> None:
+    for block in result.codebook.blocks():
+        if block in skip:
+            continue
+        show_md(f"### {block}")
+        show_block(result, block)
+
+
+def show_districts(result: SurveyResult, districts_gdf, item_id: str = "Q05") -> None:
+    """Map and table of the unfavourable share of one item by district."""
+    p = result.public
+    district_item = result.codebook.role_item("district")
+    rows = p[(p["item"] == item_id) & (p["kind"] == "collapsed") & (p["group_var"] == district_item.id)]
+    if rows.empty:
+        return
+    name_to_id = {v: k for k, v in result.districts.items()}
+    df = _with_interval(rows)
+    values = pd.Series({name_to_id.get(g): e for g, e, s in zip(df["group"], df["estimate"], df["suppressed"])
+                        if not s and pd.notna(e)}, dtype=float) * 100
+    label = df["category_label"].iloc[0]
+    if len(values):
+        _show_fig(plots.choropleth(districts_gdf, values, title=_wrap(f"Anteil {label} nach Stadtteil"),
+                                   legend="Prozent", decimals=0, cmap="Oranges"))
+    show_table(df, {"group": ("Stadtteil", None), "share": ("Anteil", None), "interval": ("95-%-Bereich", None),
+                    "n_unweighted": ("Antworten", _n)},
+               caption=f"{result.codebook.question_text(item_id)} – Anteil {label}")
+    hidden = int(df["suppressed"].astype(bool).sum())
+    if hidden:
+        show_note(f"Für {hidden} Stadtteil(e) liegen zu wenige Antworten für einen Anteil vor; sie bleiben auf der "
+                  "Karte weiß.")
+
+
+def show_night_safety_test(result: SurveyResult) -> None:
+    t = result.tests.get("night_unsafe_by_sex")
+    if not t or pd.isna(t.get("p_value")):
+        return
+    k = result.key_indicators.set_index("indicator")
+    women = k.loc["survey.unsafe_night_women", "value"] if "survey.unsafe_night_women" in k.index else float("nan")
+    verdict = ("Der Unterschied zwischen Frauen und Männern ist **statistisch gesichert**"
+               if t["p_value"] < 0.05 else "Ein Unterschied zwischen Frauen und Männern ist **nicht gesichert**")
+    p_text = "unter 0,001" if t["p_value"] < 0.001 else fmt_num(t["p_value"], 3)
+    show_md(f"{verdict} (Rao-Scott-Test für gewichtete Daten: χ² = {fmt_num(t['statistic'], 1)}, "
+            f"p {'' if t['p_value'] < 0.001 else '= '}{p_text})."
+            + (f" Von den Frauen fühlen sich {fmt_pct(women)} nachts in ihrer Wohngegend unsicher." if pd.notna(women) else ""))
+
+
+def show_scales(result: SurveyResult) -> None:
+    if result.scales is None or result.scales.empty:
+        return
+    show_table(result.scales, {"label": ("Fragenbatterie", None), "items": ("Aussagen", fmt_int),
+                               "n_complete": ("vollständige Antworten", _n),
+                               "alpha": ("Cronbachs Alpha", 2)},
+               caption="Zuverlässigkeit der Fragenbatterien (Cronbachs Alpha; ab 0,7 gilt eine Skala als zuverlässig)")
+
+
+def show_free_text(result: SurveyResult) -> None:
+    if result.free_text is None:
+        return
+    df = result.free_text.copy()
+    total = df[df["topic"] == "Antworten insgesamt"]
+    show_md("Die offenen Antworten zu Orten, an denen sich Befragte unwohl fühlen, werden nicht wörtlich wiedergegeben "
+            "(Datenschutz), sondern nach Stichworten gezählt; eine Antwort kann mehrere Themen nennen.")
+    show_table(df, {"topic": ("Ort / Thema", None), "mentions": ("Nennungen", _n), "share": ("Anteil", fmt_pct)},
+               caption="Orte des Unwohlseins in den offenen Antworten")
+    if not total.empty and pd.isna(total["share"].iloc[0]):
+        show_note(f"Weniger als {result.min_base} offene Antworten: Anteile werden nicht ausgewiesen.")
