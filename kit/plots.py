@@ -55,12 +55,12 @@ def age_pyramid(pyramid: pd.DataFrame, age_order: list[str], *, title: str):
 
 
 def choropleth(districts, values: pd.Series, *, title: str, legend: str, decimals: int = 1,
-               cmap: str = "Blues"):
+               cmap: str = "Blues", vmin: float | None = None, vmax: float | None = None):
     """districts: GeoDataFrame with district_id, district_name; values indexed by district_id."""
     gdf = districts.copy()
     gdf["value"] = gdf["district_id"].map(values)
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
-    gdf.plot(column="value", cmap=cmap, edgecolor="white", linewidth=0.8, ax=ax, legend=True,
+    gdf.plot(column="value", cmap=cmap, vmin=vmin, vmax=vmax, edgecolor="white", linewidth=0.8, ax=ax, legend=True,
              legend_kwds={"label": legend, "shrink": 0.6, "format": FuncFormatter(lambda v, _p: fmt_num(v, decimals))},
              missing_kwds={"color": "#eeeeee", "label": "keine Angabe"})
     for _, row in gdf.iterrows():
@@ -117,7 +117,7 @@ def share_bars(data: pd.DataFrame, *, title: str, label_col: str = "category_lab
     ax.errorbar(data.loc[shown, "estimate"], y[shown], xerr=err, fmt="none", ecolor="black", capsize=3, lw=1)
     for yi, (_, row) in zip(y, data.iterrows()):
         if bool(row["suppressed"]) or pd.isna(row["estimate"]):
-            ax.text(0.005, yi, "zu wenige Antworten", va="center", fontsize=8, color="#666")
+            ax.text(0.005, yi, "nicht ausgewiesen (zu wenige Antworten)", va="center", fontsize=8, color="#666")
         else:
             ax.text(row["upper"] + 0.01, yi, f"{fmt_num(100 * row['estimate'], 1)} %", va="center", fontsize=8)
     ax.set_yticks(y, data[label_col])

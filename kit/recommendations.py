@@ -29,7 +29,7 @@ EVIDENCE_LEVELS = {1: "Grüne Liste Prävention: Stufe 1 (theoretisch gut begrü
                    "good practice": "Good Practice (Erfahrungswissen, nicht evaluiert)"}
 MEASURE_KEYS = {"id", "title", "description", "topic", "actors", "evidence_level", "kommpraev",
                 "triggers", "logic"}
-TRIGGER_KEYS = {"indicator", "op", "threshold", "basis"}
+TRIGGER_KEYS = {"indicator", "op", "threshold", "basis", "label"}
 
 KEY_INDICATOR_COLUMNS = ["indicator", "label", "value", "lower", "upper", "unit", "source"]
 
@@ -73,7 +73,7 @@ def load_catalogue(path: str | Path) -> list[dict]:
         for j, t in enumerate(m["triggers"], 1):
             bad = set(t) - TRIGGER_KEYS
             if bad or not {"indicator", "op", "threshold"} <= set(t):
-                raise ParamsError(f"{where}, Auslöser {j}: braucht indicator, op, threshold (optional basis); gefunden: {', '.join(sorted(t))}")
+                raise ParamsError(f"{where}, Auslöser {j}: braucht indicator, op, threshold (optional basis, label); gefunden: {', '.join(sorted(t))}")
             if t["op"] not in OPS:
                 raise ParamsError(f"{where}, Auslöser {j}: op {t['op']!r}; erwartet eines von {', '.join(OPS)}")
             if t.get("basis", "estimate") not in ("estimate", "interval"):
@@ -87,6 +87,8 @@ def _fmt_value(row, unit: str) -> str:
     percent = unit == "Anteil"
     if percent:
         text = f"{fmt_num(100 * row['value'], 1)} %"
+    elif unit == "Anzahl":
+        text = fmt_num(row["value"], 0)
     else:
         text = f"{fmt_num(row['value'], 1)} {unit}".strip()
     if pd.notna(row.get("lower")) and pd.notna(row.get("upper")):
@@ -95,6 +97,8 @@ def _fmt_value(row, unit: str) -> str:
 
 
 def _fmt_threshold(value: float, unit: str) -> str:
+    if unit == "Anzahl":
+        return fmt_num(value, 0)
     return f"{fmt_num(100 * value, 1)} %" if unit == "Anteil" else f"{fmt_num(value, 1)} {unit}".strip()
 
 
@@ -105,9 +109,14 @@ def evaluate_trigger(trigger: dict, indicators: pd.DataFrame) -> dict:
     threshold = float(trigger["threshold"])
     basis = trigger.get("basis", "estimate")
     match = indicators[indicators["indicator"] == trigger["indicator"]]
-    if match.empty or pd.isna(match.iloc[0]["value"]):
-        return {"indicator": trigger["indicator"], "met": None, "label": trigger["indicator"],
-                "evidence": f"Indikator '{trigger['indicator']}' liegt für diese Kommune nicht vor (oder ist wegen zu kleiner Fallzahl unterdrückt)."}
+    if match.empty:
+        label = trigger.get("label") or trigger["indicator"]
+        return {"indicator": trigger["indicator"], "met": None, "label": label,
+                "evidence": f"Nicht prüfbar: Der Befund „{label}“ liegt für diese Kommune nicht vor."}
+    if pd.isna(match.iloc[0]["value"]):
+        label = match.iloc[0]["label"]
+        return {"indicator": trigger["indicator"], "met": None, "label": label,
+                "evidence": f"Nicht prüfbar: Der Befund „{label}“ wird wegen zu weniger Fälle nicht ausgewiesen."}
     row = match.iloc[0]
     unit = row.get("unit", "") if isinstance(row.get("unit", ""), str) else ""
     if basis == "interval" and pd.notna(row.get("lower")) and pd.notna(row.get("upper")):

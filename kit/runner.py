@@ -88,7 +88,7 @@ def execute_stage(notebook: Path, executed: Path, parameters: dict, log_file: Pa
         )
 
 
-def render_html(executed: Path, target: Path) -> None:
+def render_html(executed: Path, target: Path, title: str | None = None) -> None:
     """Executed notebook -> HTML report without code (nbconvert exclude_input)."""
     import nbformat
     from nbconvert import HTMLExporter
@@ -102,7 +102,8 @@ def render_html(executed: Path, target: Path) -> None:
     config.TagRemovePreprocessor.remove_all_outputs_tags = {"injected-parameters", "parameters"}
     exporter = HTMLExporter(config=config, exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nb)
+    title = title or target.stem
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     body = body.replace('<html>', '<html lang="de">', 1)
     atomic_write_text(target, body)
 
@@ -176,7 +177,7 @@ def run_commune(params_file: str | Path, output_dir: str | Path, force: bool = F
         try:
             execute_stage(NOTEBOOK_DIR / nb_name, executed, parameters,
                           log_file=commune_dir / "logs" / "kernel.log")
-            render_html(executed, report)
+            render_html(executed, report, title=f"{title} {status.name}")
             st.status, st.report = "ok", str(report.relative_to(output_dir))
         except Exception as exc:  # noqa: BLE001
             failed = True

@@ -142,6 +142,7 @@ def _indicator_table(ind: pd.DataFrame, indicator: str, *, latest_only: bool = T
 
 def show_owi(result: ProfileResult) -> None:
     if result.owi is None:
+        show_note(result.notes.get("owi", "Für Ordnungswidrigkeiten liegen keine Daten vor."))
         return
     ind = result.owi
     year = int(ind["year"].max())
@@ -157,6 +158,7 @@ def show_owi(result: ProfileResult) -> None:
 
 def show_pmk(result: ProfileResult) -> None:
     if result.pmk is None:
+        show_note(result.notes.get("pmk", "Für die politisch motivierte Kriminalität liegen keine Daten vor."))
         return
     cols = {c: (str(c) if c != "year" else "Jahr", (lambda v: str(int(v))) if c == "year" else fmt_int)
             for c in result.pmk.columns}

@@ -150,7 +150,7 @@ def _margin_label(margin: str, category: str, districts: dict[str, str]) -> str:
     if margin == "district":
         return districts.get(str(category), str(category))
     if margin == "age_sex":
-        age, _, sex = str(category).partition("|")
+        age, _, sex = str(category).rpartition("_")  # key format of kit.survey.weighting._margin_key
         return f"{SEX_LABELS.get(sex, sex)}, {AGE_LABELS.get(age, age)}" if sex else str(category)
     if margin == "sex":
         return SEX_LABELS.get(str(category), str(category))

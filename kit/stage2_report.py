@@ -14,7 +14,7 @@ from . import plots
 from .report import DASH, fmt_int, fmt_interval, fmt_num, fmt_pct, show_md, show_note, show_table
 from .stage2 import AGE_LABELS, SurveyResult, negative_codes
 
-SUPPRESSED = "zu wenige Antworten"
+SUPPRESSED = "nicht ausgewiesen"
 GROUP_TITLES = {"sex": "Geschlecht", "age_group": "Altersgruppe"}
 
 
@@ -45,7 +45,8 @@ def show_overview(result: SurveyResult) -> None:
              f"(Designeffekt {fmt_num(meta['deff'], 2)}, effektive Fallzahl {fmt_int(meta['n_eff'])}). "
              f"Alle Anteile werden mit ihrem **95-%-Vertrauensbereich** angegeben. Aus Datenschutzgründen wird kein "
              f"Wert gezeigt, der auf weniger als {result.min_cell} Personen beruht, und kein Anteil, dem weniger als "
-             f"{result.min_base} Antworten zugrunde liegen („{SUPPRESSED}“).")
+             f"{result.min_base} Antworten zugrunde liegen; solche Felder sind mit „{SUPPRESSED}“ oder „–“ "
+             "gekennzeichnet.")
     show_md(text)
     for note in result.notes:
         show_note(note)
@@ -83,8 +84,10 @@ def show_weighting(result: SurveyResult) -> None:
     trim = m.get("trimming") or {}
     text = (f"Gewichtungsverfahren: {m['method']} auf die Ränder {', '.join(titles.get(x, x) for x in m['margins'])}; "
             f"{'konvergiert' if m['converged'] else 'nicht konvergiert'} nach {m['iterations']} Iterationen "
-            f"(größte Abweichung von einem Rand: {fmt_num(m['max_abs_margin_error'] * 1e6, 3)} Millionstel). "
-            f"Die Gewichte liegen zwischen dem {fmt_num(m['weight_min'], 2)}- und dem {fmt_num(m['weight_max'], 2)}-fachen "
+            + ("(jede gewichtete Summe trifft ihren Zielwert bis auf weniger als ein Millionstel). "
+               if m["max_abs_margin_error"] < 1e-6 else
+               f"(größte relative Abweichung von einem Zielwert: {fmt_pct(m['max_abs_margin_error'], 4)}). ")
+            + f"Die Gewichte liegen zwischen dem {fmt_num(m['weight_min'], 2)}- und dem {fmt_num(m['weight_max'], 2)}-fachen "
             "des mittleren Gewichts")
     if trim:
         text += (f"; sie sind auf das {fmt_num(trim['lower'], 1)}- bis {fmt_num(trim['upper'], 1)}-fache begrenzt "
@@ -137,6 +140,7 @@ def show_breakdown(result: SurveyResult, item_id: str) -> None:
         return
     df = _with_interval(rows)
     df["merkmal"] = [GROUP_TITLES.get(g, "") for g in df["group_var"]]
+    df["group"] = [AGE_LABELS.get(g, g) if v == "age_group" else g for g, v in zip(df["group"], df["group_var"])]
     label = df["category_label"].iloc[0]
     show_table(df, {"merkmal": ("Merkmal", None), "group": ("Gruppe", None), "share": ("Anteil", None),
                     "interval": ("95-%-Bereich", None), "n_unweighted": ("Antworten", _n)},
@@ -155,6 +159,7 @@ def show_question(result: SurveyResult, question: str) -> None:
         rows = p[p["item"].isin([it.id for it in items]) & p["group_var"].isin(["", "sex", "age_group"])]
         df = rows.copy()
         df["merkmal"] = [GROUP_TITLES.get(g, "") for g in df["group_var"]]
+        df["group"] = [AGE_LABELS.get(g, g) if v == "age_group" else g for g, v in zip(df["group"], df["group_var"])]
         df["mean"] = [SUPPRESSED if s or pd.isna(e) else fmt_num(e, 1)
                       for s, e in zip(df["suppressed"].astype(bool), df["estimate"])]
         df["interval"] = [DASH if s or pd.isna(lo) else fmt_interval(lo, hi, 1)
@@ -221,7 +226,8 @@ def show_districts(result: SurveyResult, districts_gdf, item_id: str = "Q05") ->
     label = df["category_label"].iloc[0]
     if len(values):
         _show_fig(plots.choropleth(districts_gdf, values, title=_wrap(f"Anteil {label} nach Stadtteil"),
-                                   legend="Prozent", decimals=0, cmap="Oranges"))
+                                   legend="Prozent", decimals=0, cmap="Oranges", vmin=0,
+                                   vmax=max(50.0, float(values.max()))))
     show_table(df, {"group": ("Stadtteil", None), "share": ("Anteil", None), "interval": ("95-%-Bereich", None),
                     "n_unweighted": ("Antworten", _n)},
                caption=f"{result.codebook.question_text(item_id)} – Anteil {label}")
