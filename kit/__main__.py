@@ -24,8 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     from .runner import run_batch
 
     if args.command == "demo":
-        from .demo import DEMO_COMMUNES
+        from .demo import DEMO_COMMUNES, generate_demo
 
+        # Always regenerate: deterministic (identical bytes, so unchanged communes are still
+        # skipped) and it keeps the data in step with the generator after an update.
+        print(f"Erzeuge Demodaten für {', '.join(DEMO_COMMUNES)} in data/demo/ …", flush=True)
+        generate_demo(REPO_ROOT / "data" / "demo")
         files = [PARAMS_DIR / f"{c}.yaml" for c in DEMO_COMMUNES]
     else:
         files = [Path(p) for p in args.params] or commune_params_files()
