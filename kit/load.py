@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from .config import REQUIRED_INPUTS
-from .errors import InputError, Problem, missing_file
+from .errors import InputError, KitError, Problem, missing_file
 from .io import read_geometry, read_table
 from .schemas import check_district_ids, load_schema, validate_districts, validate_table
 
@@ -64,9 +64,12 @@ def ensure_demo_data(params: dict) -> None:
     data_dir = Path(params["data_dir"])
     if data_dir.exists() and any(data_dir.iterdir()):
         return
-    from .demo import generate_demo
+    from .demo import DEFAULT_SEED, SPECS, generate_commune, load_codebook_yaml
 
-    generate_demo(data_dir.parent, communes=[params["commune_id"]])
+    if params["commune_id"] not in SPECS:
+        raise KitError(f"Parameterdatei {params['params_file']}: 'demo: true', aber '{params['commune_id']}' ist "
+                       f"keine Demo-Kommune (verfügbar: {', '.join(SPECS)}).")
+    generate_commune(SPECS[params["commune_id"]], data_dir, DEFAULT_SEED, load_codebook_yaml())
 
 
 def read_input_table(name: str, spec: dict) -> pd.DataFrame:
