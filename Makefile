@@ -11,9 +11,11 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 oder neuer wird benötigt")'
 	@echo "==> Richte virtuelle Umgebung in $(VENV) ein"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	@echo "==> Installiere das Kit und seine Abhängigkeiten"
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip > $(VENV)/install.log 2>&1 \
+		|| { cat $(VENV)/install.log; exit 1; }
+	@echo "==> Installiere das Kit und seine Abhängigkeiten (Protokoll: $(VENV)/install.log)"
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]' >> $(VENV)/install.log 2>&1 \
+		|| { cat $(VENV)/install.log; echo "Installation fehlgeschlagen (siehe oben)"; exit 1; }
 	@touch $(STAMP)
 
 install: $(STAMP)
