@@ -101,10 +101,9 @@ def render_html(executed: Path, target: Path, title: str | None = None) -> None:
     # the parameters cell papermill injects holds paths only: not part of the report
     config.TagRemovePreprocessor.remove_all_outputs_tags = {"injected-parameters", "parameters"}
     exporter = HTMLExporter(config=config, exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True)
+                            exclude_output_prompt=True, language_code="de")
     title = title or target.stem
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-    body = body.replace('<html>', '<html lang="de">', 1)
     atomic_write_text(target, body)
 
 
