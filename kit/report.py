@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import logging
+import os
 import math
 import warnings
 from pathlib import Path
@@ -128,6 +129,9 @@ def setup_notebook(output_dir: str | Path, commune_id: str, stage: str) -> None:
 
 
 def _in_interactive_frontend() -> bool:
+    """A person at JupyterLab, not a batch run (the runner sets KIT_BATCH for its kernels)."""
+    if os.environ.get("KIT_BATCH"):
+        return False
     try:
         from IPython import get_ipython
 

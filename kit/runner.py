@@ -81,6 +81,7 @@ def execute_stage(notebook: Path, executed: Path, parameters: dict, log_file: Pa
     import papermill as pm
 
     executed.parent.mkdir(parents=True, exist_ok=True)
+    os.environ["KIT_BATCH"] = "1"  # inherited by the kernel: no interactive widgets in batch runs
     with _stderr_to(log_file or executed.with_suffix(".log")):
         pm.execute_notebook(
             str(notebook), str(executed), parameters=parameters, kernel_name="python3",

@@ -34,6 +34,7 @@ from .survey import (
     read_responses,
     scale_index,
     weight_survey,
+    weighted_mean_ci,
     wilson_interval,
 )
 from .survey.cleaning import CleanResult
@@ -248,8 +249,11 @@ def survey_key_indicators(data: pd.DataFrame, weights: pd.Series, specs: list[di
     return pd.DataFrame(rows, columns=KEY_INDICATOR_COLUMNS)
 
 
-def _scales(data: pd.DataFrame, codebook: Codebook, min_base: int) -> pd.DataFrame:
-    """Cronbach's alpha and mean index of every scale battery (questions with 3+ scale items)."""
+def _scales(data: pd.DataFrame, weights: pd.Series, codebook: Codebook, min_base: int,
+            conf: float) -> pd.DataFrame:
+    """Cronbach's alpha (unweighted, complete answers) and the weighted mean index
+    (mean of the item codes, respondents with at least half of the items) with its
+    interval, for every scale battery (questions with 3+ scale items)."""
     rows = []
     for q in codebook.questions():
         items = codebook.question_items(q)
@@ -258,9 +262,21 @@ def _scales(data: pd.DataFrame, codebook: Codebook, min_base: int) -> pd.DataFra
         block = data[[it.id for it in items]].astype(float)
         complete = block.dropna()
         alpha = cronbach_alpha(complete) if len(complete) >= min_base else np.nan
+        index = scale_index(data, items)
+        valid = index.notna().to_numpy()
+        mean = weighted_mean_ci(index.to_numpy()[valid], weights.reindex(data.index).to_numpy()[valid], conf)
+        shown = int(valid.sum()) >= min_base
         rows.append({"question": q, "label": codebook.question_text(q), "items": len(items),
-                     "n_complete": len(complete) if len(complete) >= min_base else np.nan, "alpha": alpha})
-    return pd.DataFrame(rows, columns=["question", "label", "items", "n_complete", "alpha"])
+                     "n_complete": len(complete) if len(complete) >= min_base else np.nan, "alpha": alpha,
+                     "index_mean": mean["estimate"] if shown else np.nan,
+                     "index_lower": mean["lower"] if shown else np.nan,
+                     "index_upper": mean["upper"] if shown else np.nan,
+                     "index_n": int(valid.sum()) if shown else np.nan,
+                     "scale_min": min(min(it.values) for it in items), "scale_max": max(max(it.values) for it in items),
+                     "high_is_negative": items[0].direction == "high_is_negative"})
+    return pd.DataFrame(rows, columns=["question", "label", "items", "n_complete", "alpha", "index_mean",
+                                       "index_lower", "index_upper", "index_n", "scale_min", "scale_max",
+                                       "high_is_negative"])
 
 
 def compute_survey(params: dict, store: ResultStore) -> SurveyResult:
@@ -325,7 +341,7 @@ def compute_survey(params: dict, store: ResultStore) -> SurveyResult:
     return SurveyResult(params=params, codebook=codebook, districts=districts, clean=clean, weights=weights,
                         weighting=report, estimates=estimates, public=public, key_indicators=key,
                         sample_vs_population=svp, response=response, free_text=free, tests=tests,
-                        scales=_scales(data, codebook, min_base), hashes=hashes, notes=notes)
+                        scales=_scales(data, weights, codebook, min_base, conf), hashes=hashes, notes=notes)
 
 
 def survey_meta(result: SurveyResult) -> dict:
@@ -360,3 +376,20 @@ def write_survey(result: SurveyResult, store: ResultStore) -> None:
     store.write_table("key_indicators_survey", result.key_indicators)
     store.write_json("survey_meta", survey_meta(result))
     store.write_json("provenance_survey", {"input_hashes": result.hashes})
+
+
+def explore(result: SurveyResult, question: str, by: str | None = None) -> pd.DataFrame:
+    """Weighted results of one question split by any closed item or derived group
+    (sex, age_group), computed on demand for interactive exploration and passed
+    through the same disclosure control as everything else."""
+    from .survey import estimate_question
+
+    cb = result.codebook
+    if question not in cb.questions() or cb.question_type(question) == "text":
+        raise KitError(f"Frage '{question}' gibt es nicht oder sie ist eine Freitextfrage.")
+    if by is not None and by not in ("sex", "age_group") and by not in cb.items:
+        raise KitError(f"Gruppierung '{by}' ist weder Geschlecht, Altersgruppe noch eine Frage des Codebuchs.")
+    conf = float(result.params["survey"]["confidence"])
+    tidy = estimate_question(result.clean.data, result.weights, cb, question, by=by, conf=conf)
+    tidy = pd.concat([tidy, collapse_negative(tidy, cb)], ignore_index=True)
+    return apply_disclosure(tidy, min_cell=result.min_cell, min_base=result.min_base)

@@ -254,10 +254,15 @@ def show_night_safety_test(result: SurveyResult) -> None:
 def show_scales(result: SurveyResult) -> None:
     if result.scales is None or result.scales.empty:
         return
-    show_table(result.scales, {"label": ("Fragenbatterie", None), "items": ("Aussagen", fmt_int),
-                               "n_complete": ("vollständige Antworten", _n),
-                               "alpha": ("Cronbachs Alpha", 2)},
-               caption="Zuverlässigkeit der Fragenbatterien (Cronbachs Alpha; ab 0,7 gilt eine Skala als zuverlässig)")
+    df = result.scales.copy()
+    df["range"] = [f"{fmt_int(lo)} bis {fmt_int(hi)} ({'hoch = ungünstig' if neg else 'hoch = günstig'})"
+                   for lo, hi, neg in zip(df["scale_min"], df["scale_max"], df["high_is_negative"])]
+    df["interval"] = [fmt_interval(lo, hi, 2) for lo, hi in zip(df["index_lower"], df["index_upper"])]
+    show_table(df, {"label": ("Fragenbatterie", None), "items": ("Aussagen", fmt_int),
+                    "index_mean": ("Mittelwert-Index", 2), "interval": ("95-%-Bereich", None),
+                    "range": ("Skala", None), "n_complete": ("vollständige Antworten", _n),
+                    "alpha": ("Cronbachs Alpha", 2)},
+               caption="Fragenbatterien: gewichteter Mittelwert-Index (Mittel der Antwortcodes) und Zuverlässigkeit (Cronbachs Alpha; ab 0,7 gilt eine Skala als zuverlässig)")
 
 
 def show_free_text(result: SurveyResult) -> None:
@@ -271,3 +276,62 @@ def show_free_text(result: SurveyResult) -> None:
                caption="Orte des Unwohlseins in den offenen Antworten")
     if not total.empty and pd.isna(total["share"].iloc[0]):
         show_note(f"Weniger als {result.min_base} offene Antworten: Anteile werden nicht ausgewiesen.")
+
+
+def explorer_choices(result: SurveyResult) -> tuple[list[tuple[str, str]], list[tuple[str, str | None]]]:
+    """(question choices, breakdown choices) for the interactive explorer."""
+    cb = result.codebook
+    questions = [(f"{q}: {_short(cb.question_text(q))}", q) for q in cb.questions() if cb.question_type(q) != "text"]
+    breakdowns: list[tuple[str, str | None]] = [("Gesamt", None), ("Geschlecht", "sex"), ("Altersgruppe", "age_group")]
+    for q in cb.questions():
+        items = cb.question_items(q)
+        if len(items) == 1 and items[0].type == "single" and items[0].values:
+            breakdowns.append((f"{q}: {_short(cb.question_text(q))}", items[0].id))
+    return questions, breakdowns
+
+
+def _short(text: str, width: int = 70) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def show_explored(result: SurveyResult, question: str, by: str | None) -> None:
+    from .stage2 import explore
+
+    tidy = _with_interval(explore(result, question, by))
+    tidy = tidy[tidy["kind"] != "collapsed"]
+    if by == "age_group":
+        tidy["group"] = [AGE_LABELS.get(g, g) for g in tidy["group"]]
+    show_table(tidy, {"item_label": ("Frage / Aussage", None), "category_label": ("Antwort", None),
+                      "group": ("Gruppe", None), "share": ("Anteil / Mittelwert", None),
+                      "interval": ("95-%-Bereich", None), "n_unweighted": ("Antworten", _n)},
+               caption=result.codebook.question_text(question))
+
+
+def explorer(result: SurveyResult):
+    """Widgets to explore any question by any group in JupyterLab (disclosure-controlled)."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    questions, breakdowns = explorer_choices(result)
+    q_box = widgets.Dropdown(options=questions, description="Frage", layout=widgets.Layout(width="95%"))
+    b_box = widgets.Dropdown(options=breakdowns, description="nach", layout=widgets.Layout(width="95%"))
+    out = widgets.Output()
+
+    def update(_change=None):
+        with out:
+            out.clear_output(wait=True)
+            show_explored(result, q_box.value, b_box.value)
+
+    q_box.observe(update, names="value")
+    b_box.observe(update, names="value")
+    update()
+    box = widgets.VBox([q_box, b_box, out])
+    display(box)
+    return box
+
+
+def interactive() -> bool:
+    """True in JupyterLab/Notebook, False under papermill or nbval (batch)."""
+    from .report import _in_interactive_frontend
+
+    return _in_interactive_frontend()
