@@ -113,7 +113,8 @@ def setup_notebook(output_dir: str | Path, commune_id: str, stage: str) -> None:
     warnings routed to a log file instead of the report."""
     import matplotlib
 
-    matplotlib.use("Agg") if not _in_interactive_frontend() else None
+    if not _in_ipython():  # plain Python (scripts, tests): no display; kernels keep the inline backend
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "axes.spines.top": False,
@@ -126,6 +127,14 @@ def setup_notebook(output_dir: str | Path, commune_id: str, stage: str) -> None:
     logger.propagate = False
     warnings.simplefilter("default")
     show_html(TABLE_CSS)
+
+
+def _in_ipython() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return get_ipython() is not None
 
 
 def _in_interactive_frontend() -> bool:

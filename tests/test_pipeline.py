@@ -183,6 +183,7 @@ FORBIDDEN = {
     "import": r"\bimport ",
     "from kit": r"from kit",
     "object at 0x": r"object at 0x",
+    "figure repr instead of an image": r"<Figure size|Figure\(\d",
 }
 RAW_COLUMNS = ["district_id", "n_unweighted", "share_65plus_pct", "age_group", "n_cell", "weighted_base",
                "group_var", "subject_label"]
@@ -460,3 +461,10 @@ def test_missing_required_file_is_named_and_index_written(muldenau_run, tmp_path
     assert index.is_file()
     text = visible_text(index.read_text(encoding="utf-8"))
     assert "fehlgeschlagen" in text and "pks.csv" in text
+
+
+@pytest.mark.parametrize("report", ["1_gebietsprofil.html", "2_buergerbefragung.html"])
+def test_report_shows_figures_as_images(muldenau_run, report):
+    page = (muldenau_run.commune_dir / report).read_text(encoding="utf-8")
+    images = re.findall(r'<img[^>]+src="data:image/png;base64,', page)
+    assert len(images) >= 3, f"{report}: only {len(images)} embedded figures"
