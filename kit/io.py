@@ -131,13 +131,36 @@ def read_table(path: str | Path, *, skip_lines: int = 0, sheet: str | int = 0) -
     return df
 
 
+# A generous box around Germany (WGS84 degrees): district files of Saxon
+# communes lie far inside. Used to catch a wrong or missing CRS statement,
+# e.g. UTM metres in a GeoJSON without "crs" member (read as degrees).
+GERMANY_LONLAT = (5.0, 47.0, 16.0, 55.5)
+
+
+def _feature_label(gdf, i: int) -> str:
+    """' (Stadtteil-Nr. 7, Altstadt)' for feature i when the file has these
+    columns (also in the 10-character Shapefile spelling), else ''."""
+    parts = []
+    for names in (("district_id", "district_i"), ("district_name", "district_n")):
+        col = next((c for c in names if c in gdf.columns), None)
+        if col is not None and gdf[col].iloc[i] is not None and str(gdf[col].iloc[i]).strip():
+            parts.append(str(gdf[col].iloc[i]).strip())
+    if not parts:
+        return ""
+    return f" (Stadtteil-Nr. {', '.join(parts)})" if len(parts) == 1 else f" (Stadtteil-Nr. {parts[0]}, {parts[1]})"
+
+
 def read_geometry(path: str | Path, *, target_crs: str = TARGET_CRS):
     """Read polygons from GeoPackage / GeoJSON / Shapefile and reproject.
 
     Raises InputError when the file is missing or unreadable, has no CRS, or
-    holds empty, non-polygon or invalid geometries (naming the feature).
+    holds empty, non-polygon or invalid geometries (naming the feature: row =
+    feature number, 1-based, plus its district id and name where present), or
+    when its coordinates do not lie in Germany once reprojected (a wrong or
+    missing CRS statement).
     """
     import geopandas as gpd
+    import numpy as np
     import shapely
 
     path = Path(path)
@@ -152,22 +175,35 @@ def read_geometry(path: str | Path, *, target_crs: str = TARGET_CRS):
         raise InputError(Problem(file=str(path), value=str(exc).split("\n")[0][:200],
                                  expected="lesbare Geodaten-Datei")) from None
     if gdf.crs is None:
-        raise InputError(Problem(file=str(path), expected="ein angegebenes Koordinatenbezugssystem (CRS)"))
+        hint = " (beim Shapefile die .prj-Datei)" if path.suffix.lower() == ".shp" else ""
+        raise InputError(Problem(file=str(path), expected=f"ein angegebenes Koordinatenbezugssystem (CRS){hint}"))
     problems = []
     for i, geom in enumerate(gdf.geometry):
         row = i + 1  # feature number, 1-based
+        where = _feature_label(gdf, i)
         if geom is None or geom.is_empty:
-            problems.append(Problem(file=str(path), row=row, column="geometry", value="leer",
+            problems.append(Problem(file=str(path), row=row, column="geometry", value=f"leer{where}",
                                     expected="Polygon oder MultiPolygon"))
         elif geom.geom_type not in ("Polygon", "MultiPolygon"):
-            problems.append(Problem(file=str(path), row=row, column="geometry", value=geom.geom_type,
+            problems.append(Problem(file=str(path), row=row, column="geometry", value=f"{geom.geom_type}{where}",
                                     expected="Polygon oder MultiPolygon"))
         elif not geom.is_valid:
             problems.append(Problem(file=str(path), row=row, column="geometry",
-                                    value=shapely.is_valid_reason(geom),
+                                    value=f"{shapely.is_valid_reason(geom)}{where}",
                                     expected="gültige Geometrie (keine Selbstüberschneidung)"))
     if problems:
         raise InputError(problems)
+    source_crs = gdf.crs.to_string()
+    with np.errstate(all="ignore"):
+        lonlat = gdf.to_crs("EPSG:4326").total_bounds
+    lon0, lat0, lon1, lat1 = GERMANY_LONLAT
+    if not (np.isfinite(lonlat).all() and lon0 <= lonlat[0] and lonlat[2] <= lon1
+            and lat0 <= lonlat[1] and lonlat[3] <= lat1):
+        raise InputError(Problem(
+            file=str(path), column="geometry", value=f"Koordinaten {', '.join(f'{v:.6g}' for v in gdf.total_bounds)} "
+                                                     f"in {source_crs}",
+            expected=("Koordinaten in Deutschland im angegebenen Koordinatenbezugssystem; ist das CRS richtig "
+                      "angegeben (z. B. EPSG:25833 für ETRS89/UTM 33N statt EPSG:4326)?")))
     gdf = gdf.to_crs(target_crs)
     gdf.attrs["source"] = str(path)
     gdf.attrs["first_data_row"] = 1

@@ -74,6 +74,7 @@ SUMMARY_KEYS: dict[str, str] = {
 CONTROL_KEYS: dict[str, str] = {
     "515001": "Beförderungserschleichung",
     "326*00": "Einfacher Ladendiebstahl",
+    "326000": "Einfacher Ladendiebstahl",  # spelling of design.md and of commune-supplied tables
     "*26*00": "Ladendiebstahl insgesamt",
     "891000": "Rauschgiftkriminalität",
     "730000": "Rauschgiftdelikte",
@@ -578,3 +579,23 @@ def pmk_summary(pmk: pd.DataFrame, by: str = "area") -> pd.DataFrame:
     out = wide.reset_index()
     out["year"] = out["year"].astype("Int64")
     return out
+
+
+def pmk_indicators(pmk: pd.DataFrame) -> pd.DataFrame:
+    """PMK cases as indicator rows (``pmk_cases``) per year and phenomenon
+    area (subject = area) and over all areas (subject ""), for the results
+    and comparisons across communes. The areas of :data:`PMK_AREAS` appear
+    in every year (0 where the input has no row)."""
+    wide = pmk_summary(pmk, by="area")
+    rows = []
+    for _, r in wide.iterrows():
+        year = int(r["year"])
+        for col in wide.columns:
+            if col == "year":
+                continue
+            subject = "" if col == "Insgesamt" else str(col)
+            n = float(r[col])
+            rows.append(dict(indicator="pmk_cases", label="Politisch motivierte Kriminalität: Fälle", unit="Fälle",
+                             year=year, period=str(year), subject=subject,
+                             subject_label=subject or "alle Phänomenbereiche", value=n, count=n))
+    return make_indicators(rows)

@@ -126,3 +126,59 @@ def share_bars(data: pd.DataFrame, *, title: str, label_col: str = "category_lab
     ax.set_title(title, loc="left")
     fig.tight_layout()
     return fig
+
+
+GREEN = "#1f7a3a"
+MAP_CRS = "EPSG:4326"  # Leaflet draws longitude/latitude
+
+
+def interactive_map(districts, district_popups: dict[str, str] | None = None,
+                    layers: dict[str, tuple[object, str]] | None = None):
+    """Interactive Leaflet map (folium) for the notebook, without a tile layer.
+
+    No background map is loaded from a tile server: the districts themselves
+    are the base layer, so the map needs no map service (folium still loads
+    the Leaflet script from its CDN, or the browser's cache).
+
+    districts: GeoDataFrame with district_id, district_name (any CRS).
+    district_popups: district_id -> popup HTML (German text, formatted and
+    escaped by the caller). layers: German layer name -> (GeoDataFrame of
+    points with the text columns ``popup`` (HTML) and ``tooltip``, colour).
+    Every layer (districts included) is a FeatureGroup that the layer control
+    can switch on and off. Returns the folium.Map.
+    """
+    import html as _html
+
+    import folium
+
+    district_popups = district_popups or {}
+    d = districts.to_crs(MAP_CRS)
+    minx, miny, maxx, maxy = (float(v) for v in d.total_bounds)
+    m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], tiles=None, control_scale=True,
+                   zoom_start=12)
+    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    base = folium.FeatureGroup(name="Stadtteile", overlay=True, control=True, show=True)
+    style = {"fillColor": "#e8eef4", "color": GREY, "weight": 1.2, "fillOpacity": 0.6}
+    highlight = {"fillColor": "#c7d6e5", "weight": 2.0}
+    for _, row in d.iterrows():
+        gj = folium.GeoJson(row.geometry.__geo_interface__, name=str(row["district_name"]),
+                            style_function=lambda _f, s=style: s, highlight_function=lambda _f, h=highlight: h,
+                            tooltip=folium.Tooltip(_html.escape(str(row["district_name"]))))
+        text = district_popups.get(str(row["district_id"]))
+        if text:
+            folium.Popup(text, max_width=320).add_to(gj)
+        gj.add_to(base)
+    base.add_to(m)
+    for name, (points, color) in (layers or {}).items():
+        if points is None or not len(points):
+            continue
+        group = folium.FeatureGroup(name=name, overlay=True, control=True, show=True)
+        pts = points.to_crs(MAP_CRS)
+        for _, row in pts.iterrows():
+            folium.CircleMarker(location=[float(row.geometry.y), float(row.geometry.x)], radius=7, color="white",
+                                weight=1.5, fill=True, fill_color=color, fill_opacity=0.9,
+                                popup=folium.Popup(str(row["popup"]), max_width=320),
+                                tooltip=folium.Tooltip(str(row["tooltip"]))).add_to(group)
+        group.add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    return m

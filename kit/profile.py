@@ -300,22 +300,35 @@ def _counts(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _summarise(res: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Totals by sex, shares of under-18 / 65+ / non-Germans (in %)."""
-    grouped = res.groupby(by, sort=True)
-    out = grouped["count"].sum().rename("total").to_frame()
+def _group_counts(res: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Counts behind the population shares, by ``by``: total, m, w, d,
+    under18, aged65plus and, when nationality is given, nongerman and
+    known_nationality (residents whose nationality is stated)."""
+    out = res.groupby(by, sort=True)["count"].sum().rename("total").to_frame()
     by_sex = res.pivot_table(index=by, columns="sex", values="count", aggfunc="sum", fill_value=0.0)
     for sex in SEXES:
-        out[sex] = by_sex[sex] if sex in by_sex.columns else 0.0
+        out[sex] = by_sex[sex].reindex(out.index, fill_value=0.0) if sex in by_sex.columns else 0.0
     u18 = res[res["age_group"].isin(UNDER_18)].groupby(by)["count"].sum()
     o65 = res[res["age_group"].isin(AGED_65_PLUS)].groupby(by)["count"].sum()
-    out["share_under18_pct"] = rate_per(u18.reindex(out.index, fill_value=0.0), out["total"], 100)
-    out["share_65plus_pct"] = rate_per(o65.reindex(out.index, fill_value=0.0), out["total"], 100)
+    out["under18"] = u18.reindex(out.index, fill_value=0.0)
+    out["aged65plus"] = o65.reindex(out.index, fill_value=0.0)
     if "nationality" in res.columns and res["nationality"].notna().any():
         known = res[res["nationality"].notna()]
-        known_total = known.groupby(by)["count"].sum().reindex(out.index, fill_value=0.0)
+        out["known_nationality"] = known.groupby(by)["count"].sum().reindex(out.index, fill_value=0.0)
         foreign = known[known["nationality"] == "nichtdeutsch"].groupby(by)["count"].sum()
-        out["share_nongerman_pct"] = rate_per(foreign.reindex(out.index, fill_value=0.0), known_total, 100)
+        out["nongerman"] = foreign.reindex(out.index, fill_value=0.0)
+    return out
+
+
+def _summarise(res: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Totals by sex, shares of under-18 / 65+ / women / non-Germans (in %)."""
+    counts = _group_counts(res, by)
+    out = counts[["total", *SEXES]].copy()
+    out["share_under18_pct"] = rate_per(counts["under18"], counts["total"], 100)
+    out["share_65plus_pct"] = rate_per(counts["aged65plus"], counts["total"], 100)
+    out["share_female_pct"] = rate_per(counts["w"], counts["total"], 100)
+    if "nongerman" in counts.columns:
+        out["share_nongerman_pct"] = rate_per(counts["nongerman"], counts["known_nationality"], 100)
     for col in ["total", *SEXES]:
         out[col] = out[col].round().astype("Int64")
     return out.reset_index()
@@ -325,7 +338,7 @@ def population_totals(residents: pd.DataFrame) -> pd.DataFrame:
     """Population of the whole commune per year.
 
     Columns: year, total, m, w, d, share_under18_pct, share_65plus_pct,
-    share_nongerman_pct (only when the nationality column is present; share
+    share_female_pct, share_nongerman_pct (only when the nationality column is present; share
     of residents with known nationality), change (absolute change against the
     previous calendar year; <NA> when that year is missing), change_pct.
     """
@@ -354,8 +367,9 @@ def _latest_year(df: pd.DataFrame, year: int | None) -> int:
 def population_by_district(residents: pd.DataFrame, year: int | None = None) -> pd.DataFrame:
     """Population per district in one year (default: latest).
 
-    Columns: district_id, total, m, w, d, share_under18_pct, share_65plus_pct,
-    [share_nongerman_pct], share_of_commune_pct.
+    Columns: year, district_id, total, m, w, d, share_under18_pct,
+    share_65plus_pct, share_female_pct, [share_nongerman_pct],
+    share_of_commune_pct.
     """
     res = _counts(residents)
     year = _latest_year(res, year)
@@ -363,6 +377,43 @@ def population_by_district(residents: pd.DataFrame, year: int | None = None) -> 
     out["share_of_commune_pct"] = rate_per(out["total"].astype("float64"), float(out["total"].sum()), 100)
     out.insert(0, "year", pd.array([year] * len(out), dtype="Int64"))
     return out
+
+
+_POPULATION_SHARES = [
+    # indicator id, German label, count column, base column
+    ("population_share_under18", "Anteil unter 18 Jahren", "under18", "total"),
+    ("population_share_65plus", "Anteil ab 65 Jahren", "aged65plus", "total"),
+    ("population_share_female", "Frauenanteil", "w", "total"),
+    ("population_share_nongerman", "Anteil nichtdeutscher Einwohner", "nongerman", "known_nationality"),
+]
+
+
+def population_indicators(residents: pd.DataFrame) -> pd.DataFrame:
+    """Population as indicator rows, every year, for the commune (district_id
+    "") and each district: ``population`` (residents at 31.12.) and the shares
+    in % ``population_share_under18``, ``population_share_65plus``,
+    ``population_share_female`` and, where nationality is given,
+    ``population_share_nongerman`` (base: residents with known nationality).
+    count = residents in the group, base = residents of the unit. Written to
+    the results so other communes and stage 3 can compare without the
+    register file.
+    """
+    res = _counts(residents)
+    rows = []
+    for by, district_of in ((["year"], lambda key: ""), (["year", "district_id"], lambda key: key[1])):
+        counts = _group_counts(res, by)
+        for key, r in counts.iterrows():
+            key = key if isinstance(key, tuple) else (key,)
+            year, district = int(key[0]), district_of(key)
+            common = dict(year=year, period=str(year), district_id=district)
+            rows.append(dict(common, indicator="population", label="Einwohner (Hauptwohnsitz, 31.12.)",
+                             unit="Personen", value=r["total"], count=r["total"]))
+            for indicator, label, part, base in _POPULATION_SHARES:
+                if part not in counts.columns:
+                    continue
+                rows.append(dict(common, indicator=indicator, label=label, unit="%",
+                                 value=rate_per(r[part], r[base], 100), count=r[part], base=r[base]))
+    return make_indicators(rows)
 
 
 def age_pyramid(residents: pd.DataFrame, year: int | None = None, district_id: str | None = None) -> pd.DataFrame:
@@ -664,6 +715,13 @@ def bos_staff_rates(bos: pd.DataFrame, population_totals: pd.DataFrame | pd.Seri
     return make_indicators(rows)
 
 
+def bos_staff_rates_by_year(bos: pd.DataFrame, population_totals: pd.DataFrame | pd.Series) -> pd.DataFrame:
+    """:func:`bos_staff_rates` for every year in ``bos`` (rows of all years)."""
+    years = sorted(int(y) for y in bos["year"].dropna().unique())
+    parts = [bos_staff_rates(bos, population_totals, year=y) for y in years]
+    return pd.concat(parts, ignore_index=True) if parts else empty_indicators()
+
+
 def education_per_resident(education: pd.DataFrame, population_totals: pd.DataFrame | pd.Series) -> pd.DataFrame:
     """Education spending in EUR per resident, by year and area and in total.
 
@@ -729,7 +787,10 @@ def problem_topics_from_indicators(indicators: pd.DataFrame, rules: Mapping[tupl
         if topic is None:
             continue
         what = f"{row.label} – {row.subject_label}" if row.subject_label else str(row.label)
-        when = f" ({row.period})" if row.period else ""
+        if str(row.indicator).endswith("_trend") and not pd.isna(row.year) and row.period:
+            when = f" ({int(row.year)} gegenüber {row.period})"  # the period of a trend row is the years before
+        else:
+            when = f" ({row.period})" if row.period else ""
         evidence = f"{what}{when}: {row.note}" if row.note else f"{what}{when}: {row.flag}"
         found.setdefault((topic, str(row.district_id)), []).append(evidence)
     rows = [{"topic": t, "district_id": d, "evidence": " | ".join(ev)} for (t, d), ev in found.items()]
@@ -804,3 +865,4 @@ def prevention_gap_matrix(prevention: pd.DataFrame, problems: pd.DataFrame,
     wide = long.pivot(index="topic", columns="column", values="status").reindex(index=topics, columns=columns)
     wide.columns.name = None
     return wide.astype("str")
+

@@ -183,6 +183,15 @@ def validate_table(raw: pd.DataFrame, name: str, *, source: str | None = None) -
 def validate_districts(gdf, *, source: str | None = None):
     """Check the attribute columns of a district geometry file."""
     source = source or gdf.attrs.get("source", "districts")
+    # Shapefiles (dBase) keep at most 10 characters of a field name:
+    # district_id arrives as district_i, district_name as district_n.
+    renames = {}
+    for f in load_schema("districts")["fields"]:
+        short = f["name"][:10]
+        if f["name"] not in gdf.columns and short != f["name"] and short in gdf.columns:
+            renames[short] = f["name"]
+    if renames:
+        gdf = gdf.rename(columns=renames)
     raw = pd.DataFrame({c: gdf[c].astype("string") if c in gdf.columns else None
                         for c in gdf.columns if c != gdf.geometry.name})
     raw.attrs = {"source": source, "first_data_row": 1, "decimal": "."}

@@ -14,13 +14,22 @@ import pandas as pd
 
 from . import pks as pks_mod
 from . import profile as prof
+from .errors import ParamsError
 from .load import ProfileInputs
 from .recommendations import KEY_INDICATOR_COLUMNS
 from .results import ResultStore
 
 # Summary keys shown in the report, in this order (those present in the data).
 PKS_DISPLAY_KEYS = ["000000", "892000", "899000", "674000", "****00", "435*00", "210000", "220000",
-                    "222000", "224000", "891000", "730000", "897000", "515001", "326*00"]
+                    "222000", "224000", "891000", "730000", "897000", "515001", "326*00", "326000"]
+# All crime and the summary groups of issue #3 (violent, street, property
+# damage, theft, drugs, computer, bodily injury, robbery) for the tables over
+# the years. (fallback, preferred): a fallback key is shown only when the
+# preferred key is absent (the BKA Kreis table has 222000/224000 instead of
+# 220000 and 730000 instead of 891000).
+PKS_GROUP_KEYS = ["000000", "892000", "899000", "674000", "****00", "891000", "730000", "897000", "220000",
+                  "222000", "224000", "210000"]
+PKS_FALLBACK_KEYS = {"730000": "891000", "222000": "220000", "224000": "220000"}
 
 
 @dataclass
@@ -41,12 +50,60 @@ class ProfileResult:
     problems: pd.DataFrame
     gaps: pd.DataFrame | None
     notes: dict[str, str] = field(default_factory=dict)
-    reference: dict[str, float] = field(default_factory=dict)  # reference HZ by key (params)
+    reference: dict = field(default_factory=dict)  # reference HZ by key, or {key: {year: HZ}} (params)
+    reference_label: str = ""
+    population: pd.DataFrame | None = None  # population indicator rows (every year, commune and districts)
+    pmk_indicators: pd.DataFrame | None = None  # PMK cases as indicator rows
+
+    def latest_pks_year(self, key: str) -> int | None:
+        years = self.pks.loc[(self.pks["indicator"] == "pks_cases") & (self.pks["subject"] == key), "year"]
+        return int(years.max()) if len(years) else None
 
     def indicators(self) -> pd.DataFrame:
-        parts = [t for t in (self.pks, self.owi, self.clubs, self.accommodation, self.bos, self.education)
+        """Every stage-1 indicator in one long table (written as profile_indicators)."""
+        parts = [t for t in (self.population, self.pks, self.pmk_indicators, self.owi, self.clubs,
+                             self.accommodation, self.bos, self.education)
                  if t is not None and len(t)]
         return pd.concat(parts, ignore_index=True) if parts else prof.empty_indicators()
+
+
+def _pks_key(key) -> str:
+    """Straftatenschlüssel from YAML: 000000 unquoted arrives as the int 0, 892000 as an int."""
+    if isinstance(key, int) and not isinstance(key, bool):
+        return f"{key:06d}"
+    return str(key).strip()
+
+
+def reference_from_params(params: dict) -> dict:
+    """profile.pks_reference as {key: HZ} or {key: {year: HZ}} with 6-digit text keys.
+
+    Raises ParamsError (German) for values that are not numbers.
+    """
+    raw = params["profile"].get("pks_reference") or {}
+    if not isinstance(raw, dict):
+        raise ParamsError(f"Parameterdatei {params.get('params_file', '')}: 'profile.pks_reference' muss eine "
+                          "Zuordnung Schlüssel: Häufigkeitszahl sein, z. B. \"892000\": 180.")
+    out: dict = {}
+    for key, value in raw.items():
+        k = _pks_key(key)
+        try:
+            if isinstance(value, dict):
+                out[k] = {int(y): float(v) for y, v in value.items()}
+            else:
+                out[k] = float(value)
+        except (TypeError, ValueError):
+            raise ParamsError(f"Parameterdatei {params.get('params_file', '')}: 'profile.pks_reference' für "
+                              f"Schlüssel {k}: Wert {value!r}; erwartet: Häufigkeitszahl (Zahl) oder "
+                              "Jahr: Häufigkeitszahl.") from None
+    return out
+
+
+def reference_value(result: "ProfileResult", key: str, year: int) -> float | None:
+    """Reference HZ of ``key`` for ``year`` (plain values apply to the latest year only)."""
+    ref = result.reference.get(key)
+    if isinstance(ref, dict):
+        return ref.get(int(year))
+    return ref if ref is not None and int(year) == result.latest_pks_year(key) else None
 
 
 def compute_profile(inputs: ProfileInputs) -> ProfileResult:
@@ -56,7 +113,7 @@ def compute_profile(inputs: ProfileInputs) -> ProfileResult:
     latest = int(totals["year"].max())
     cfg = params["profile"]
     k, conf = int(cfg["years_for_mean"]), float(cfg["confidence"])
-    reference = {str(key): float(v) for key, v in (cfg.get("pks_reference") or {}).items()}
+    reference = reference_from_params(params)
     pks_ind = pks_mod.pks_indicators(inputs["pks"], totals, years_for_mean=k, conf=conf,
                                      reference=reference or None,
                                      reference_label=cfg.get("pks_reference_label", ""))
@@ -64,7 +121,7 @@ def compute_profile(inputs: ProfileInputs) -> ProfileResult:
     clubs = prof.club_rates(inputs["clubs"], residents) if inputs["clubs"] is not None else None
     acc = (prof.accommodation_summary(inputs["accommodation"], residents)
            if inputs["accommodation"] is not None else None)
-    bos = prof.bos_staff_rates(inputs["bos"], totals) if inputs["bos"] is not None else None
+    bos = prof.bos_staff_rates_by_year(inputs["bos"], totals) if inputs["bos"] is not None else None
     edu = prof.education_per_resident(inputs["education"], totals) if inputs["education"] is not None else None
     pmk = pks_mod.pmk_summary(inputs["pmk"]) if inputs["pmk"] is not None else None
 
@@ -78,7 +135,9 @@ def compute_profile(inputs: ProfileInputs) -> ProfileResult:
         by_district=prof.population_by_district(residents), pyramid=prof.age_pyramid(residents),
         margins=prof.survey_population_margins(residents), pks=pks_ind, pmk=pmk, owi=owi, clubs=clubs,
         accommodation=acc, bos=bos, education=edu, problems=problems, gaps=gaps, notes=dict(inputs.notes),
-        reference=reference,
+        reference=reference, reference_label=str(cfg.get("pks_reference_label") or ""),
+        population=prof.population_indicators(residents),
+        pmk_indicators=pks_mod.pmk_indicators(inputs["pmk"]) if inputs["pmk"] is not None else None,
     )
 
 
@@ -110,7 +169,7 @@ def key_indicators(result: ProfileResult) -> pd.DataFrame:
                          "value": mean["value"], "lower": mean["lower"], "upper": mean["upper"],
                          "unit": "je 100.000 Einw."})
         ref = _row(result.pks, "pks_hz_reference", key)
-        reference = result.reference.get(key)
+        reference = reference_value(result, key, int(ref["year"])) if ref is not None else None
         if ref is not None and reference:
             rows.append({"indicator": f"profile.hz_ratio_{key}",
                          "label": f"HZ {ref['subject_label']} {ref['period']} im Verhältnis zum Referenzwert",
@@ -119,7 +178,8 @@ def key_indicators(result: ProfileResult) -> pd.DataFrame:
         trend = _row(result.pks, "pks_trend", key)
         if trend is not None and trend["flag"]:
             rows.append({"indicator": f"profile.pks_rise_{key}",
-                         "label": f"Signifikanter Anstieg {trend['subject_label']} {trend['period']}",
+                         "label": (f"Signifikanter Anstieg {trend['subject_label']} {int(trend['year'])} "
+                                   f"(gegenüber {trend['period']})"),
                          "value": 1.0 if trend["flag"] == "rise" else 0.0, "unit": "ja/nein"})
     if result.owi is not None:
         for _, r in result.owi[(result.owi["indicator"] == "owi_per_1000") & result.owi["year"].notna()].iterrows():
@@ -128,6 +188,25 @@ def key_indicators(result: ProfileResult) -> pd.DataFrame:
                 rows.append({"indicator": f"profile.owi_rate_{slug}",
                              "label": f"OWi {r['subject_label'] or 'insgesamt'} je 1.000 Einw. {r['period']}",
                              "value": r["value"], "lower": r["lower"], "upper": r["upper"], "unit": "je 1.000 Einw."})
+        for _, r in result.owi[(result.owi["indicator"] == "owi_trend") & (result.owi["flag"] != "")].iterrows():
+            rows.append({"indicator": f"profile.owi_rise_{r['subject'] or 'gesamt'}",
+                         "label": f"Signifikanter Anstieg OWi {r['subject_label']} {r['year']}",
+                         "value": 1.0 if r["flag"] == "rise" else 0.0, "unit": "ja/nein"})
+    if "share_nongerman_pct" in result.totals.columns and not pd.isna(latest["share_nongerman_pct"]):
+        rows.append({"indicator": "profile.share_nongerman", "label": "Anteil nichtdeutscher Einwohner",
+                     "value": float(latest["share_nongerman_pct"]) / 100, "unit": "Anteil"})
+    for table, indicator, key_id, label, unit in (
+            (result.bos, "bos_staff_per_10000", "profile.bos_staff_per_10000",
+             "Personal der BOS je 10.000 Einwohner", "je 10.000 Einw."),
+            (result.clubs, "clubs_per_1000", "profile.clubs_per_1000", "Vereine je 1.000 Einwohner",
+             "je 1.000 Einw."),
+            (result.education, "education_eur_per_resident", "profile.education_eur_per_resident",
+             "Bildungsausgaben je Einwohner", "EUR je Einw."),
+            (result.pmk_indicators, "pmk_cases", "profile.pmk_cases", "Fälle politisch motivierter Kriminalität",
+             "Fälle")):
+        r = _row(table, indicator) if table is not None else None
+        if r is not None:
+            rows.append({"indicator": key_id, "label": f"{label} {r['period']}", "value": r["value"], "unit": unit})
     if result.gaps is not None:
         n_gaps = int((result.gaps == prof.GAP_MISSING).to_numpy().sum())
         rows.append({"indicator": "profile.prevention_gaps",
@@ -158,7 +237,12 @@ def write_profile(result: ProfileResult, store: ResultStore, inputs: ProfileInpu
 
 
 def pks_overview(result: ProfileResult) -> pd.DataFrame:
-    """One row per summary key for the report table (latest year and multi-year mean)."""
+    """One row per summary key for the report table (latest year and multi-year mean).
+
+    Columns: key, label, year, cases, hz, hz_mean (+ _lower, _upper), period,
+    clearance, suspects, trend (note), trend_flag, reference_hz (NaN without
+    reference), reference_flag, reference (note), control.
+    """
     rows = []
     for key in PKS_DISPLAY_KEYS:
         cases = _row(result.pks, "pks_cases", key)
@@ -167,8 +251,10 @@ def pks_overview(result: ProfileResult) -> pd.DataFrame:
         hz = _row(result.pks, "pks_hz", key)
         mean = _row(result.pks, "pks_hz_mean", key)
         clear = _row(result.pks, "pks_clearance", key)
+        suspects = _row(result.pks, "pks_suspects", key)
         trend = _row(result.pks, "pks_trend", key)
         ref = _row(result.pks, "pks_hz_reference", key)
+        ref_hz = reference_value(result, key, int(ref["year"])) if ref is not None else None
         rows.append({
             "key": key, "label": cases["subject_label"], "year": int(cases["year"]),
             "cases": cases["value"], "hz": hz["value"] if hz is not None else np.nan,
@@ -177,8 +263,77 @@ def pks_overview(result: ProfileResult) -> pd.DataFrame:
             "hz_mean_upper": mean["upper"] if mean is not None else np.nan,
             "period": mean["period"] if mean is not None else "",
             "clearance": clear["value"] if clear is not None else np.nan,
+            "suspects": suspects["value"] if suspects is not None else np.nan,
             "trend": trend["note"] if trend is not None else "",
+            "trend_flag": trend["flag"] if trend is not None else "",
+            "reference_hz": np.nan if ref_hz is None else ref_hz,
+            "reference_flag": ref["flag"] if ref is not None else "",
             "reference": ref["note"] if ref is not None else "",
             "control": key in pks_mod.CONTROL_KEYS,
         })
     return pd.DataFrame(rows)
+
+
+def _subject_order(subjects) -> list[str]:
+    """Subjects in order of appearance, the total ("") last."""
+    seen = list(dict.fromkeys(str(s) for s in subjects))
+    return [s for s in seen if s != ""] + ([""] if "" in seen else [])
+
+
+def indicator_by_year(ind: pd.DataFrame | None, indicator: str, *, district: str = "",
+                      field: str = "value", subjects: list[str] | None = None) -> pd.DataFrame:
+    """Wide table of one indicator over the years: one row per subject (in
+    ``subjects`` order when given, else order of appearance with the total ""
+    last), columns subject, subject_label and one column per year (int).
+    Only rows with a year and of ``district`` ("" = whole commune)."""
+    if ind is None:
+        return pd.DataFrame(columns=["subject", "subject_label"])
+    rows = ind[(ind["indicator"] == indicator) & (ind["district_id"] == district) & ind["year"].notna()]
+    if rows.empty:
+        return pd.DataFrame(columns=["subject", "subject_label"])
+    order = [s for s in subjects if s in set(rows["subject"])] if subjects is not None else _subject_order(rows["subject"])
+    wide = rows.pivot_table(index="subject", columns="year", values=field, aggfunc="first", dropna=False)
+    wide = wide.reindex(index=order)
+    wide.columns = [int(c) for c in wide.columns]
+    labels = rows.drop_duplicates("subject").set_index("subject")["subject_label"]
+    wide.insert(0, "subject_label", labels.reindex(order).to_numpy())
+    wide.columns.name = None
+    return wide.reset_index()
+
+
+def indicator_by_district(ind: pd.DataFrame | None, indicator: str, *, year: int | None = None,
+                          field: str = "value") -> pd.DataFrame:
+    """Wide table of one indicator by district and subject: one row per
+    district (the whole commune "" last), one column per subject (total ""
+    last); latest year unless ``year`` is given. Columns district_id, then the
+    subjects."""
+    if ind is None:
+        return pd.DataFrame(columns=["district_id"])
+    rows = ind[ind["indicator"] == indicator]
+    if rows["year"].notna().any():
+        rows = rows[rows["year"] == (rows["year"].max() if year is None else year)]
+    if rows.empty:
+        return pd.DataFrame(columns=["district_id"])
+    wide = rows.pivot_table(index="district_id", columns="subject", values=field, aggfunc="first", dropna=False)
+    districts = [d for d in dict.fromkeys(rows["district_id"]) if d != ""]
+    districts = sorted(districts, key=prof._natural_key) + ([""] if "" in set(rows["district_id"]) else [])
+    wide = wide.reindex(index=districts, columns=_subject_order(rows["subject"]))
+    wide.columns.name = None
+    return wide.reset_index()
+
+
+def pks_group_keys(result: ProfileResult) -> list[str]:
+    """Keys of :data:`PKS_GROUP_KEYS` present in the data; a fallback key only
+    when its preferred key is absent."""
+    present = set(result.pks.loc[result.pks["indicator"] == "pks_cases", "subject"])
+    return [k for k in PKS_GROUP_KEYS
+            if k in present and not (k in PKS_FALLBACK_KEYS and PKS_FALLBACK_KEYS[k] in present)]
+
+
+def pks_year_table(result: ProfileResult, indicator: str, keys: list[str] | None = None) -> pd.DataFrame:
+    """Cases, HZ, clearance or suspects (``indicator`` pks_cases, pks_hz,
+    pks_clearance, pks_suspects) of all crime and the summary groups over the
+    years: columns key, label, one column per year."""
+    keys = pks_group_keys(result) if keys is None else keys
+    wide = indicator_by_year(result.pks, indicator, subjects=keys)
+    return wide.rename(columns={"subject": "key", "subject_label": "label"})

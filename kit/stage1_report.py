@@ -3,14 +3,19 @@ notebook. Only formats and draws what kit.stage1 computed."""
 
 from __future__ import annotations
 
+import html
+import os
+
 import matplotlib.pyplot as plt
 import pandas as pd
 
 from . import plots
-from .load import ProfileInputs
+from .load import INPUT_TITLES, ProfileInputs
+from .pks import CONTROL_KEYS
 from .profile import REGISTER_AGE_GROUPS
 from .report import (DASH, fmt_int, fmt_interval, fmt_num, show_md, show_note, show_table)
-from .stage1 import ProfileResult, pks_overview
+from .stage1 import (ProfileResult, indicator_by_district, indicator_by_year, pks_overview, pks_year_table,
+                     reference_value)
 
 
 def _show_fig(fig) -> None:
@@ -18,6 +23,22 @@ def _show_fig(fig) -> None:
 
     display(fig)
     plt.close(fig)
+
+
+def _year_text(v) -> str:
+    return DASH if pd.isna(v) else str(int(v))
+
+
+def _missing_note(result: ProfileResult, name: str) -> None:
+    """The note on an optional input that was not supplied (from kit.load), or a generic one."""
+    show_note(result.notes.get(name, f"Für {INPUT_TITLES.get(name, name)} liegen keine Daten vor; "
+                                     "der Abschnitt entfällt."))
+
+
+def _year_columns(wide: pd.DataFrame, decimals: int | None) -> dict:
+    """Column spec for the int year columns of a wide table (decimals None = whole numbers)."""
+    years = [c for c in wide.columns if isinstance(c, int)]
+    return {y: (str(y), fmt_int if decimals is None else decimals) for y in years}
 
 
 def points_from_lonlat(df: pd.DataFrame | None, crs: str):
@@ -52,9 +73,10 @@ def show_population(result: ProfileResult, inputs: ProfileInputs) -> None:
         f"({fmt_num(100 * change, 1)} %). {fmt_num(last['share_65plus_pct'], 1)} % der Einwohner sind 65 Jahre "
         f"oder älter, {fmt_num(last['share_under18_pct'], 1)} % jünger als 18 Jahre."
     )
-    cols = {"year": ("Jahr", lambda v: str(int(v))), "total": ("Einwohner", fmt_int),
+    cols = {"year": ("Jahr", _year_text), "total": ("Einwohner", fmt_int),
             "change": ("Veränderung zum Vorjahr", lambda v: DASH if pd.isna(v) else f"{'+' if v > 0 else ''}{fmt_int(v)}"),
-            "share_under18_pct": ("unter 18 Jahre (%)", 1), "share_65plus_pct": ("65 Jahre und älter (%)", 1)}
+            "share_under18_pct": ("unter 18 Jahre (%)", 1), "share_65plus_pct": ("65 Jahre und älter (%)", 1),
+            "share_female_pct": ("Frauen (%)", 1)}
     if "share_nongerman_pct" in t.columns:
         cols["share_nongerman_pct"] = ("nichtdeutsch (%)", 1)
     show_table(t, cols, caption="Einwohner nach Jahren (Hauptwohnsitz, 31.12.)")
@@ -70,29 +92,152 @@ def show_districts(result: ProfileResult, inputs: ProfileInputs) -> None:
     names = inputs.district_names
     d = result.by_district.copy()
     d["name"] = d["district_id"].map(names)
-    cols = {"name": ("Stadtteil", None), "total": ("Einwohner", fmt_int), "share_of_commune_pct": ("Anteil an der Kommune (%)", 1),
-            "share_under18_pct": ("unter 18 (%)", 1), "share_65plus_pct": ("65 und älter (%)", 1)}
+    cols = {"name": ("Stadtteil", None), "total": ("Einwohner", fmt_int),
+            "share_of_commune_pct": ("Anteil an der Kommune (%)", 1),
+            "share_under18_pct": ("unter 18 (%)", 1), "share_65plus_pct": ("65 und älter (%)", 1),
+            "share_female_pct": ("Frauen (%)", 1)}
     if "share_nongerman_pct" in d.columns:
         cols["share_nongerman_pct"] = ("nichtdeutsch (%)", 1)
-    show_table(d, cols, caption=f"Einwohner nach Stadtteilen {result.latest_year}")
+    show_table(d, cols, caption=f"Einwohner nach Stadtteilen {result.latest_year}: Alters- und Geschlechtsstruktur")
     _show_fig(plots.choropleth(inputs.districts, d.set_index("district_id")["share_65plus_pct"],
                                title=f"Anteil der Einwohner ab 65 Jahren {result.latest_year}",
                                legend="Anteil in %", cmap="Oranges"))
     crs = inputs.districts.crs
     layers = {
         "Orte des Unwohlseins": (points_from_lonlat(inputs["places"], crs), plots.RED, "X"),
-        "Polizei / Ordnungsamt / Feuerwehr / Rettung": (points_from_lonlat(inputs["bos"], crs), plots.BLUE, "s"),
-        "Präventionsaktivitäten": (points_from_lonlat(inputs["prevention"], crs), "#1f7a3a", "o"),
+        "Polizei / Ordnungsamt / Feuerwehr / Rettung": (points_from_lonlat(_latest_bos(inputs["bos"]), crs),
+                                                        plots.BLUE, "s"),
+        "Präventionsaktivitäten": (points_from_lonlat(inputs["prevention"], crs), plots.GREEN, "o"),
     }
     if any(v[0] is not None for v in layers.values()):
         _show_fig(plots.point_map(inputs.districts, layers, title="Orte des Unwohlseins, BOS und Prävention"))
-    if inputs["places"] is not None:
+        without = {label: _count_without_coordinates(inputs[name]) for label, name in
+                   (("Orte des Unwohlseins", "places"), ("Präventionsaktivitäten", "prevention"))}
+        without = {k: v for k, v in without.items() if v}
+        if without:
+            show_md("Ohne Koordinaten und daher nicht in der Karte: "
+                    + "; ".join(f"{k}: {fmt_int(v)}" for k, v in without.items())
+                    + " (Präventionsaktivitäten ohne Ort gelten für die ganze Kommune).")
+    if inputs["places"] is None:
+        _missing_note(result, "places")
+    else:
         p = inputs["places"].copy()
         p["Stadtteil"] = p["district_id"].map(names)
-        cols = {"name": ("Ort", None), "category": ("Art", None), "Stadtteil": ("Stadtteil", None), "source": ("Quelle", None)}
+        cols = {"name": ("Ort", None), "category": ("Art", None), "Stadtteil": ("Stadtteil", None),
+                "source": ("Quelle", None)}
         if "mentions" in p.columns:
             cols["mentions"] = ("Nennungen", fmt_int)
         show_table(p, cols, caption="Orte des Unwohlseins")
+
+
+def _count_without_coordinates(df: pd.DataFrame | None) -> int:
+    if df is None:
+        return 0
+    if "lon" not in df.columns or "lat" not in df.columns:
+        return len(df)
+    return int((df["lon"].isna() | df["lat"].isna()).sum())
+
+
+def _latest_bos(bos: pd.DataFrame | None) -> pd.DataFrame | None:
+    """BOS units of the latest year only (the file may list several years)."""
+    if bos is None or bos.empty:
+        return bos
+    return bos[bos["year"] == bos["year"].max()]
+
+
+# ---------------------------------------------------------------------------
+# Interactive map (notebook only)
+# ---------------------------------------------------------------------------
+
+
+def interactive_session() -> bool:
+    """True in JupyterLab / Jupyter Notebook; False in batch runs (the runner
+    sets KIT_BATCH=1 for papermill) and outside IPython."""
+    from .report import _in_interactive_frontend
+
+    return _in_interactive_frontend() and os.environ.get("KIT_BATCH") != "1"
+
+
+def _popup(title: str, lines: list[tuple[str, str]]) -> str:
+    """Popup HTML: bold title and 'Label: value' lines; every text escaped."""
+    body = "".join(f"<br>{html.escape(k)}: {html.escape(v)}" for k, v in lines if v not in ("", DASH))
+    return f"<b>{html.escape(title)}</b>{body}"
+
+
+def _text(v) -> str:
+    return "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
+
+
+def interactive_map(result: ProfileResult, inputs: ProfileInputs):
+    """folium map of the districts (popup: residents and age structure),
+    places of discomfort, BOS units (latest year) and prevention activities,
+    one switchable layer each, no tile server. Returns folium.Map."""
+    names = inputs.district_names
+    by = result.by_district.set_index("district_id")
+    places = inputs["places"]
+    n_places = (places["district_id"].astype(str).value_counts() if places is not None else pd.Series(dtype=int))
+    district_popups = {}
+    for did, name in names.items():
+        lines = []
+        if did in by.index:
+            r = by.loc[did]
+            lines = [(f"Einwohner {result.latest_year}", fmt_int(r["total"])),
+                     ("unter 18 Jahre", f"{fmt_num(r['share_under18_pct'], 1)} %"),
+                     ("65 Jahre und älter", f"{fmt_num(r['share_65plus_pct'], 1)} %")]
+            if "share_nongerman_pct" in by.columns:
+                lines.append(("nichtdeutsch", f"{fmt_num(r['share_nongerman_pct'], 1)} %"))
+        if places is not None:
+            lines.append(("Orte des Unwohlseins", fmt_int(n_places.get(did, 0))))
+        district_popups[did] = _popup(name, lines)
+
+    crs = inputs.districts.crs
+    layers = {}
+    pts = points_from_lonlat(places, crs)
+    if pts is not None:
+        pts = pts.assign(
+            popup=[_popup(_text(r["name"]), [("Art", _text(r["category"])),
+                                             ("Stadtteil", names.get(_text(r["district_id"]), "")),
+                                             ("Quelle", _text(r["source"])),
+                                             ("Nennungen", fmt_int(r["mentions"]) if "mentions" in pts.columns else "")])
+                   for _, r in pts.iterrows()],
+            tooltip=[html.escape(_text(v)) for v in pts["name"]])
+        layers["Orte des Unwohlseins"] = (pts, plots.RED)
+    bos = _latest_bos(inputs["bos"])
+    pts = points_from_lonlat(bos, crs)
+    if pts is not None:
+        pts = pts.assign(
+            popup=[_popup(_text(r["name"]), [("Art", _text(r["type"])),
+                                             ("Stadtteil", names.get(_text(r["district_id"]), "")),
+                                             (f"Personal {int(r['year'])}", fmt_int(r["staff"]))])
+                   for _, r in pts.iterrows()],
+            tooltip=[html.escape(_text(v)) for v in pts["name"]])
+        layers["Polizei, Ordnungsamt, Feuerwehr, Rettung"] = (pts, plots.BLUE)
+    prev = inputs["prevention"]
+    pts = points_from_lonlat(prev, crs)
+    if pts is not None:
+        pts = pts.assign(
+            popup=[_popup(_text(r["title"]), [("Thema", _text(r["topic"])), ("Zielgruppe", _text(r["target_group"])),
+                                              ("Träger", _text(r["provider"])),
+                                              ("seit", _year_text(r["since_year"]))])
+                   for _, r in pts.iterrows()],
+            tooltip=[html.escape(_text(v)) for v in pts["title"]])
+        layers["Präventionsaktivitäten"] = (pts, plots.GREEN)
+    return plots.interactive_map(inputs.districts, district_popups, layers)
+
+
+def show_interactive_map(result: ProfileResult, inputs: ProfileInputs, force: bool = False) -> None:
+    """Show the interactive map in JupyterLab; nothing in batch runs (the
+    static maps above are the report's version)."""
+    if not (force or interactive_session()):
+        return
+    from IPython.display import display
+
+    display(interactive_map(result, inputs))
+
+
+# ---------------------------------------------------------------------------
+# PKS and PMK
+# ---------------------------------------------------------------------------
 
 
 def show_pks(result: ProfileResult, params: dict) -> None:
@@ -102,27 +247,70 @@ def show_pks(result: ProfileResult, params: dict) -> None:
         return
     year = int(ov["year"].max())
     period = ov["period"].iloc[0]
+    has_reference = bool(ov["reference_hz"].notna().any())
     ov["hz_ci"] = [fmt_interval(lo, hi, 0) for lo, hi in zip(ov["hz_mean_lower"], ov["hz_mean_upper"])]
     ov["label_shown"] = ov.apply(lambda r: f"{r['label']} (Kontrolldelikt)" if r["control"] else r["label"], axis=1)
-    show_table(ov, {
+    cols = {
         "key": ("Schlüssel", None), "label_shown": ("Straftat", None), "cases": (f"Fälle {year}", fmt_int),
         "hz": (f"HZ {year}", 0), "hz_mean": (f"HZ Mittel {period}", 0),
         "hz_ci": ("95-%-Intervall", None),
-        "clearance": ("Aufklärungsquote (%)", 1), "trend": ("Entwicklung", None),
-    } | ({"reference": ("Vergleich", None)} if ov["reference"].astype(bool).any() else {}),
-        caption="Polizeilich registrierte Kriminalität (Hellfeld)")
+        "clearance": (f"Aufklärungsquote {year} (%)", 1), "suspects": (f"Tatverdächtige {year}", fmt_int),
+        "trend": ("Entwicklung", None),
+    }
+    label = result.reference_label or "Referenz"
+    if has_reference:
+        cols["reference_hz"] = (f"HZ {label}", 0)
+        cols["reference"] = ("Vergleich mit der Referenz", None)
+        show_md(f"Vergleichswerte (Häufigkeitszahlen) aus den Parametern: **{label}**. Als über oder unter dem "
+                "Referenzwert gilt eine HZ nur, wenn der Referenzwert außerhalb ihres 95-%-Zufallsintervalls liegt.")
+    show_table(ov, cols, caption="Polizeilich registrierte Kriminalität (Hellfeld): letztes Jahr und Mehrjahresmittel")
+    if not has_reference:
+        show_md("Für einen Vergleich mit dem Land oder dem Landkreis können Referenz-Häufigkeitszahlen in den "
+                "Parametern angegeben werden (profile.pks_reference und profile.pks_reference_label).")
+
+    show_md("**Entwicklung über die Jahre** für alle Straftaten und die Summenschlüssel (Gewalt-, Straßen-, "
+            "Rauschgift- und Computerkriminalität, Sachbeschädigung, Diebstahl, Körperverletzung, Raub). "
+            "Die Häufigkeitszahl bezieht sich auf die Einwohner zum 31.12. des Vorjahres.")
+    for indicator, caption, decimals in (
+            ("pks_cases", "Erfasste Fälle nach Jahren", None),
+            ("pks_hz", "Häufigkeitszahl (Fälle je 100.000 Einwohner) nach Jahren", 0),
+            ("pks_clearance", "Aufklärungsquote (%) nach Jahren", 1),
+            ("pks_suspects", "Tatverdächtige nach Jahren", None)):
+        wide = pks_year_table(result, indicator)
+        if wide.empty:
+            continue
+        wide["label_shown"] = [f"{lab} (Kontrolldelikt)" if key in CONTROL_KEYS else lab
+                               for key, lab in zip(wide["key"], wide["label"])]
+        show_table(wide, {"key": ("Schlüssel", None), "label_shown": ("Straftat", None),
+                          **_year_columns(wide, decimals)}, caption=caption)
+
     total = result.pks[(result.pks["indicator"] == "pks_hz") & (result.pks["subject"] == "000000")].sort_values("year")
     if len(total):
         data = total.assign(period=total["year"].astype(int).astype(str))
-        ref = (params["profile"].get("pks_reference") or {}).get("000000")
+        ref = reference_value(result, "000000", int(total["year"].max()))
         _show_fig(plots.rate_with_interval(data, title="Häufigkeitszahl Straftaten insgesamt mit 95-%-Zufallsintervall",
                                            ylabel="Fälle je 100.000 Einw.", reference=ref,
-                                           reference_label=params["profile"].get("pks_reference_label") or "Referenz"))
+                                           reference_label=f"{label} (letztes Jahr)"))
+
+
+def show_pmk(result: ProfileResult) -> None:
+    if result.pmk is None:
+        _missing_note(result, "pmk")
+        return
+    cols = {c: (str(c) if c != "year" else "Jahr", _year_text if c == "year" else fmt_int)
+            for c in result.pmk.columns}
+    show_table(result.pmk, cols, caption="Politisch motivierte Kriminalität nach Phänomenbereich und Jahr (Fälle)")
+
+
+# ---------------------------------------------------------------------------
+# OWi, clubs, accommodation, BOS, education
+# ---------------------------------------------------------------------------
 
 
 def _indicator_table(ind: pd.DataFrame, indicator: str, *, latest_only: bool = True, decimals: int = 1,
                      subject_header: str = "Kategorie", value_header: str = "Wert", caption: str = "",
-                     with_interval: bool = False, district_names: dict | None = None) -> None:
+                     with_interval: bool = False, district_names: dict | None = None,
+                     count_header: str | None = None) -> None:
     rows = ind[ind["indicator"] == indicator].copy()
     if latest_only and rows["year"].notna().any():
         rows = rows[rows["year"] == rows["year"].max()]
@@ -133,6 +321,8 @@ def _indicator_table(ind: pd.DataFrame, indicator: str, *, latest_only: bool = T
     if district_names is not None:
         rows["district"] = rows["district_id"].map(district_names).fillna("gesamte Kommune")
         cols = {"district": ("Stadtteil", None), **cols}
+    if count_header:
+        cols["count"] = (count_header, fmt_int)
     cols["value"] = (value_header, decimals)
     if with_interval:
         rows["ci"] = [fmt_interval(lo, hi, decimals) for lo, hi in zip(rows["lower"], rows["upper"])]
@@ -140,57 +330,145 @@ def _indicator_table(ind: pd.DataFrame, indicator: str, *, latest_only: bool = T
     show_table(rows, cols, caption=caption)
 
 
+def _wide_by_year(ind: pd.DataFrame, indicator: str, *, caption: str, subject_header: str, decimals: int,
+                  total_label: str = "insgesamt") -> None:
+    wide = indicator_by_year(ind, indicator)
+    if wide.empty:
+        return
+    wide["subject_shown"] = wide["subject_label"].where(wide["subject"] != "", total_label)
+    show_table(wide, {"subject_shown": (subject_header, None), **_year_columns(wide, decimals)}, caption=caption)
+
+
 def show_owi(result: ProfileResult) -> None:
     if result.owi is None:
-        show_note(result.notes.get("owi", "Für Ordnungswidrigkeiten liegen keine Daten vor."))
+        _missing_note(result, "owi")
         return
     ind = result.owi
     year = int(ind["year"].max())
-    _indicator_table(ind, "owi_per_1000", caption=f"Ordnungswidrigkeiten je 1.000 Einwohner {year}",
-                     value_header="je 1.000 Einw.", with_interval=True)
+    _indicator_table(ind, "owi_per_1000", caption=f"Ordnungswidrigkeiten {year}: Fälle und je 1.000 Einwohner",
+                     value_header="je 1.000 Einw.", with_interval=True, count_header=f"Fälle {year}")
+    _wide_by_year(ind, "owi_per_1000", caption="Ordnungswidrigkeiten je 1.000 Einwohner nach Kategorie und Jahr",
+                  subject_header="Kategorie", decimals=1)
     trends = ind[(ind["indicator"] == "owi_trend") & (ind["flag"] == "rise")]
     if len(trends):
         names = ", ".join(t if t else "insgesamt" for t in trends["subject_label"])
-        show_md(f"**Auffällige Anstiege** (außerhalb der zufällig erwartbaren Schwankung): {names}.")
+        show_md(f"**Auffällige Anstiege** (außerhalb der zufällig erwartbaren Schwankung): {names}. "
+                "OWi-Zahlen spiegeln auch, wie oft das Ordnungsamt kontrolliert.")
     else:
         show_md("Bei keiner Kategorie liegt der Anstieg im letzten Jahr über dem zufällig erwartbaren Maß.")
 
 
-def show_pmk(result: ProfileResult) -> None:
-    if result.pmk is None:
-        show_note(result.notes.get("pmk", "Für die politisch motivierte Kriminalität liegen keine Daten vor."))
+def show_clubs(result: ProfileResult, inputs: ProfileInputs) -> None:
+    if result.clubs is None:
+        _missing_note(result, "clubs")
         return
-    cols = {c: (str(c) if c != "year" else "Jahr", (lambda v: str(int(v))) if c == "year" else fmt_int)
-            for c in result.pmk.columns}
-    show_table(result.pmk, cols, caption="Politisch motivierte Kriminalität nach Phänomenbereich (Fälle)")
+    c = result.clubs
+    _indicator_table(c[c["district_id"] == ""], "clubs_per_1000",
+                     caption=f"Vereine nach Art: Anzahl und je 1.000 Einwohner ({result.latest_year})",
+                     value_header="je 1.000 Einw.", decimals=2, subject_header="Art", count_header="Vereine")
+    wide = indicator_by_district(c, "clubs_per_1000")
+    counts = indicator_by_district(c, "clubs_per_1000", field="count")
+    if len(wide) > 1:
+        names = inputs.district_names
+        wide["name"] = [names.get(d, "gesamte Kommune" if d == "" else d) for d in wide["district_id"]]
+        wide["n_clubs"] = counts[""].to_numpy() if "" in counts.columns else float("nan")
+        subjects = [s for s in wide.columns if s not in ("district_id", "name", "n_clubs")]
+        cols = {"name": ("Stadtteil", None), "n_clubs": ("Vereine", fmt_int)}
+        cols |= {s: (s if s else "alle Arten", 2) for s in subjects}
+        show_table(wide, cols, caption=f"Vereine je 1.000 Einwohner nach Stadtteil und Art ({result.latest_year})")
+    members = c[(c["indicator"] == "club_members_per_1000") & (c["subject"] == "")]
+    if len(members):
+        m = members.iloc[0]
+        show_md(f"Vereinsmitglieder: {fmt_num(m['value'], 0)} je 1.000 Einwohner. {m['note']}")
+
+
+def show_accommodation(result: ProfileResult, inputs: ProfileInputs) -> None:
+    if result.accommodation is None:
+        _missing_note(result, "accommodation")
+        return
+    a = result.accommodation
+    a = a[a["year"] == a["year"].max()]
+    year = int(a["year"].max())
+    key = ["district_id", "subject"]
+    table = a[a["indicator"] == "accommodation_places"][key + ["subject_label", "value"]].rename(
+        columns={"value": "places"})
+    for indicator, col in (("accommodation_facilities", "facilities"), ("accommodation_occupancy_pct", "occupancy"),
+                           ("accommodation_places_per_1000", "per_1000")):
+        part = a[a["indicator"] == indicator][key + ["value"]].rename(columns={"value": col})
+        table = table.merge(part, on=key, how="left")
+    names = inputs.district_names
+    table["district"] = [names.get(d, "gesamte Kommune" if d == "" else d) for d in table["district_id"]]
+    table["type"] = table["subject_label"].where(table["subject"] != "", "alle Arten")
+    # district file order, the whole commune last; within a district the types, then "alle Arten"
+    rank = {d: i for i, d in enumerate(names)}
+    table["d_rank"] = [rank.get(d, len(rank)) if d != "" else len(rank) + 1 for d in table["district_id"]]
+    table["t_rank"] = table["subject"] == ""
+    table = table.sort_values(["d_rank", "t_rank", "type"], kind="stable")
+    cols = {"district": ("Stadtteil", None), "type": ("Art", None), "facilities": ("Einrichtungen", fmt_int),
+            "places": ("Plätze", fmt_int), "occupancy": ("Auslastung (%)", 1)}
+    if "per_1000" in table.columns and table["per_1000"].notna().any():
+        cols["per_1000"] = ("Plätze je 1.000 Einw.", 1)
+    show_table(table, cols, caption=f"Unterbringung nach Stadtteil und Art {year}")
+    show_md("Frauenschutzhäuser werden nur für die gesamte Kommune ausgewiesen, weil ihr Ort geschützt ist.")
+
+
+def show_bos(result: ProfileResult) -> None:
+    if result.bos is None:
+        _missing_note(result, "bos")
+        return
+    b = result.bos
+    year = int(b["year"].max())
+    latest = b[b["year"] == year]
+    units = latest[latest["indicator"] == "bos_units"][["subject", "value"]].rename(columns={"value": "units"})
+    staff = latest[latest["indicator"] == "bos_staff_per_10000"].merge(units, on="subject", how="left")
+    staff["subject_shown"] = staff["subject_label"].where(staff["subject"] != "", "alle Arten")
+    show_table(staff, {"subject_shown": ("Art", None), "units": ("Dienststellen/Einheiten", fmt_int),
+                       "count": ("Personal", fmt_int), "value": ("je 10.000 Einw.", 1)},
+               caption=f"Behörden und Organisationen mit Sicherheitsaufgaben (BOS) {year}: Personal je 10.000 Einwohner")
+    if b["year"].nunique() > 1:
+        _wide_by_year(b, "bos_staff_per_10000", caption="Personal der BOS je 10.000 Einwohner nach Jahr",
+                      subject_header="Art", decimals=1, total_label="alle Arten")
+    if (latest["subject"] == "Freiwillige Feuerwehr").any():
+        show_md("Bei der Freiwilligen Feuerwehr zählen die Mitglieder, nicht hauptamtliche Stellen; "
+                "die Summe „alle Arten“ schließt sie ein.")
+
+
+def show_education(result: ProfileResult) -> None:
+    if result.education is None:
+        _missing_note(result, "education")
+        return
+    e = result.education
+    _wide_by_year(e, "education_eur_per_resident", caption="Bildungsausgaben je Einwohner (EUR) nach Bereich und Jahr",
+                  subject_header="Bereich", decimals=2)
+    if (e["indicator"] == "education_fte_per_10000").any():
+        _wide_by_year(e, "education_fte_per_10000",
+                      caption="Stellen (Vollzeitäquivalente) je 10.000 Einwohner nach Bereich und Jahr",
+                      subject_header="Bereich", decimals=2)
 
 
 def show_structure(result: ProfileResult, inputs: ProfileInputs) -> None:
-    names = inputs.district_names
-    if result.clubs is not None:
-        _indicator_table(result.clubs[result.clubs["district_id"] == ""], "clubs_per_1000",
-                         caption="Vereine je 1.000 Einwohner nach Art", value_header="je 1.000 Einw.", decimals=2,
-                         subject_header="Art")
-    if result.accommodation is not None:
-        _indicator_table(result.accommodation, "accommodation_places", caption="Unterbringung: Plätze nach Art",
-                         value_header="Plätze", decimals=0, subject_header="Art", district_names=names)
-    if result.bos is not None:
-        _indicator_table(result.bos, "bos_staff_per_10000", caption="Personal der BOS je 10.000 Einwohner",
-                         value_header="je 10.000 Einw.", decimals=1, subject_header="Art")
-    if result.education is not None:
-        _indicator_table(result.education, "education_eur_per_resident", caption="Bildungsausgaben je Einwohner (EUR)",
-                         value_header="EUR je Einw.", decimals=2, subject_header="Bereich")
+    """Clubs, accommodation, BOS and education in one go (each with a note when its input is missing)."""
+    show_clubs(result, inputs)
+    show_accommodation(result, inputs)
+    show_bos(result)
+    show_education(result)
+
+
+# ---------------------------------------------------------------------------
+# Prevention and trends
+# ---------------------------------------------------------------------------
 
 
 def show_prevention(result: ProfileResult, inputs: ProfileInputs) -> None:
     prev = inputs["prevention"]
     if prev is None:
+        _missing_note(result, "prevention")
         return
     names = inputs.district_names
     p = prev.copy()
     p["Stadtteil"] = p["district_id"].map(names).fillna("gesamte Kommune") if "district_id" in p.columns else "gesamte Kommune"
     show_table(p, {"title": ("Maßnahme", None), "topic": ("Thema", None), "target_group": ("Zielgruppe", None),
-                   "Stadtteil": ("Stadtteil", None), "provider": ("Träger", None), "since_year": ("seit", lambda v: str(int(v)))},
+                   "Stadtteil": ("Stadtteil", None), "provider": ("Träger", None), "since_year": ("seit", _year_text)},
                caption="Bestandsaufnahme der Präventionsaktivitäten")
     if result.problems.empty:
         show_md("Aus PKS und Ordnungswidrigkeiten ergeben sich keine signifikanten Problemanzeichen "
@@ -201,3 +479,38 @@ def show_prevention(result: ProfileResult, inputs: ProfileInputs) -> None:
     gaps = gaps.fillna("").replace({"": DASH})
     show_table(gaps, {c: (c, None) for c in gaps.columns},
                caption="Lückenmatrix: Themen mit Problemanzeichen und vorhandene Aktivitäten")
+    problems = result.problems.copy()
+    problems["where"] = [names.get(d, "gesamte Kommune" if d == "" else d) for d in problems["district_id"]]
+    show_table(problems, {"topic": ("Thema", None), "where": ("Stadtteil", None), "evidence": ("Anzeichen", None)},
+               caption="Problemanzeichen hinter der Lückenmatrix")
+
+
+def trend_overview(result: ProfileResult) -> pd.DataFrame:
+    """Rows of the PKS and OWi trend indicators with a flag (for the early-warning list)."""
+    parts = [t[(t["indicator"].isin(["pks_trend", "owi_trend"])) & (t["flag"] != "")]
+             for t in (result.pks, result.owi) if t is not None]
+    if not parts:
+        return pd.DataFrame(columns=result.pks.columns)
+    return pd.concat(parts, ignore_index=True)
+
+
+def show_trends(result: ProfileResult) -> None:
+    """Early warning: indicators with a rise beyond chance, with the stated rule."""
+    t = trend_overview(result)
+    rises = t[t["flag"] == "rise"].copy()
+    show_md("**Regel:** Ein Anstieg gilt als auffällig, wenn die Zahl des letzten Jahres über dem Bereich liegt, "
+            "der bei gleichbleibender Lage mit 95 % Wahrscheinlichkeit zu erwarten wäre (Poisson-Verteilung um das "
+            "Mittel der Vorjahre, an die Einwohnerzahl angepasst). Die Regel schlägt auch ohne echte Veränderung in "
+            "etwa 5 bis 9 % der Fälle an: ein Anlass hinzusehen, kein Beweis.")
+    if rises.empty:
+        show_md(f"Von {fmt_int(len(t))} geprüften Reihen (PKS und Ordnungswidrigkeiten) zeigt keine einen "
+                "auffälligen Anstieg.")
+        return
+    rises["area"] = ["PKS" if i == "pks_trend" else "Ordnungswidrigkeiten" for i in rises["indicator"]]
+    rises["what"] = [(lab if lab else "insgesamt") + (" (Kontrolldelikt)" if ind == "pks_trend" and key in CONTROL_KEYS
+                                                       else "")
+                     for lab, ind, key in zip(rises["subject_label"], rises["indicator"], rises["subject"])]
+    rises.loc[(rises["indicator"] == "owi_trend") & (rises["subject"] == ""), "what"] = "alle Kategorien"
+    show_table(rises, {"area": ("Bereich", None), "what": ("Indikator", None), "year": ("Jahr", _year_text),
+                       "note": ("Befund", None)},
+               caption=f"Frühwarnung: auffällige Anstiege ({fmt_int(len(rises))} von {fmt_int(len(t))} geprüften Reihen)")

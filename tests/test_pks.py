@@ -177,7 +177,7 @@ def test_reference_by_year():
 
 
 def test_control_offence_note(indicators):
-    assert "515001" in CONTROL_KEYS
+    assert "515001" in CONTROL_KEYS and "326000" in CONTROL_KEYS and "326*00" in CONTROL_KEYS
     rows = indicators[indicators["subject"] == "515001"]
     assert len(rows) and rows["note"].str.contains("Kontrolldelikt").all()
     assert not indicators[indicators["subject"] == "892000"]["note"].str.contains("Kontrolldelikt").any()
@@ -404,3 +404,193 @@ def test_pmk_summary():
     assert out.loc[2022, "rechts"] == 0 and out.loc[2022, "Insgesamt"] == 1
     by_type = pmk_summary(pmk, by="offence_type").set_index("year")
     assert by_type.loc[2021, "Gewaltdelikte"] == 2 and by_type.loc[2021, "Insgesamt"] == 12
+
+
+def test_pmk_indicators():
+    from kit.pks import pmk_indicators
+
+    pmk = pd.DataFrame({"year": pd.array([2021, 2021, 2022], dtype="Int64"),
+                        "area": ["rechts", "links", "rechts"], "offence_type": ["Propagandadelikte"] * 3,
+                        "count": pd.array([4, 2, 7], dtype="Int64")})
+    ind = pmk_indicators(pmk)
+    assert one(ind, indicator="pmk_cases", year=2021, subject="rechts")["value"] == 4
+    assert one(ind, indicator="pmk_cases", year=2021, subject="")["value"] == 6
+    assert one(ind, indicator="pmk_cases", year=2022, subject="links")["value"] == 0  # no row: 0
+    assert one(ind, indicator="pmk_cases", year=2022, subject="")["subject_label"] == "alle Phänomenbereiche"
+
+
+# ---------------------------------------------------------------------------
+# Tables over the years (stage 1 assembly)
+# ---------------------------------------------------------------------------
+
+
+def test_pks_year_tables(indicators):
+    from types import SimpleNamespace
+
+    from kit.stage1 import indicator_by_year, pks_group_keys, pks_year_table
+
+    result = SimpleNamespace(pks=indicators)
+    assert pks_group_keys(result) == ["892000", "899000", "674000"]  # fixture keys of the summary groups
+    cases = pks_year_table(result, "pks_cases").set_index("key")
+    assert list(cases.columns) == ["label", 2019, 2020, 2021, 2022]
+    assert list(cases.loc["892000", [2019, 2020, 2021, 2022]]) == [5, 8, 6, 9]
+    hz = pks_year_table(result, "pks_hz").set_index("key")
+    assert hz.loc["899000", 2022] == pytest.approx(30 * 100000 / 100000)  # 31.12.2021: 100,000
+    suspects = pks_year_table(result, "pks_suspects").set_index("key")
+    assert list(suspects.loc["892000", [2019, 2020, 2021, 2022]]) == [6, 7, 5, 8]
+    clearance = indicator_by_year(indicators, "pks_clearance", subjects=["892000"]).set_index("subject")
+    assert clearance.loc["892000", 2020] == pytest.approx(9 / 8 * 100)
+
+
+def test_pks_group_keys_fallback():
+    from types import SimpleNamespace
+
+    from kit.profile import make_indicators
+    from kit.stage1 import pks_group_keys
+
+    def with_keys(*keys):
+        return SimpleNamespace(pks=make_indicators(
+            [dict(indicator="pks_cases", subject=k, year=2022, value=1.0) for k in keys]))
+
+    # the BKA Kreis table has 222000/224000 and 730000 instead of 220000 and 891000
+    assert pks_group_keys(with_keys("000000", "222000", "224000", "730000")) == ["000000", "730000", "222000", "224000"]
+    assert pks_group_keys(with_keys("220000", "222000", "891000", "730000")) == ["891000", "220000"]
+
+
+# ---------------------------------------------------------------------------
+# Params: reference values and the BKA format as input
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_data(tmp_path_factory):
+    from kit.demo import generate_demo
+
+    root = tmp_path_factory.mktemp("pksdemo")
+    generate_demo(root, communes=["muldenau"])
+    return root / "muldenau"
+
+
+def _params_text(data_dir: Path, extra: str = "", pks: str = "pks.csv") -> str:
+    return f"""commune_id: muldenau
+name: Muldenau
+ags: "14522990"
+data_dir: {data_dir}
+inputs:
+  districts: districts.geojson
+  residents: residents.csv
+  owi: owi.csv
+  pks: {pks}
+{extra}"""
+
+
+def _raw(path: Path) -> list[dict]:
+    with open(path, encoding="cp1252", newline="") as fh:
+        return list(csv.DictReader(fh, delimiter=";"))
+
+
+def test_reference_from_params_in_report(demo_data, tmp_path, monkeypatch):
+    import IPython.display
+    from IPython.display import HTML, Markdown
+
+    from kit.config import load_params
+    from kit.load import load_profile_inputs
+    from kit.report import fmt_num
+    from kit.stage1 import compute_profile, key_indicators
+    from kit.stage1_report import show_pks
+
+    pks = {(int(r["year"]), r["key"]): int(r["cases"]) for r in _raw(demo_data / "pks.csv")}
+    latest = max(y for y, _ in pks)
+    pop_prev = sum(int(r["count"]) for r in _raw(demo_data / "residents.csv") if int(r["year"]) == latest - 1)
+    n_total, n_violent = pks[(latest, "000000")], pks[(latest, "892000")]
+    hz_total = n_total * 100000 / pop_prev
+    lo, hi = _exact_interval_by_bisection(n_total)
+    ref_total = round(hi * 100000 / pop_prev * 1.5)   # far above the interval: below_reference
+    ref_violent = round(n_violent * 100000 / pop_prev)  # the own HZ: like_reference
+    # YAML as an analyst writes it: 000000 unquoted is read as the number 0, 892000 as a number
+    extra = f"""profile:
+  pks_reference:
+    000000: {ref_total}
+    892000: {ref_violent}
+  pks_reference_label: "Sachsen {latest}"
+"""
+    path = tmp_path / "muldenau.yaml"
+    path.write_text(_params_text(demo_data, extra), encoding="utf-8")
+    params = load_params(path)
+    result = compute_profile(load_profile_inputs(params))
+
+    total = one(result.pks, indicator="pks_hz_reference", subject="000000")
+    assert total["year"] == latest and total["value"] == pytest.approx(hz_total)
+    assert total["lower"] == pytest.approx(lo * 100000 / pop_prev, rel=1e-6)
+    assert total["flag"] == "below_reference"
+    assert one(result.pks, indicator="pks_hz_reference", subject="892000")["flag"] == "like_reference"
+    key = key_indicators(result).set_index("indicator")
+    assert key.loc["profile.hz_ratio_000000", "value"] == pytest.approx(hz_total / ref_total)
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display",
+                        lambda *objs, **kw: shown.extend(o.data for o in objs if isinstance(o, (HTML, Markdown))))
+    show_pks(result, params)
+    text = " ".join(shown)
+    assert f"HZ Sachsen {latest}" in text and "Vergleich mit der Referenz" in text
+    assert fmt_num(ref_total, 0) in text and "Unter dem Referenzwert" in text
+
+
+def test_reference_values_must_be_numbers(demo_data, tmp_path):
+    from kit.config import load_params
+    from kit.errors import ParamsError
+    from kit.stage1 import reference_from_params
+
+    path = tmp_path / "muldenau.yaml"
+    path.write_text(_params_text(demo_data, 'profile:\n  pks_reference:\n    "892000": hoch\n'), encoding="utf-8")
+    with pytest.raises(ParamsError, match="892000"):
+        reference_from_params(load_params(path))
+
+
+def test_bka_format_through_params(demo_data, tmp_path):
+    from kit.config import load_params
+    from kit.load import load_profile_inputs
+    from kit.stage1 import compute_profile
+
+    bka = write_bka_csv(tmp_path / "kreise.csv")
+    pks = f"{{path: {bka}, format: bka, key: 14999, year: 2021}}"
+    path = tmp_path / "muldenau.yaml"
+    path.write_text(_params_text(demo_data, pks=pks), encoding="utf-8")
+    inputs = load_profile_inputs(load_params(path))
+    df = inputs["pks"]
+    assert list(df["key"]) == ["000000", "899000", "211000"]
+    assert (df["cases"].iloc[0], df["cleared"].iloc[0], df["suspects"].iloc[0]) == (1234, 617, 600)
+    assert str(bka) in inputs.hashes
+    # the stage runs on it: HZ of 2021 with the commune's population of 31.12.2020
+    result = compute_profile(inputs)
+    pop2020 = sum(int(r["count"]) for r in _raw(demo_data / "residents.csv") if int(r["year"]) == 2020)
+    assert one(result.pks, indicator="pks_hz", subject="000000", year=2021)["value"] == \
+        pytest.approx(1234 * 100000 / pop2020)
+
+
+def test_bka_format_params_need_key_and_year(demo_data, tmp_path):
+    from kit.config import load_params
+    from kit.load import load_profile_inputs
+
+    bka = write_bka_csv(tmp_path / "kreise.csv")
+    path = tmp_path / "muldenau.yaml"
+    path.write_text(_params_text(demo_data, pks=f"{{path: {bka}, format: bka}}"), encoding="utf-8")
+    with pytest.raises(InputError, match="key"):
+        load_profile_inputs(load_params(path))
+
+
+@pytest.mark.skipif(not REAL_CSV.exists(), reason=f"real BKA CSV not present: {REAL_CSV}")
+def test_real_bka_csv_through_params(demo_data, tmp_path):
+    from kit.load import read_input_table
+    from kit.config import load_params
+
+    pks = f"{{path: {REAL_CSV}, format: bka, key: 14612, year: 2022}}"
+    path = tmp_path / "dresden.yaml"
+    path.write_text(_params_text(demo_data, pks=pks), encoding="utf-8")
+    spec = load_params(path)["inputs"]["pks"]
+    df = read_input_table("pks", spec)
+    expected = _csv_row(REAL_CSV, "14612", "892000")
+    violent = df[df["key"] == "892000"].iloc[0]
+    assert (violent["cases"], violent["cleared"], violent["suspects"]) == \
+        (_int(expected[5]), _int(expected[11]), _int(expected[13]))
+    assert set(df["year"]) == {2022} and df.attrs["region_name"] == "Dresden"

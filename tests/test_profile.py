@@ -376,3 +376,388 @@ def test_prevention_gap_matrix():
     long = P.prevention_gap_table(prevention, problems)
     gap = long[(long["topic"] == "Sauberkeit/Ordnung") & (long["district_id"] == "2")].iloc[0]
     assert gap["status"] == "Lücke" and gap["evidence"] == "OWi Abfall"
+
+
+# ---------------------------------------------------------------------------
+# Population indicators, BOS over the years
+# ---------------------------------------------------------------------------
+
+
+def test_population_female_share(residents):
+    tot = P.population_totals(residents).set_index("year")
+    assert tot.loc[2022, "share_female_pct"] == pytest.approx(105 / 200 * 100)  # w = 105 (see above)
+    by = P.population_by_district(residents, 2022).set_index("district_id")
+    # district 2: w = 30 (18-24) + 20 (75-84) of 100
+    assert by.loc["2", "share_female_pct"] == pytest.approx(50.0)
+
+
+def test_population_indicators(residents):
+    ind = P.population_indicators(residents)
+    assert one(ind, indicator="population", year=2022, district_id="")["value"] == 200
+    assert one(ind, indicator="population", year=2021, district_id="2")["value"] == 100
+    # district 1 2022: under 18 = 0-5 (22) + 16-17 (10) = 32 of 100; 65+ = 18 + 10 = 28
+    u18 = one(ind, indicator="population_share_under18", year=2022, district_id="1")
+    assert (u18["value"], u18["count"], u18["base"]) == (pytest.approx(32.0), 32, 100)
+    assert one(ind, indicator="population_share_65plus", year=2022, district_id="1")["value"] == pytest.approx(28.0)
+    # commune 2021: w = 20 + 40 + 50 = 110 of 180
+    assert one(ind, indicator="population_share_female", year=2021, district_id="")["value"] == \
+        pytest.approx(110 / 180 * 100)
+    assert "population_share_nongerman" not in set(ind["indicator"])  # no nationality column
+    assert set(ind["unit"]) == {"Personen", "%"}
+
+
+def test_population_indicators_nongerman_base_is_known_nationality():
+    res = typed([(2022, "1", "25-34", "m", "deutsch", 90), (2022, "1", "25-34", "m", "nichtdeutsch", 10),
+                 (2022, "1", "35-44", "w", None, 100)],
+                ["year", "district_id", "age_group", "sex", "nationality", "count"],
+                {"year": "Int64", "count": "Int64", "nationality": "string"})
+    row = one(P.population_indicators(res), indicator="population_share_nongerman", district_id="")
+    assert (row["value"], row["count"], row["base"]) == (pytest.approx(10.0), 10, 100)
+
+
+def test_bos_staff_rates_by_year():
+    bos = typed([(2021, "P1", "Revier", "Polizeirevier", "1", 30),
+                 (2022, "P1", "Revier", "Polizeirevier", "1", 20),
+                 (2022, "G1", "GVD", "Gemeindlicher Vollzugsdienst", "1", 4)],
+                ["year", "unit_id", "name", "type", "district_id", "staff"], {"year": "Int64", "staff": "Int64"})
+    ind = P.bos_staff_rates_by_year(bos, pd.Series({2021: 15000, 2022: 20000}))
+    assert one(ind, indicator="bos_staff_per_10000", subject="", year=2021)["value"] == pytest.approx(20.0)
+    assert one(ind, indicator="bos_staff_per_10000", subject="", year=2022)["value"] == pytest.approx(12.0)
+    assert one(ind, indicator="bos_units", subject="", year=2022)["value"] == 2
+
+
+# ---------------------------------------------------------------------------
+# Interactive map (folium, no tile server), checked without a browser
+# ---------------------------------------------------------------------------
+
+
+def _map_fixture():
+    import geopandas as gpd
+    from shapely.geometry import Point, box
+
+    # two districts in EPSG:25833 near Dresden (metres)
+    districts = gpd.GeoDataFrame({"district_id": ["1", "2"], "district_name": ["Altstadt", "Südvorstadt"]},
+                                 geometry=[box(410000, 5650000, 412000, 5652000), box(412000, 5650000, 414000, 5652000)],
+                                 crs="EPSG:25833")
+    places = gpd.GeoDataFrame({"popup": ["<b>Bahnhofsvorplatz</b><br>Art: Bahnhof/Haltestelle"],
+                               "tooltip": ["Bahnhofsvorplatz"]},
+                              geometry=[Point(411000, 5651000)], crs="EPSG:25833")
+    bos = gpd.GeoDataFrame({"popup": ["<b>Polizeirevier</b><br>Personal 2024: 1.234"], "tooltip": ["Revier"]},
+                           geometry=[Point(413000, 5651500)], crs="EPSG:25833")
+    return districts, places, bos
+
+
+def _walk(element):
+    for child in element._children.values():
+        yield child
+        yield from _walk(child)
+
+
+def test_interactive_map_layers_without_tiles():
+    import folium
+    from pyproj import Transformer
+
+    from kit import plots
+
+    districts, places, bos = _map_fixture()
+    m = plots.interactive_map(districts, {"1": "<b>Altstadt</b><br>Einwohner 2024: 11.188"},
+                              {"Orte des Unwohlseins": (places, "#b00020"),
+                               "Polizei, Ordnungsamt, Feuerwehr, Rettung": (bos, "#2f5d8a"),
+                               "Präventionsaktivitäten": (None, "#1f7a3a")})  # empty layer is left out
+    elements = list(_walk(m))
+    assert not any(isinstance(e, folium.TileLayer) for e in elements)  # no tile server
+    groups = [e.layer_name for e in elements if isinstance(e, folium.FeatureGroup)]
+    assert groups == ["Stadtteile", "Orte des Unwohlseins", "Polizei, Ordnungsamt, Feuerwehr, Rettung"]
+    assert sum(isinstance(e, folium.LayerControl) for e in elements) == 1
+    # the point is placed at its WGS84 position, computed here with pyproj directly
+    lon, lat = Transformer.from_crs("EPSG:25833", "EPSG:4326", always_xy=True).transform(411000, 5651000)
+    markers = [e for e in elements if isinstance(e, folium.CircleMarker)]
+    assert len(markers) == 2
+    assert markers[0].location == pytest.approx([lat, lon], abs=1e-9)
+    html = m.get_root().render()
+    assert "tile" not in html.lower().replace("tiles", "")  # no tile URL template anywhere
+    assert "Einwohner 2024: 11.188" in html and "Art: Bahnhof/Haltestelle" in html
+    assert "Personal 2024: 1.234" in html
+
+
+# ---------------------------------------------------------------------------
+# Stage 1 in-process on demo data: display, missing optional inputs, results
+# ---------------------------------------------------------------------------
+
+
+class Captured:
+    """What the display functions showed: HTML/Markdown text and figures."""
+
+    def __init__(self):
+        self.texts: list[str] = []
+        self.figures = 0
+        self.other: list[object] = []
+
+    def __call__(self, *objs, **_kwargs):
+        from IPython.display import HTML, Markdown
+        from matplotlib.figure import Figure
+
+        for obj in objs:
+            if isinstance(obj, (HTML, Markdown)):
+                self.texts.append(obj.data)
+            elif isinstance(obj, Figure):
+                self.figures += 1
+            else:
+                self.other.append(obj)
+
+    @property
+    def text(self) -> str:
+        import html as _html
+        import re
+
+        return _html.unescape(re.sub(r"<[^>]+>", " ", " ".join(self.texts)))
+
+
+@pytest.fixture
+def capture(monkeypatch):
+    import IPython.display
+
+    cap = Captured()
+    monkeypatch.setattr(IPython.display, "display", cap)
+    return cap
+
+
+@pytest.fixture(scope="module")
+def demo_root(tmp_path_factory):
+    from kit.demo import generate_demo
+
+    root = tmp_path_factory.mktemp("demo")
+    generate_demo(root / "data", communes=["muldenau"])
+    return root
+
+
+def demo_params(root, drop=(), profile=None, name="muldenau"):
+    """Params file for the demo commune muldenau with data in root, without the inputs in ``drop``."""
+    import yaml
+
+    from kit.config import PARAMS_DIR
+
+    data = yaml.safe_load((PARAMS_DIR / f"{name}.yaml").read_text(encoding="utf-8"))
+    data["data_dir"] = str(root / "data" / name)
+    data["demo"] = False
+    for key in drop:
+        data["inputs"].pop(key)
+    if profile:
+        data["profile"] = profile
+    path = root / f"{name}-{'-'.join(drop) or 'alle'}.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def run_profile(params_file):
+    from kit.config import load_params
+    from kit.load import load_profile_inputs
+    from kit.stage1 import compute_profile
+
+    inputs = load_profile_inputs(load_params(params_file))
+    return inputs, compute_profile(inputs)
+
+
+def show_all(result, inputs):
+    from kit import stage1_report as view
+
+    view.show_data_notes(result)
+    view.show_population(result, inputs)
+    view.show_districts(result, inputs)
+    view.show_pks(result, inputs.params)
+    view.show_pmk(result)
+    view.show_owi(result)
+    view.show_clubs(result, inputs)
+    view.show_accommodation(result, inputs)
+    view.show_bos(result)
+    view.show_education(result)
+    view.show_prevention(result, inputs)
+    view.show_trends(result)
+
+
+def assert_clean(text: str):
+    import re
+
+    for pattern in (r"\bNaN\b", r"\bnan\b", r"<NA>", r"\bNone\b", r"\bsubject_label\b", r"\bdistrict_id\b"):
+        assert not re.search(pattern, text), pattern
+
+
+@pytest.mark.parametrize("drop, note", [
+    (("clubs",), "Vereinslandschaft"),
+    (("owi", "education"), "Ordnungswidrigkeiten"),
+    (("bos", "places", "prevention", "accommodation"), "Präventionsaktivitäten"),
+])
+def test_missing_optional_inputs_give_notes(demo_root, capture, drop, note):
+    from kit.load import INPUT_TITLES
+
+    inputs, result = run_profile(demo_params(demo_root, drop=drop))
+    for name in drop:
+        assert inputs[name] is None and name in result.notes
+    show_all(result, inputs)
+    text = capture.text
+    for name in drop:
+        # the note appears at the top and again in the section
+        assert text.count(f"Für {INPUT_TITLES[name]} wurden keine Daten geliefert") >= 2, name
+    assert note in text
+    assert "Straftaten insgesamt" in text and capture.figures >= 4
+    assert_clean(text)
+
+
+def test_missing_required_input_is_an_error(demo_root):
+    from kit.errors import ParamsError
+
+    with pytest.raises(ParamsError, match="inputs.pks"):
+        run_profile(demo_params(demo_root, drop=("pks",)))
+
+
+def _raw_rows(path):
+    """Rows of a demo CSV (';'-separated cp1252 for muldenau) read with the csv module."""
+    import csv
+
+    with open(path, encoding="cp1252", newline="") as fh:
+        return list(csv.DictReader(fh, delimiter=";"))
+
+
+def test_report_tables_show_hand_computed_values(demo_root, capture):
+    """Suspects, OWi by year, clubs by district, education by year, BOS per 10,000 in the report,
+    each recomputed here from the raw demo files."""
+    from kit.report import fmt_num
+
+    inputs, result = run_profile(demo_params(demo_root))
+    data = demo_root / "data" / "muldenau"
+    res = _raw_rows(data / "residents.csv")
+    pop = {}
+    for r in res:
+        pop[int(r["year"])] = pop.get(int(r["year"]), 0) + int(r["count"])
+    show_all(result, inputs)
+    html = " ".join(capture.texts)
+
+    pks = {(int(r["year"]), r["key"]): r for r in _raw_rows(data / "pks.csv")}
+    first_year = min(y for y, _ in pks)
+    assert f"<td class=\"num\">{fmt_num(int(pks[(first_year, '000000')]['suspects']))}</td>" in html
+    assert "Tatverdächtige nach Jahren" in html and "Häufigkeitszahl (Fälle je 100.000 Einwohner) nach Jahren" in html
+
+    owi = _raw_rows(data / "owi.csv")
+    parking = sum(int(r["count"]) for r in owi if int(r["year"]) == first_year and r["category"] == "Parken")
+    assert fmt_num(parking * 1000 / pop[first_year], 1) in html
+    ind = result.owi
+    row = one(ind, indicator="owi_per_1000", subject="Parken", year=first_year)
+    assert row["value"] == pytest.approx(parking * 1000 / pop[first_year])
+
+    clubs = _raw_rows(data / "clubs.csv")
+    latest = max(pop)
+    d_pop = sum(int(r["count"]) for r in res if int(r["year"]) == latest and r["district_id"] == "1")
+    sport_1 = sum(1 for c in clubs if c["district_id"] == "1" and c["type"] == "Sport")
+    assert one(result.clubs, indicator="clubs_per_1000", district_id="1", subject="Sport")["value"] == \
+        pytest.approx(sport_1 * 1000 / d_pop)
+    assert "Vereine je 1.000 Einwohner nach Stadtteil und Art" in html
+
+    edu = _raw_rows(data / "education.csv")
+    eur = sum(float(r["amount_eur"].replace(".", "").replace(",", ".")) for r in edu if int(r["year"]) == first_year)
+    assert one(result.education, indicator="education_eur_per_resident", subject="", year=first_year)["value"] == \
+        pytest.approx(eur / pop[first_year])
+    assert fmt_num(eur / pop[first_year], 2) in html
+
+    bos = _raw_rows(data / "bos.csv")
+    for year in sorted({int(b["year"]) for b in bos}):
+        staff = sum(int(b["staff"]) for b in bos if int(b["year"]) == year)
+        assert one(result.bos, indicator="bos_staff_per_10000", subject="", year=year)["value"] == \
+            pytest.approx(staff * 10000 / pop[year])
+        assert fmt_num(staff * 10000 / pop[year], 1) in html
+    assert_clean(capture.text)
+
+
+def test_interactive_map_of_demo_commune(demo_root, capture, monkeypatch):
+    import folium
+
+    from kit import stage1_report as view
+
+    inputs, result = run_profile(demo_params(demo_root))
+    m = view.interactive_map(result, inputs)
+    elements = list(_walk(m))
+    assert not any(isinstance(e, folium.TileLayer) for e in elements)
+    groups = [e.layer_name for e in elements if isinstance(e, folium.FeatureGroup)]
+    assert groups == ["Stadtteile", "Orte des Unwohlseins", "Polizei, Ordnungsamt, Feuerwehr, Rettung",
+                      "Präventionsaktivitäten"]
+    html = m.get_root().render()
+    # popup of district 1: residents of the latest year, summed here from the raw file
+    res = _raw_rows(demo_root / "data" / "muldenau" / "residents.csv")
+    latest = max(int(r["year"]) for r in res)
+    n = sum(int(r["count"]) for r in res if int(r["year"]) == latest and r["district_id"] == "1")
+    name = inputs.district_names["1"]
+    assert f"<b>{name}</b><br>Einwohner {latest}: {n:,}".replace(",", ".") in html
+    for german in ("Art: ", "Stadtteil: ", "Thema: ", "Zielgruppe: ", "Träger: ", "Personal "):
+        assert german in html, german
+    assert_clean(html)
+    # BOS markers: units of the latest year only, one marker each
+    bos = _raw_rows(demo_root / "data" / "muldenau" / "bos.csv")
+    last_bos = max(int(b["year"]) for b in bos)
+    bos_group = next(e for e in elements if isinstance(e, folium.FeatureGroup)
+                     and e.layer_name.startswith("Polizei"))
+    assert sum(isinstance(c, folium.CircleMarker) for c in bos_group._children.values()) == \
+        sum(1 for b in bos if int(b["year"]) == last_bos and b["lon"])
+    # in a batch run (KIT_BATCH=1, papermill) nothing is shown; forced, the map is displayed
+    monkeypatch.setenv("KIT_BATCH", "1")
+    view.show_interactive_map(result, inputs)
+    assert capture.other == []
+    view.show_interactive_map(result, inputs, force=True)
+    assert len(capture.other) == 1 and isinstance(capture.other[0], folium.Map)
+
+
+def test_notebook_keeps_interactive_map_out_of_the_report():
+    import nbformat
+
+    from kit.config import REPO_ROOT
+
+    nb = nbformat.read(REPO_ROOT / "notebooks" / "1_gebietsprofil.ipynb", as_version=4)
+    map_cells = [c for c in nb.cells if "interactive_map" in c.source or "Interaktive Karte" in c.source]
+    assert len(map_cells) == 2
+    assert all("remove_cell" in c.metadata.get("tags", []) for c in map_cells)
+
+
+def test_results_hold_every_indicator(demo_root, tmp_path):
+    from kit.results import ResultStore
+    from kit.stage1 import write_profile
+
+    inputs, result = run_profile(demo_params(demo_root))
+    store = ResultStore(tmp_path, "muldenau")
+    write_profile(result, store, inputs)
+    ind = pd.read_csv(store.path("profile_indicators", ".csv"), dtype={"subject": str, "district_id": str},
+                      keep_default_na=False, na_values=[""])
+    ind["subject"] = ind["subject"].fillna("")
+    ind["district_id"] = ind["district_id"].fillna("")
+    have = set(ind["indicator"])
+    for name in ("population", "population_share_under18", "population_share_65plus", "population_share_female",
+                 "population_share_nongerman", "pks_cases", "pks_hz", "pks_clearance", "pks_suspects",
+                 "pks_hz_mean", "pks_trend", "owi_per_1000", "owi_trend", "clubs_per_1000",
+                 "accommodation_places", "bos_staff_per_10000", "education_eur_per_resident"):
+        assert name in have, name
+    res = _raw_rows(demo_root / "data" / "muldenau" / "residents.csv")
+    years = sorted({int(r["year"]) for r in res})
+    # every year for OWi, education and population; BOS for every year in its file
+    for indicator in ("owi_per_1000", "education_eur_per_resident", "population"):
+        assert sorted(ind.loc[(ind["indicator"] == indicator) & (ind["subject"] == ""), "year"]
+                      .dropna().astype(int).unique()) == years, indicator
+    bos_years = sorted({int(b["year"]) for b in _raw_rows(demo_root / "data" / "muldenau" / "bos.csv")})
+    assert sorted(ind.loc[ind["indicator"] == "bos_staff_per_10000", "year"].astype(int).unique()) == bos_years
+    # clubs by district and type
+    clubs = ind[ind["indicator"] == "clubs_per_1000"]
+    assert set(clubs["district_id"]) == set(inputs.districts["district_id"]) | {""}
+    # a population share per district, recomputed from the raw file
+    latest = years[-1]
+    d1 = [r for r in res if int(r["year"]) == latest and r["district_id"] == "1"]
+    old = sum(int(r["count"]) for r in d1 if r["age_group"] in ("65-74", "75-84", "85+"))
+    row = ind[(ind["indicator"] == "population_share_65plus") & (ind["district_id"] == "1") & (ind["year"] == latest)]
+    assert row["value"].iloc[0] == pytest.approx(old / sum(int(r["count"]) for r in d1) * 100)
+    # key indicators for stage 3
+    key = pd.read_csv(store.path("key_indicators_profile", ".csv"))
+    for name in ("profile.population", "profile.bos_staff_per_10000", "profile.clubs_per_1000",
+                 "profile.education_eur_per_resident", "profile.share_nongerman"):
+        assert name in set(key["indicator"]), name
+
+
+def test_problem_evidence_names_the_year_of_a_rise():
+    ind = P.make_indicators([dict(indicator="owi_trend", label="Ordnungswidrigkeiten: Entwicklung", year=2022,
+                                  period="2019–2021", subject="Lärm", subject_label="Lärm", flag="rise")])
+    evidence = P.problem_topics_from_indicators(ind)["evidence"].iloc[0]
+    assert "(2022 gegenüber 2019–2021)" in evidence
