@@ -106,11 +106,22 @@ def load_params(params_file: str | Path, defaults_file: str | Path = DEFAULTS_FI
         if isinstance(spec, str):
             spec = {"path": spec}
         bad = set(spec) - INPUT_OPTIONS
-        if bad or "path" not in spec:
-            raise ParamsError(f"Parameterdatei {params_file}: 'inputs.{name}' braucht 'path' "
-                              f"(erlaubt: {', '.join(sorted(INPUT_OPTIONS))}).")
+        if bad or ("path" in spec) == ("files" in spec):
+            raise ParamsError(f"Parameterdatei {params_file}: 'inputs.{name}' braucht entweder 'path' oder "
+                              f"'files' (erlaubt: {', '.join(sorted(INPUT_OPTIONS))}).")
         spec = dict(spec)
-        spec["path"] = str(_resolve(data_dir, spec["path"]))
+        if "files" in spec:
+            # several files of one kind, e.g. one BKA table per year: [{path: ..., year: 2022}, ...]
+            files = spec["files"]
+            if not isinstance(files, list) or not files or not all(isinstance(f, (dict, str)) for f in files):
+                raise ParamsError(f"Parameterdatei {params_file}: 'inputs.{name}.files' muss eine Liste von "
+                                  "Dateien sein, z. B. [{path: pks_2022.csv, year: 2022}].")
+            spec["files"] = [{"path": str(_resolve(data_dir, f if isinstance(f, str) else f["path"])),
+                              **({} if isinstance(f, str) else {k: v for k, v in f.items() if k != "path"})}
+                             for f in files]
+            spec["path"] = spec["files"][0]["path"]
+        else:
+            spec["path"] = str(_resolve(data_dir, spec["path"]))
         specs[name] = spec
     params["inputs"] = specs
     for key in ("responses", "sample"):

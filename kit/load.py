@@ -111,7 +111,9 @@ def load_profile_inputs(params: dict) -> ProfileInputs:
             tables[name] = None
             notes[name] = f"Für {INPUT_TITLES[name]} wurden keine Daten geliefert; der Abschnitt entfällt."
             continue
-        specs_list = [spec]
+        # several files (e.g. one BKA table per year) are read alike and stacked
+        specs_list = ([{**{k: v for k, v in spec.items() if k != "files"}, **f} for f in spec["files"]]
+                      if spec.get("files") else [spec])
         try:
             frames = [read_input_table(name, s) for s in specs_list]
         except InputError as err:
@@ -126,7 +128,8 @@ def load_profile_inputs(params: dict) -> ProfileInputs:
                 problems.extend(err.problems)
                 continue
         tables[name] = table
-        hashes[spec["path"]] = file_sha256(spec["path"])
+        for s in specs_list:
+            hashes[s["path"]] = file_sha256(s["path"])
     if problems:
         raise InputError(problems)
     return ProfileInputs(params=params, districts=districts, tables=tables, notes=notes, hashes=hashes)

@@ -594,3 +594,41 @@ def test_real_bka_csv_through_params(demo_data, tmp_path):
     assert (violent["cases"], violent["cleared"], violent["suspects"]) == \
         (_int(expected[5]), _int(expected[11]), _int(expected[13]))
     assert set(df["year"]) == {2022} and df.attrs["region_name"] == "Dresden"
+
+
+def test_bka_tables_of_several_years_through_params(demo_data, tmp_path):
+    """One BKA table per year (inputs.pks.files): stacked, each year's HZ on its own population."""
+    from kit.config import load_params
+    from kit.load import load_profile_inputs
+    from kit.stage1 import compute_profile
+
+    first = write_bka_csv(tmp_path / "kreise_2021.csv")
+    second = write_bka_csv(tmp_path / "kreise_2022.csv",
+                           lines=[line.replace("Musterstadt;LK;1,234", "Musterstadt;LK;1,300") for line in BKA_LINES])
+    pks = (f"{{format: bka, key: 14999, files: [{{path: {first}, year: 2021}}, "
+           f"{{path: {second}, year: 2022}}]}}")
+    path = tmp_path / "muldenau.yaml"
+    path.write_text(_params_text(demo_data, pks=pks), encoding="utf-8")
+    inputs = load_profile_inputs(load_params(path))
+    df = inputs["pks"]
+    assert sorted(set(df["year"])) == [2021, 2022]
+    assert str(first) in inputs.hashes and str(second) in inputs.hashes
+    result = compute_profile(inputs)
+    pops = {}
+    for r in _raw(demo_data / "residents.csv"):
+        pops[int(r["year"])] = pops.get(int(r["year"]), 0) + int(r["count"])
+    total = df[df["key"] == "000000"].set_index("year")["cases"]
+    for year in (2021, 2022):
+        assert one(result.pks, indicator="pks_hz", subject="000000", year=year)["value"] == \
+            pytest.approx(total[year] * 100000 / pops[year - 1])
+    assert total[2022] != total[2021]
+
+
+def test_input_needs_path_or_files_not_both(demo_data, tmp_path):
+    from kit.config import load_params
+    from kit.errors import ParamsError
+
+    path = tmp_path / "muldenau.yaml"
+    path.write_text(_params_text(demo_data, pks="{format: bka, key: 14999}"), encoding="utf-8")
+    with pytest.raises(ParamsError, match="'path' oder 'files'"):
+        load_params(path)
