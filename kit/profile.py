@@ -39,6 +39,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .report import fmt_num as fmt_de  # the kit's one German number format (1.234,5)
+
 # ---------------------------------------------------------------------------
 # Constants
 # ---------------------------------------------------------------------------
@@ -163,14 +165,6 @@ def format_period(years: Iterable[int]) -> str:
     if ys == list(range(ys[0], ys[-1] + 1)):
         return f"{ys[0]}–{ys[-1]}"
     return ", ".join(str(y) for y in ys)
-
-
-def fmt_de(x: float, digits: int = 0) -> str:
-    """German number format for notes: 1.234,5."""
-    if x is None or pd.isna(x):
-        return "–"
-    text = f"{x:,.{digits}f}"
-    return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
 
 
 def _join_notes(*notes: str) -> str:
