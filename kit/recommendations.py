@@ -19,7 +19,7 @@ import pandas as pd
 import yaml
 
 from .errors import ParamsError
-from .report import fmt_interval, fmt_num
+from .report import fmt_interval, fmt_num, fmt_indicator
 
 OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 OP_WORDS = {">": "über", ">=": "mindestens", "<": "unter", "<=": "höchstens"}
@@ -85,12 +85,7 @@ def load_catalogue(path: str | Path) -> list[dict]:
 
 def _fmt_value(row, unit: str) -> str:
     percent = unit == "Anteil"
-    if percent:
-        text = f"{fmt_num(100 * row['value'], 1)} %"
-    elif unit == "Anzahl":
-        text = fmt_num(row["value"], 0)
-    else:
-        text = f"{fmt_num(row['value'], 1)} {unit}".strip()
+    text = fmt_indicator(row["value"], unit)
     if pd.notna(row.get("lower")) and pd.notna(row.get("upper")):
         text += f" (95-%-Intervall {fmt_interval(row['lower'], row['upper'], 1, percent=percent)})"
     return text

@@ -157,3 +157,21 @@ def provenance_table(params: dict, hashes: dict[str, str]) -> pd.DataFrame:
     for path, digest in sorted(hashes.items()):
         rows.append((f"Eingabe {Path(path).name}", f"SHA-256 {digest[:16]}…"))
     return pd.DataFrame(rows, columns=["Angabe", "Wert"])
+
+
+COUNT_UNITS = ("Anzahl", "Personen", "Fälle")
+
+
+def fmt_indicator(value, unit: str = "") -> str:
+    """A key-indicator value in German with its unit: shares as percent, counts
+    without decimals, yes/no flags as words."""
+    unit = unit if isinstance(unit, str) else ""
+    if _is_missing(value):
+        return DASH
+    if unit == "Anteil":
+        return fmt_pct(value)
+    if unit == "ja/nein":
+        return "ja" if float(value) >= 0.5 else "nein"
+    if unit in COUNT_UNITS:
+        return fmt_num(value, 0) + ("" if unit == "Anzahl" else f" {unit}")
+    return f"{fmt_num(value, 1)} {unit}".strip()

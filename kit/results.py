@@ -107,3 +107,22 @@ def input_hashes(store: ResultStore) -> dict[str, str]:
         if store.exists(f"provenance_{name}", ".json"):
             hashes.update(store.read_json(f"provenance_{name}").get("input_hashes", {}))
     return hashes
+
+
+def compare_key_indicators(output_dir: str | Path, communes: list[tuple[str, str]]) -> pd.DataFrame:
+    """Key indicators of several communes in one tidy table (commune_id, commune,
+    indicator, label, value, lower, upper, unit, source), for comparisons across
+    communes. Communes without results are left out."""
+    frames = []
+    for commune_id, name in communes:
+        store = ResultStore(output_dir, commune_id)
+        try:
+            df = collect_key_indicators(store)
+        except KitError:
+            continue
+        frames.append(df.assign(commune_id=commune_id, commune=name))
+    if not frames:
+        return pd.DataFrame(columns=["commune_id", "commune", "indicator", "label", "value", "lower", "upper",
+                                     "unit", "source"])
+    out = pd.concat(frames, ignore_index=True)
+    return out[["commune_id", "commune", "indicator", "label", "value", "lower", "upper", "unit", "source"]]

@@ -248,6 +248,27 @@ def run_batch(params_files: list[Path], output_dir: str | Path, jobs: int = 2,
 STATUS_STYLE = {"ok": "#1f7a3a", "fehlgeschlagen": "#b00020", "übersprungen": "#8a6d00", "ausstehend": "#666"}
 
 
+def comparison_section(output_dir: Path, statuses: list[CommuneStatus]) -> str:
+    """Key indicators of all complete communes side by side (also written as CSV)."""
+    from .report import fmt_indicator, html_table
+    from .results import compare_key_indicators
+
+    complete = [(s.commune_id, s.name or s.commune_id) for s in statuses if s.ok]
+    table = compare_key_indicators(output_dir, complete)
+    atomic_write_text(output_dir / "kennzahlen_vergleich.csv", table.to_csv(index=False, lineterminator="\n"))
+    if table.empty or len(complete) < 2:
+        return ""
+
+    table["text"] = [fmt_indicator(v, u) for v, u in zip(table["value"], table["unit"])]
+    wide = table.pivot_table(index=["source", "indicator", "label"], columns="commune", values="text",
+                             aggfunc="first", sort=False).reset_index()
+    names = [name for _, name in complete]
+    columns = {"label": ("Kennzahl", None)} | {n: (n, None) for n in names if n in wide.columns}
+    return ("<h2>Kennzahlen im Vergleich</h2><p>Punktwerte; die Intervalle stehen in den Berichten und in "
+            "kennzahlen_vergleich.csv. Befragungswerte sind gewichtet; „–“: nicht vorhanden oder wegen zu "
+            "weniger Fälle nicht ausgewiesen.</p>" + html_table(wide, columns))
+
+
 def write_index(output_dir: Path, statuses: list[CommuneStatus]) -> Path:
     rows = []
     for st in statuses:
@@ -272,6 +293,7 @@ td,th{{border:1px solid #ccd;padding:6px 10px;vertical-align:top;text-align:left
 <body><h1>Sicherheitsanalysen – Übersicht</h1>
 <p>{n_ok} von {len(statuses)} Kommunen vollständig erstellt. Stand: {stamp}. Kit-Version {__version__}.</p>
 <table><thead><tr><th>Kommune</th>{heads}</tr></thead><tbody>{''.join(rows)}</tbody></table>
+{comparison_section(output_dir, statuses)}
 </body></html>
 """
     path = output_dir / "index.html"

@@ -468,3 +468,13 @@ def test_report_shows_figures_as_images(muldenau_run, report):
     page = (muldenau_run.commune_dir / report).read_text(encoding="utf-8")
     images = re.findall(r'<img[^>]+src="data:image/png;base64,', page)
     assert len(images) >= 3, f"{report}: only {len(images)} embedded figures"
+
+
+def test_fmt_indicator_units():
+    from kit.report import fmt_indicator
+
+    assert fmt_indicator(0.2554, "Anteil") == "25,5\u00a0%"
+    assert fmt_indicator(250568.0, "Personen") == "250.568 Personen"
+    assert fmt_indicator(1.0, "ja/nein") == "ja" and fmt_indicator(0.0, "ja/nein") == "nein"
+    assert fmt_indicator(7225.14, "je 100.000 Einw.") == "7.225,1 je 100.000 Einw."
+    assert fmt_indicator(float("nan"), "Anteil") == "–"

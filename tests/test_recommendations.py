@@ -59,7 +59,7 @@ def test_interval_basis_needs_whole_interval_above(catalogue):
     ind = indicators(**{"survey.problem_litter": (0.31, 0.26, 0.36, "Anteil")})
     res = recommend(catalogue, ind).set_index("measure_id")
     assert res.loc["saubere_stadt", "triggered"]
-    assert "31,0 %" in res.loc["saubere_stadt", "evidence"]
+    assert "31,0\u00a0%" in res.loc["saubere_stadt", "evidence"]
     assert "25,0 %" in res.loc["saubere_stadt", "evidence"]
 
 
@@ -81,3 +81,18 @@ def test_bad_catalogue_names_measure_and_key(tmp_path):
     path.write_text(CATALOGUE.replace('op: ">="', 'op: "=>"'), encoding="utf-8")
     with pytest.raises(ParamsError, match=r"saubere_stadt.*op '=>'"):
         load_catalogue(path)
+
+
+def test_key_indicators_of_several_communes_side_by_side(tmp_path):
+    import pandas as pd
+
+    from kit.recommendations import KEY_INDICATOR_COLUMNS
+    from kit.results import ResultStore, compare_key_indicators
+
+    for cid, value in (("a", 0.2), ("b", 0.4)):
+        ResultStore(tmp_path, cid).write_table("key_indicators_survey", pd.DataFrame(
+            [["survey.unsafe_night", "nachts unsicher", value, value - 0.05, value + 0.05, "Anteil", "Bürgerbefragung"]],
+            columns=KEY_INDICATOR_COLUMNS))
+    table = compare_key_indicators(tmp_path, [("a", "Aheim"), ("b", "Bstadt"), ("c", "ohne Ergebnisse")])
+    assert list(table["commune"]) == ["Aheim", "Bstadt"]
+    assert list(table["value"]) == [0.2, 0.4]
