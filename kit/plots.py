@@ -123,7 +123,8 @@ def share_bars(data: pd.DataFrame, *, title: str, label_col: str = "category_lab
     ax.set_yticks(y, data[label_col])
     ax.set_xlim(0, 1.05)
     _german_axis(ax, "x", percent=True)
-    ax.set_title(title, loc="left")
+    # title flush with the figure's left edge: long answer labels would push an axes title off the figure
+    fig.suptitle(title, x=0.01, ha="left", fontsize=plt.rcParams["axes.titlesize"])
     fig.tight_layout()
     return fig
 
