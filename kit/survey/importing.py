@@ -72,6 +72,10 @@ def label_lookup(item: Item) -> dict[str, object]:
             lookup[normalise_text(item.label)] = 1
     for code, label in item.values.items():
         lookup[normalise_text(label)] = code
+    # codebooks made from a LimeSurvey .lss (kit.survey.lss) keep LimeSurvey's own answer
+    # codes (A1, Y, F ...) next to the integer codes, so exports with codes import too
+    for code, ls_code in (item.extra.get("limesurvey_codes") or {}).items():
+        lookup.setdefault(normalise_text(str(ls_code)), code)
     return lookup
 
 
