@@ -28,7 +28,7 @@ EVIDENCE_LEVELS = {1: "Grüne Liste Prävention: Stufe 1 (theoretisch gut begrü
                    3: "Grüne Liste Prävention: Stufe 3 (nachgewiesen wirksam)",
                    "good practice": "Good Practice (Erfahrungswissen, nicht evaluiert)"}
 MEASURE_KEYS = {"id", "title", "description", "topic", "actors", "evidence_level", "kommpraev",
-                "triggers", "logic"}
+                "triggers", "logic", "prevention_topics"}
 TRIGGER_KEYS = {"indicator", "op", "threshold", "basis", "label"}
 
 KEY_INDICATOR_COLUMNS = ["indicator", "label", "value", "lower", "upper", "unit", "source"]
@@ -80,7 +80,31 @@ def load_catalogue(path: str | Path) -> list[dict]:
                 raise ParamsError(f"{where}, Auslöser {j}: basis {t['basis']!r}; erwartet 'estimate' oder 'interval'")
             if not isinstance(t["threshold"], (int, float)):
                 raise ParamsError(f"{where}, Auslöser {j}: threshold {t['threshold']!r}; erwartet eine Zahl")
+        topics = m.get("prevention_topics", [])
+        if not isinstance(topics, list) or not all(isinstance(x, str) for x in topics):
+            raise ParamsError(f"{where}: prevention_topics muss eine Liste von Themen der Präventionsaktivitäten "
+                              "sein, z. B. [Verkehr].")
     return measures
+
+
+def existing_activities(measure: dict, inventory: pd.DataFrame | None, districts: dict[str, str] | None = None) -> str:
+    """Prevention activities already under way that a measure builds on (same topic), as German text.
+
+    Matching is by the topics in the measure's ``prevention_topics`` (the inventory's
+    topic list); measures without them are not matched. Returns "" when nothing to say."""
+    topics = measure.get("prevention_topics") or []
+    if inventory is None or not topics:
+        return ""
+    hits = inventory[inventory["topic"].isin(topics)]
+    if hits.empty:
+        return f"Im Bestand der Präventionsaktivitäten ist zum Thema {', '.join(topics)} nichts erfasst."
+    names = districts or {}
+    parts = []
+    for _, a in hits.iterrows():
+        where = names.get(str(a.get("district_id", "")), "") if pd.notna(a.get("district_id")) else ""
+        extra = ", ".join(x for x in (str(a["provider"]) if pd.notna(a.get("provider")) else "", where) if x)
+        parts.append(f"{a['title']}" + (f" ({extra})" if extra else ""))
+    return "Darauf lässt sich aufbauen: " + "; ".join(parts) + "."
 
 
 def _fmt_value(row, unit: str) -> str:
@@ -126,8 +150,10 @@ def evaluate_trigger(trigger: dict, indicators: pd.DataFrame) -> dict:
             "evidence": f"{row['label']}: {_fmt_value(row, unit)}; {rule}."}
 
 
-def recommend(catalogue: list[dict], indicators: pd.DataFrame) -> pd.DataFrame:
-    """Evaluate every measure. Returns one row per measure with triggered flag and evidence."""
+def recommend(catalogue: list[dict], indicators: pd.DataFrame, inventory: pd.DataFrame | None = None,
+              districts: dict[str, str] | None = None) -> pd.DataFrame:
+    """Evaluate every measure. Returns one row per measure with triggered flag and evidence,
+    and (with the prevention inventory of stage 1) the activities it can build on."""
     rows = []
     for m in catalogue:
         results = [evaluate_trigger(t, indicators) for t in m["triggers"]]
@@ -145,6 +171,7 @@ def recommend(catalogue: list[dict], indicators: pd.DataFrame) -> pd.DataFrame:
             "evaluable": bool(known),
             "evidence": " | ".join(r["evidence"] for r in results if r["met"]) if triggered else "",
             "checked": " | ".join(r["evidence"] for r in results),
+            "existing": existing_activities(m, inventory, districts),
         })
     return pd.DataFrame(rows)
 
@@ -165,5 +192,6 @@ def recommendations_markdown(result: pd.DataFrame) -> str:
             f"- **Thema:** {m['topic']}{actors}\n"
             f"- **Wirksamkeit:** {m['evidence_level']}\n"
             f"- **Förderfähig nach RL KommPräv:** {m['kommpraev']}\n"
+            + (f"- **Bestehende Aktivitäten:** {m['existing']}\n" if m.get("existing") else "")
         )
     return "\n".join(parts)

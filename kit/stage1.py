@@ -223,6 +223,8 @@ def key_indicators(result: ProfileResult) -> pd.DataFrame:
 def write_profile(result: ProfileResult, store: ResultStore, inputs: ProfileInputs) -> None:
     store.write_table("districts", pd.DataFrame(
         {"district_id": inputs.districts["district_id"], "district_name": inputs.districts["district_name"]}))
+    if inputs["prevention"] is not None:  # stage 3 relates recommended measures to what exists
+        store.write_table("prevention_inventory", inputs["prevention"])
     store.write_table("population_totals", result.totals)
     store.write_table("population_by_district", result.by_district)
     store.write_table("population_margins", result.margins)

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from kit.errors import ParamsError
-from kit.recommendations import KEY_INDICATOR_COLUMNS, load_catalogue, recommend
+from kit.recommendations import KEY_INDICATOR_COLUMNS, load_catalogue, recommend, recommendations_markdown
 
 CATALOGUE = """
 measures:
@@ -96,3 +96,51 @@ def test_key_indicators_of_several_communes_side_by_side(tmp_path):
     table = compare_key_indicators(tmp_path, [("a", "Aheim"), ("b", "Bstadt"), ("c", "ohne Ergebnisse")])
     assert list(table["commune"]) == ["Aheim", "Bstadt"]
     assert list(table["value"]) == [0.2, 0.4]
+
+
+def test_measures_name_the_prevention_activities_they_build_on(catalogue):
+    import pandas as pd
+
+    from kit.recommendations import existing_activities
+
+    inventory = pd.DataFrame({
+        "title": ["Verkehrshelfer", "Anti-Gewalt-Training", "Mobile Jugendarbeit"],
+        "topic": ["Verkehr", "Gewalt", "Jugend"],
+        "provider": ["Verkehrswacht", None, "Freier Träger"],
+        "district_id": [None, "2", "3"]})
+    names = {"2": "Oberau", "3": "Naundorf"}
+    traffic = {"prevention_topics": ["Verkehr"]}
+    assert existing_activities(traffic, inventory, names) == \
+        "Darauf lässt sich aufbauen: Verkehrshelfer (Verkehrswacht)."
+    violence = {"prevention_topics": ["Gewalt", "Jugend"]}
+    assert existing_activities(violence, inventory, names) == (
+        "Darauf lässt sich aufbauen: Anti-Gewalt-Training (Oberau); Mobile Jugendarbeit (Freier Träger, Naundorf).")
+    assert "nichts erfasst" in existing_activities({"prevention_topics": ["Cybercrime"]}, inventory, names)
+    assert existing_activities({"topic": "Verkehr"}, inventory, names) == ""  # no topics: no claim
+    assert existing_activities(traffic, None, names) == ""
+    # recommend carries it into the report text of triggered measures (the shipped catalogue)
+    from kit.config import REPO_ROOT
+
+    shipped = load_catalogue(REPO_ROOT / "params" / "measures.yaml")
+    ind = indicators(**{"survey.problem_speeding": (0.6, 0.55, 0.65, "Anteil")})
+    res = recommend(shipped, ind, inventory, names).set_index("measure_id")
+    assert res.loc["verkehrssicherheitskonzept", "existing"].endswith("Verkehrshelfer (Verkehrswacht).")
+    text = recommendations_markdown(res.reset_index())
+    assert "Bestehende Aktivitäten:** Darauf lässt sich aufbauen: Verkehrshelfer" in text
+
+
+def test_prevention_topics_must_be_a_list(tmp_path):
+    from kit.errors import ParamsError
+
+    path = tmp_path / "m.yaml"
+    path.write_text("""measures:
+  - id: x
+    title: X
+    description: d
+    topic: Verkehr
+    evidence_level: 1
+    prevention_topics: Verkehr
+    triggers: [{indicator: survey.a, op: ">", threshold: 0.1}]
+""", encoding="utf-8")
+    with pytest.raises(ParamsError, match="prevention_topics"):
+        load_catalogue(path)
