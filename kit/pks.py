@@ -2,7 +2,11 @@
 
 - :func:`read_bka_table` reads the BKA district table KR-F-01-T01
   ("Kreise - Fälle - HZ") as CSV or XLSX and returns one Kreis in the
-  columns of ``data_schemas/pks.yaml``.
+  columns of ``data_schemas/pks.yaml``; :func:`read_bka_all` reads every
+  Kreis of it at once.
+- :func:`bka_reference` derives reference HZ (a Land from its Kreise, or
+  one Kreis) for ``profile.pks_reference``; :func:`reference_yaml` and the
+  command ``python -m kit.pks referenz`` write them as a YAML snippet.
 - :func:`pks_indicators` derives cases, Häufigkeitszahl (HZ) with exact
   Poisson intervals, clearance rate, suspects, attempts, multi-year means,
   a trend flag and the comparison with a reference HZ.
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import re
 from pathlib import Path
@@ -256,6 +261,114 @@ def _read_bka_rows(path: Path) -> tuple[list[list], int | None, int]:
                              expected=f"{_BKA_FORMAT} als CSV (.csv) oder Excel (.xlsx)"))
 
 
+BKA_REGION_COLUMNS = ["region_key", "region_name", "kreisart"]
+
+
+def _parse_bka(path: Path, year: int | None, wanted: str | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Parse the BKA Kreis table once.
+
+    Returns the Kreis rows (all Kreise, or only Kreis ``wanted``) in the
+    columns of :func:`read_bka_table` plus region_key, region_name and
+    kreisart, and {Kreis key: name} of the Kreise not returned. Cells of
+    rows that are not returned are not checked, so a defect elsewhere in
+    the file does not stop reading one Kreis.
+    """
+    rows, file_year, first_row = _read_bka_rows(path)
+    header = _find_header(rows, path)
+    data_start = header + 1
+    while data_start < len(rows) and not (rows[data_start] and _KEY_RE.match(str(rows[data_start][0] or "").strip())):
+        data_start += 1
+    parts = _header_parts(rows, header, data_start)
+    cols = _locate_columns(parts, path, header + first_row)
+    if year is None:
+        if file_year is None:
+            raise InputError(Problem(file=str(path), column="year", expected=(
+                "Angabe des Berichtsjahres (Parameter 'year'): die CSV-Fassung der BKA-Tabelle nennt es nicht")))
+        year = file_year
+    elif file_year is not None and int(year) != file_year:
+        raise InputError(Problem(file=str(path), column="year", value=year, expected=(
+            f"das Berichtsjahr der Datei ({file_year}, laut 'Berichtszeitraum')")))
+    year = int(year)
+
+    def cell(row, name):
+        j = cols.get(name)
+        return row[j] if j is not None and j < len(row) else None
+
+    records, problems = [], []
+    others: dict[str, str] = {}
+    for i in range(data_start, len(rows)):
+        row = rows[i]
+        rkey = _region_key(cell(row, "region_key"))
+        if not rkey:
+            continue
+        if wanted is not None and rkey != wanted:
+            if rkey not in others:
+                others[rkey] = str(cell(row, "region_name") or "").strip()
+            continue
+        file_row = i + first_row
+        rec = {"year": year, "region_key": rkey, "region_name": str(cell(row, "region_name") or "").strip(),
+               "kreisart": str(cell(row, "kreisart") or "").strip()}
+        raw_key = str(cell(row, "key") or "").strip()
+        rec["key"] = TOTAL_KEY if set(raw_key) == {"-"} else raw_key
+        if not re.fullmatch(r"[0-9*]{6}", rec["key"]):
+            problems.append(Problem(file=str(path), row=file_row, column="Schluessel", value=raw_key,
+                                    expected="6-stelliger Straftatenschlüssel (Ziffern und *)"))
+        rec["label"] = " ".join(str(cell(row, "label") or "").split())
+        for name in ("cases", "attempts", "cleared", "suspects", "hz", "population"):
+            if name == "population" and cols["population"] is None:
+                rec[name] = math.nan
+                continue
+            integer = name != "hz"
+            x, ok = _number(cell(row, name), integer)
+            if not ok or (name == "cases" and math.isnan(x)):
+                title = _COLUMN_SPECS[name][0] if name in _COLUMN_SPECS else "EW"
+                problems.append(Problem(file=str(path), row=file_row, column=title, value=cell(row, name),
+                                        expected="ganze Zahl" if integer else "Zahl"))
+            rec[name] = x
+        records.append(rec)
+    if problems:
+        raise InputError(problems)
+    names = ["year", "key", "label", "cases", "attempts", "cleared", "suspects", "hz", "population",
+             *BKA_REGION_COLUMNS]
+    df = pd.DataFrame.from_records(records, columns=names)
+    out = pd.DataFrame({
+        "year": pd.array(df["year"], dtype="Int64"),
+        "key": pd.array(df["key"], dtype="string"),
+        "label": pd.array(df["label"], dtype="string"),
+        "cases": pd.array(df["cases"].astype("float64").round(), dtype="Int64"),
+        "attempts": pd.array(df["attempts"].astype("float64").round(), dtype="Int64"),
+        "cleared": pd.array(df["cleared"].astype("float64").round(), dtype="Int64"),
+        "suspects": pd.array(df["suspects"].astype("float64").round(), dtype="Int64"),
+        "hz_bka": df["hz"].astype("float64"),
+        "population_bka": pd.array(df["population"].astype("float64").round(), dtype="Int64"),
+        "region_key": pd.array(df["region_key"], dtype="string"),
+        "region_name": pd.array(df["region_name"], dtype="string"),
+        "kreisart": pd.array(df["kreisart"], dtype="string"),
+    })
+    return out, others
+
+
+def read_bka_all(path: str | Path, year: int | None = None) -> pd.DataFrame:
+    """Every Kreis row of the BKA table KR-F-01-T01 (CSV or XLSX), parsed once.
+
+    Columns as :func:`read_bka_table` (year, key, label, cases, attempts,
+    cleared, suspects, hz_bka, population_bka) plus ``region_key`` (5-digit
+    Kreis key, e.g. "01001"), ``region_name`` and ``kreisart`` (e.g. "KfS",
+    "LK"), in file order. ``year`` as for :func:`read_bka_table` (required
+    for the CSV). ``attrs``: source, year. Raises InputError naming the file
+    and row for any defect in any Kreis row.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise missing_file(path, _BKA_FORMAT)
+    out, _ = _parse_bka(path, year)
+    if out.empty:
+        raise InputError(Problem(file=str(path), column="Gemeindeschluessel",
+                                 expected=f"Zeilen mit Kreisschlüsseln ({_BKA_FORMAT})"))
+    out.attrs.update(source=str(path), year=int(out["year"].iloc[0]))
+    return out
+
+
 def read_bka_table(path: str | Path, key: str | int, year: int | None = None) -> pd.DataFrame:
     """Read one Kreis from the BKA table KR-F-01-T01 (CSV or XLSX).
 
@@ -285,83 +398,17 @@ def read_bka_table(path: str | Path, key: str | int, year: int | None = None) ->
         raise InputError(Problem(file=str(path), column="Gemeindeschluessel", value=key,
                                  expected="5-stelliger Kreisschlüssel, z. B. 14612 für Dresden "
                                           "(die BKA-Kreistabelle enthält keine Gemeinden)"))
-    rows, file_year, first_row = _read_bka_rows(path)
-    header = _find_header(rows, path)
-    data_start = header + 1
-    while data_start < len(rows) and not (rows[data_start] and _KEY_RE.match(str(rows[data_start][0] or "").strip())):
-        data_start += 1
-    parts = _header_parts(rows, header, data_start)
-    cols = _locate_columns(parts, path, header + first_row)
-
-    if year is None:
-        if file_year is None:
-            raise InputError(Problem(file=str(path), column="year", expected=(
-                "Angabe des Berichtsjahres (Parameter 'year'): die CSV-Fassung der BKA-Tabelle nennt es nicht")))
-        year = file_year
-    elif file_year is not None and int(year) != file_year:
-        raise InputError(Problem(file=str(path), column="year", value=year, expected=(
-            f"das Berichtsjahr der Datei ({file_year}, laut 'Berichtszeitraum')")))
-    year = int(year)
-
-    def cell(row, name):
-        j = cols.get(name)
-        return row[j] if j is not None and j < len(row) else None
-
-    records, problems = [], []
-    regions: dict[str, str] = {}
-    region_name, kreisart = "", ""
-    for i in range(data_start, len(rows)):
-        row = rows[i]
-        rkey = _region_key(cell(row, "region_key"))
-        if not rkey:
-            continue
-        if rkey != wanted:
-            if rkey not in regions:
-                regions[rkey] = str(cell(row, "region_name") or "").strip()
-            continue
-        file_row = i + first_row
-        region_name = str(cell(row, "region_name") or "").strip()
-        kreisart = str(cell(row, "kreisart") or "").strip()
-        rec = {"year": year}
-        raw_key = str(cell(row, "key") or "").strip()
-        rec["key"] = TOTAL_KEY if set(raw_key) == {"-"} else raw_key
-        if not re.fullmatch(r"[0-9*]{6}", rec["key"]):
-            problems.append(Problem(file=str(path), row=file_row, column="Schluessel", value=raw_key,
-                                    expected="6-stelliger Straftatenschlüssel (Ziffern und *)"))
-        rec["label"] = " ".join(str(cell(row, "label") or "").split())
-        for name in ("cases", "attempts", "cleared", "suspects", "hz", "population"):
-            if name == "population" and cols["population"] is None:
-                rec[name] = math.nan
-                continue
-            integer = name != "hz"
-            x, ok = _number(cell(row, name), integer)
-            if not ok or (name == "cases" and math.isnan(x)):
-                title = _COLUMN_SPECS[name][0] if name in _COLUMN_SPECS else "EW"
-                problems.append(Problem(file=str(path), row=file_row, column=title, value=cell(row, name),
-                                        expected="ganze Zahl" if integer else "Zahl"))
-            rec[name] = x
-        records.append(rec)
-    if problems:
-        raise InputError(problems)
-    if not records:
-        same_land = [f"{k} {v}" for k, v in sorted(regions.items()) if k[:2] == wanted[:2]]
+    table, others = _parse_bka(path, year, wanted)
+    if table.empty:
+        same_land = [f"{k} {v}" for k, v in sorted(others.items()) if k[:2] == wanted[:2]]
         hint = f"; Kreise mit gleicher Landesnummer in der Datei: {', '.join(same_land)}" if same_land else ""
         raise InputError(Problem(file=str(path), column="Gemeindeschluessel", value=key,
-                                 expected=f"ein in der Datei vorhandener Kreisschlüssel ({len(regions)} Kreise "
+                                 expected=f"ein in der Datei vorhandener Kreisschlüssel ({len(others)} Kreise "
                                           f"gefunden){hint}"))
-    df = pd.DataFrame.from_records(records)
-    out = pd.DataFrame({
-        "year": pd.array(df["year"], dtype="Int64"),
-        "key": pd.array(df["key"], dtype="string"),
-        "label": pd.array(df["label"], dtype="string"),
-        "cases": pd.array(df["cases"].round(), dtype="Int64"),
-        "attempts": pd.array(df["attempts"].round(), dtype="Int64"),
-        "cleared": pd.array(df["cleared"].round(), dtype="Int64"),
-        "suspects": pd.array(df["suspects"].round(), dtype="Int64"),
-        "hz_bka": df["hz"].astype("float64"),
-        "population_bka": pd.array(df["population"].round(), dtype="Int64"),
-    })
-    out.attrs.update(source=str(path), region_key=wanted, region_name=region_name, kreisart=kreisart)
+    out = table.drop(columns=BKA_REGION_COLUMNS)
+    last = table.iloc[-1]
+    out.attrs.update(source=str(path), region_key=wanted, region_name=str(last["region_name"]),
+                     kreisart=str(last["kreisart"]))
     return out
 
 
@@ -389,6 +436,200 @@ def population_from_bka(pks_bka: pd.DataFrame) -> pd.DataFrame:
         rows.append({"year": int(y) - 1, "total": round(total)})
     return pd.DataFrame({"year": pd.array([r["year"] for r in rows], dtype="Int64"),
                          "total": pd.array([r["total"] for r in rows], dtype="Int64")})
+
+
+# ---------------------------------------------------------------------------
+# Reference values (Land or Kreis HZ) for profile.pks_reference
+# ---------------------------------------------------------------------------
+
+# First two digits of the Kreis key.
+LAND_NAMES: dict[str, str] = {
+    "01": "Schleswig-Holstein", "02": "Hamburg", "03": "Niedersachsen", "04": "Bremen",
+    "05": "Nordrhein-Westfalen", "06": "Hessen", "07": "Rheinland-Pfalz", "08": "Baden-Württemberg",
+    "09": "Bayern", "10": "Saarland", "11": "Berlin", "12": "Brandenburg", "13": "Mecklenburg-Vorpommern",
+    "14": "Sachsen", "15": "Sachsen-Anhalt", "16": "Thüringen",
+}
+_KREISART_NAMES = {"KfS": "Kreisfreie Stadt", "LK": "Landkreis"}
+REFERENCE_COLUMNS = ["key", "label", "hz", "cases", "population"]
+
+
+def _kreis_population(table: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Population behind the BKA HZ per Kreis: DataFrame(region_key,
+    population, source) with source "EW" or "HZ".
+
+    The CSV version of the table has no population column, so the population
+    is derived from the Kreis's total row "Straftaten insgesamt":
+    cases * 100,000 / HZ (the largest count, so the rounding of the published
+    HZ matters least). Where the table has the column "EW" (as in 2020), that
+    is used. Rounded to whole persons; one value per Kreis, for all its keys.
+    """
+    out, problems = [], []
+    for rkey, g in table.groupby("region_key", sort=False):
+        name = str(g["region_name"].iloc[0])
+        tot = g[g["key"] == TOTAL_KEY]
+        if tot.empty:
+            problems.append(Problem(file=str(path), column="Schluessel", value=f"{rkey} {name}",
+                                    expected="eine Zeile '------' (Straftaten insgesamt) je Kreis, aus der die "
+                                             "Einwohnerzahl folgt"))
+            continue
+        t = tot.iloc[0]
+        if not pd.isna(t["population_bka"]) and int(t["population_bka"]) > 0:
+            out.append((rkey, int(t["population_bka"]), "EW"))
+        elif not pd.isna(t["hz_bka"]) and t["hz_bka"] > 0:
+            out.append((rkey, round(float(t["cases"]) * 100000 / float(t["hz_bka"])), "HZ"))
+        else:
+            problems.append(Problem(file=str(path), column="Haeufigkeitszahl", value=t["hz_bka"],
+                                    expected=f"HZ > 0 in der Zeile 'Straftaten insgesamt' von {rkey} {name}, "
+                                             "um die Einwohnerzahl zu berechnen"))
+    if problems:
+        raise InputError(problems)
+    return pd.DataFrame(out, columns=["region_key", "population", "source"])
+
+
+def _kreis_label(name: str, kreisart: str) -> str:
+    kind = _KREISART_NAMES.get(kreisart, kreisart)
+    return f"{name} ({kind})" if kind else name
+
+
+def bka_reference(path: str | Path, year: int | None = None, land: str | int = "14",
+                  kreis: str | int | None = None) -> pd.DataFrame:
+    """Reference HZ per Straftatenschlüssel from the BKA table KR-F-01-T01.
+
+    With ``kreis`` (5-digit Kreis key): the HZ the BKA publishes for that
+    Kreis. Otherwise the HZ of the Land whose Kreis keys start with ``land``
+    ("14" Sachsen), computed from its Kreise: sum of cases / sum of
+    population * 100,000, each Kreis's population derived from its total
+    row (see :func:`_kreis_population`); per key, the Kreise that have a row
+    for it. Cases that the BKA assigns to no Kreis are missing from the
+    Kreis table, so the Land HZ can lie slightly below that of the BKA's
+    Land table.
+
+    Returns DataFrame(key, label, hz, cases, population) in file order;
+    ``attrs``: source, year, region_key, reference_label (German name for
+    ``profile.pks_reference_label``), kreise (number of Kreise),
+    population_source ("EW", "HZ" or "EW, HZ"), mode ("land" or "kreis").
+    Raises InputError (German, naming the file and the available Länder or
+    Kreise) for an unknown Land or Kreis.
+    """
+    path = Path(path)
+    table = read_bka_all(path, year)
+    if kreis is not None:
+        wanted = _region_key(kreis)
+        sel = table[table["region_key"] == wanted] if re.fullmatch(r"\d{5}", wanted) else table.iloc[:0]
+        if sel.empty:
+            kreise = table.drop_duplicates("region_key")
+            same = kreise[kreise["region_key"].str[:2] == wanted[:2]]
+            listed = same if len(same) else kreise.head(5)
+            names = ", ".join(f"{k} {n}" for k, n in zip(listed["region_key"], listed["region_name"]))
+            where = (f"Kreise mit gleicher Landesnummer: {names}" if len(same)
+                     else f"z. B. {names}")
+            raise InputError(Problem(file=str(path), column="Gemeindeschluessel", value=kreis,
+                                     expected=f"ein 5-stelliger Kreisschlüssel der Datei ({len(kreise)} Kreise; "
+                                              f"{where})"))
+        pop = _kreis_population(sel, path)
+        population = int(pop["population"].iloc[0])
+        out = pd.DataFrame({
+            "key": sel["key"].to_numpy(), "label": sel["label"].to_numpy(),
+            "hz": sel["hz_bka"].astype("float64").to_numpy(), "cases": sel["cases"].to_numpy(),
+            "population": pd.array([population] * len(sel), dtype="Int64"),
+        })
+        first = sel.iloc[0]
+        attrs = dict(region_key=wanted, mode="kreis", kreise=1, population_source=str(pop["source"].iloc[0]),
+                     reference_label=_kreis_label(str(first["region_name"]), str(first["kreisart"])))
+    else:
+        code = str(land).strip()
+        code = code.zfill(2) if code.isdigit() and len(code) <= 2 else code
+        sel = table[table["region_key"].str[:2] == code]
+        if sel.empty:
+            present = sorted(set(table["region_key"].str[:2]))
+            names = ", ".join(f"{c} {LAND_NAMES.get(c, '?')}" for c in present)
+            raise InputError(Problem(file=str(path), column="Gemeindeschluessel", value=land,
+                                     expected=f"eine Landesnummer (erste zwei Ziffern des Kreisschlüssels), "
+                                              f"zu der die Datei Kreise enthält: {names}"))
+        pop = _kreis_population(sel, path)
+        rows = sel[["key", "label", "cases", "region_key"]].merge(pop, on="region_key", how="left")
+        grouped = rows.groupby("key", sort=False).agg(label=("label", "first"), cases=("cases", "sum"),
+                                                      population=("population", "sum"))
+        out = pd.DataFrame({
+            "key": grouped.index.to_numpy(), "label": grouped["label"].to_numpy(),
+            "hz": (grouped["cases"].astype("float64") * 100000 / grouped["population"].astype("float64")).to_numpy(),
+            "cases": grouped["cases"].to_numpy(), "population": grouped["population"].to_numpy(),
+        })
+        attrs = dict(region_key=code, mode="land", kreise=len(pop),
+                     population_source=", ".join(sorted(set(pop["source"]))),
+                     reference_label=LAND_NAMES.get(code, f"Land {code}"))
+    out = out.astype({"key": "string", "label": "string", "hz": "float64", "cases": "Int64",
+                      "population": "Int64"})
+    out.attrs.update(source=str(path), year=int(table["year"].iloc[0]), **attrs)
+    return out
+
+
+def _normalise_pks_key(text) -> str:
+    """Key as typed on the command line: '------' and '0' -> '000000'."""
+    s = str(text).strip()
+    if s and set(s) == {"-"}:
+        return TOTAL_KEY
+    return s.zfill(6) if s.isdigit() and len(s) < 6 else s
+
+
+def reference_yaml(reference: pd.DataFrame, keys: list[str] | None = None) -> str:
+    """YAML snippet for the params file from :func:`bka_reference`:
+    ``profile.pks_reference`` in the per-year form {key: {year: HZ}} (keys
+    quoted, HZ rounded to one decimal) and ``profile.pks_reference_label``,
+    preceded by German comment lines naming source and method.
+
+    ``keys``: Straftatenschlüssel to include (None: the summary keys of
+    :data:`SUMMARY_KEYS` in the table, else all; ["alle"]: all keys).
+    Raises InputError for keys not in the table.
+    """
+    a = reference.attrs
+    source, year = Path(a.get("source", "")), int(a["year"])
+    available = list(reference["key"])
+    if keys is None:
+        wanted = [k for k in SUMMARY_KEYS if k in available] or available
+    elif [str(k).strip().lower() for k in keys] == ["alle"]:
+        wanted = available
+    else:
+        wanted = list(dict.fromkeys(_normalise_pks_key(k) for k in keys))
+        unknown = [k for k in wanted if k not in available]
+        if unknown:
+            raise InputError([Problem(file=str(source), column="Schluessel", value=k,
+                                      expected=f"ein Straftatenschlüssel der Datei: {', '.join(available)}")
+                              for k in unknown])
+    rows = reference.set_index("key")
+    label = str(a.get("reference_label", ""))
+    if a.get("mode") == "kreis":
+        method = [f"Methode: HZ, wie das BKA sie für {label} (Kreisschlüssel {a['region_key']}) veröffentlicht."]
+    else:
+        pop = ("Spalte EW der Tabelle" if a.get("population_source") == "EW" else
+               "Fälle * 100.000 / HZ der Zeile 'Straftaten insgesamt' (die CSV-Fassung hat keine Einwohnerspalte)"
+               if a.get("population_source") == "HZ" else
+               "Spalte EW, wo vorhanden, sonst Fälle * 100.000 / HZ der Zeile 'Straftaten insgesamt'")
+        method = [f"Methode: HZ für {label} aus den {a.get('kreise')} Kreisen berechnet: "
+                  "Summe der Fälle / Summe der Einwohner * 100.000;",
+                  f"  Einwohner je Kreis: {pop}.",
+                  "  Fälle, die das BKA keinem Kreis zuordnet, fehlen in der Kreistabelle; die HZ kann daher",
+                  "  etwas unter der HZ der Landestabelle liegen."]
+    lines = [
+        "# PKS-Referenzwerte (HZ = Fälle je 100.000 Einwohner), erzeugt mit: python -m kit.pks referenz",
+        f"# Quelle: Bundeskriminalamt, Polizeiliche Kriminalstatistik {year}, Tabelle KR-F-01-T01 "
+        f"(Kreise, Fälle, HZ); Datei {source.name}",
+        *(f"# {m}" for m in method),
+        f"# Die HZ des Berichtsjahres {year} beziehen sich auf die Einwohner am 31.12.{year - 1}; "
+        f"verglichen wird nur mit dem Jahr {year}.",
+        "# Hat die Parameterdatei schon einen Abschnitt 'profile:', nur die Zeilen darunter dort einfügen.",
+        "profile:",
+        "  pks_reference:",
+    ]
+    for k in wanted:
+        r = rows.loc[k]
+        text = " ".join(str(r["label"]).split())
+        if pd.isna(r["hz"]):
+            lines.append(f"    # {k}: keine HZ in der Tabelle ({text})")
+            continue
+        lines.append(f'    "{k}": {{{year}: {round(float(r["hz"]), 1):.1f}}}  # {text}')
+    lines.append(f"  pks_reference_label: {json.dumps(label, ensure_ascii=False)}")
+    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------------------
@@ -599,3 +840,53 @@ def pmk_indicators(pmk: pd.DataFrame) -> pd.DataFrame:
                              year=year, period=str(year), subject=subject,
                              subject_label=subject or "alle Phänomenbereiche", value=n, count=n))
     return make_indicators(rows)
+
+
+# ---------------------------------------------------------------------------
+# Command line: python -m kit.pks referenz <bka-datei> ...
+# ---------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import sys
+
+    from .errors import KitError
+    from .results import atomic_write_text
+
+    parser = argparse.ArgumentParser(prog="python -m kit.pks", description="Hilfen für die PKS-Daten.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    ref = sub.add_parser("referenz", help="Referenz-HZ aus der BKA-Kreistabelle als YAML für die Parameterdatei",
+                         description="Referenzwerte (HZ) für profile.pks_reference aus der BKA-Kreistabelle "
+                                     "KR-F-01-T01: für ein Land (aus seinen Kreisen berechnet) oder einen Kreis.")
+    ref.add_argument("datei", help="BKA-Kreistabelle KR-F-01-T01 (.csv oder .xlsx)")
+    ref.add_argument("--jahr", type=int, default=None,
+                     help="Berichtsjahr (bei der CSV-Fassung nötig; die Excel-Fassung nennt es selbst)")
+    where = ref.add_mutually_exclusive_group()
+    where.add_argument("--land", default="14", help="Landesnummer, z. B. 14 für Sachsen (Standard: 14)")
+    where.add_argument("--kreis", default=None, help="5-stelliger Kreisschlüssel, z. B. 14612 für Dresden")
+    ref.add_argument("--schluessel", nargs="+", default=None,
+                     help="Straftatenschlüssel, z. B. 000000 892000 (Standard: die Summenschlüssel; 'alle': alle)")
+    ref.add_argument("--ausgabe", default=None, help="YAML in diese Datei schreiben statt auf den Bildschirm")
+    args = parser.parse_args(argv)
+    try:
+        source = Path(args.datei)
+        if args.jahr is None and source.suffix.lower() in (".csv", ".txt") and source.exists():
+            raise InputError(Problem(file=str(source), column="Berichtsjahr", expected=(
+                "Option --jahr, z. B. --jahr 2022: die CSV-Fassung der BKA-Tabelle nennt das Berichtsjahr nicht")))
+        table = bka_reference(args.datei, year=args.jahr, land=args.land, kreis=args.kreis)
+        text = reference_yaml(table, args.schluessel)
+        if args.ausgabe:
+            atomic_write_text(Path(args.ausgabe), text)
+    except KitError as exc:
+        print(f"Fehler: {exc}", file=sys.stderr)
+        return 1
+    if args.ausgabe:
+        print(f"Referenzwerte geschrieben: {args.ausgabe}")
+    else:
+        print(text, end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

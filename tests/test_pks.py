@@ -386,6 +386,271 @@ def test_real_bka_xlsx_2020_population_and_hz():
 
 
 # ---------------------------------------------------------------------------
+# The whole BKA table and reference values (Land / Kreis HZ) for params
+# ---------------------------------------------------------------------------
+
+# A second Sachsen Kreis (invented numbers) next to 14999 Musterstadt, so that
+# the Land HZ is a real aggregate. By hand:
+#   population 14999 = round(1,234 * 100,000 / 4,113.3) = round(30,000.24) = 30,000
+#   population 14888 = 3,000 * 100,000 / 6,000 = 50,000
+#   000000: (1,234 + 3,000) / 80,000 * 100,000 = 5,292.5
+#   899000: (300 + 600) / 80,000 * 100,000 = 1,125.0
+#   211000: only 14999 has the row: 0 / 30,000 -> 0.0
+REF_LINES = BKA_LINES + [
+    "------;Straftaten insgesamt;14888;Beispielstadt;KfS;3,000;6,000;90;3;0;0;1,800;60;1,500;1,200;300;200;13.3",
+    "899000;Straßenkriminalität;14888;Beispielstadt;KfS;600;1,200;20;3.3;0;0;120;20;100;90;10;10;10",
+]
+
+
+def test_read_bka_all_fixture(tmp_path):
+    from kit.pks import read_bka_all
+
+    path = write_bka_csv(tmp_path / "kreise.csv", lines=REF_LINES)
+    df = read_bka_all(path, year=2021)
+    assert list(df.columns) == ["year", "key", "label", "cases", "attempts", "cleared", "suspects", "hz_bka",
+                                "population_bka", "region_key", "region_name", "kreisart"]
+    assert list(df["region_key"]) == ["01001", "14999", "14999", "14999", "14888", "14888"]
+    assert list(df["region_name"]) == ["Anderswo"] + ["Musterstadt"] * 3 + ["Beispielstadt"] * 2
+    assert list(df["kreisart"]) == ["KfS", "LK", "LK", "LK", "KfS", "KfS"]
+    assert list(df["key"]) == ["000000", "000000", "899000", "211000", "000000", "899000"]
+    assert list(df["cases"]) == [2500, 1234, 300, 0, 3000, 600]
+    assert set(df["year"]) == {2021} and df.attrs["year"] == 2021
+    # read_bka_table gives the same rows for one Kreis, without the region columns
+    one_kreis = read_bka_table(path, "14888", year=2021)
+    expected = df[df["region_key"] == "14888"].drop(columns=["region_key", "region_name", "kreisart"])
+    pd.testing.assert_frame_equal(one_kreis.reset_index(drop=True), expected.reset_index(drop=True))
+    assert one_kreis.attrs["region_name"] == "Beispielstadt" and one_kreis.attrs["kreisart"] == "KfS"
+
+
+def test_read_bka_all_reports_defects_in_any_kreis(tmp_path):
+    from kit.pks import read_bka_all
+
+    lines = [BKA_LINES[0].replace("2,500;2,500", "viele;2,500"), *BKA_LINES[1:]]
+    path = write_bka_csv(tmp_path / "k.csv", lines=lines)
+    with pytest.raises(InputError) as err:
+        read_bka_all(path, year=2021)
+    assert err.value.problems[0].row == 3 and err.value.problems[0].value == "viele"
+    # one Kreis is still read when another Kreis has a defect (behaviour of read_bka_table kept)
+    assert read_bka_table(path, "14999", year=2021)["cases"].iloc[0] == 1234
+    with pytest.raises(InputError, match="Berichtsjahr"):
+        read_bka_all(write_bka_csv(tmp_path / "k2.csv"))
+
+
+def test_bka_reference_land_fixture(tmp_path):
+    from kit.pks import bka_reference
+
+    path = write_bka_csv(tmp_path / "kreise.csv", lines=REF_LINES)
+    ref = bka_reference(path, year=2021).set_index("key")
+    assert list(ref.columns) == ["label", "hz", "cases", "population"]
+    assert list(ref.index) == ["000000", "899000", "211000"]
+    assert ref.loc["000000", "hz"] == pytest.approx(5292.5)
+    assert (ref.loc["000000", "cases"], ref.loc["000000", "population"]) == (4234, 80000)
+    assert ref.loc["899000", "hz"] == pytest.approx(1125.0) and ref.loc["899000", "cases"] == 900
+    assert ref.loc["211000", "hz"] == 0.0 and ref.loc["211000", "population"] == 30000
+    assert ref.loc["899000", "label"] == "Straßenkriminalität"
+    attrs = bka_reference(path, year=2021).attrs
+    assert (attrs["reference_label"], attrs["year"], attrs["kreise"], attrs["population_source"]) == \
+        ("Sachsen", 2021, 2, "HZ")
+    # another Land, given as number without leading zero: Kreis 1001 alone (2,500 cases, HZ 2,500)
+    other = bka_reference(path, year=2021, land=1).set_index("key")
+    assert other.loc["000000", "hz"] == pytest.approx(2500.0) and other.loc["000000", "population"] == 100000
+    assert other.attrs["reference_label"] == "Schleswig-Holstein"
+
+
+def test_bka_reference_kreis_fixture(tmp_path):
+    from kit.pks import bka_reference
+
+    path = write_bka_csv(tmp_path / "kreise.csv", lines=REF_LINES)
+    ref = bka_reference(path, year=2021, kreis=14999)
+    assert list(ref["key"]) == ["000000", "899000", "211000"]
+    assert list(ref["hz"]) == [4113.3, 1000.0, 0.0]  # as published in the fixture
+    assert list(ref["population"]) == [30000] * 3
+    assert ref.attrs["reference_label"] == "Musterstadt (Landkreis)"
+
+
+def test_bka_reference_errors_name_file_and_choices(tmp_path):
+    from kit.pks import bka_reference
+
+    path = write_bka_csv(tmp_path / "kreise.csv", lines=REF_LINES)
+    with pytest.raises(InputError) as err:
+        bka_reference(path, year=2021, land="15")
+    text = str(err.value)
+    assert "kreise.csv" in text and "'15'" in text and "01 Schleswig-Holstein, 14 Sachsen" in text
+    with pytest.raises(InputError) as err:
+        bka_reference(path, year=2021, kreis="14612")
+    text = str(err.value)
+    assert "kreise.csv" in text and "14612" in text and "14888 Beispielstadt" in text and "14999 Musterstadt" in text
+    with pytest.raises(InputError, match="vorhandene Datei"):
+        bka_reference(tmp_path / "fehlt.csv", year=2021)
+    # a Kreis without the total row has no population
+    lines = [line for line in REF_LINES if not line.startswith("------;Straftaten insgesamt;14888")]
+    with pytest.raises(InputError, match="14888 Beispielstadt"):
+        bka_reference(write_bka_csv(tmp_path / "ohne.csv", lines=lines), year=2021)
+
+
+def _run_cli(capsys, *args) -> tuple[int, str, str]:
+    from kit.pks import main
+
+    rc = main(["referenz", *map(str, args)])
+    captured = capsys.readouterr()
+    return rc, captured.out, captured.err
+
+
+def _params_with(snippet: str, tmp_path: Path) -> dict:
+    """The snippet merged into a copy of params/muldenau.yaml, loaded as the kit loads params."""
+    import yaml
+
+    from kit.config import load_params
+
+    base = (Path(__file__).resolve().parents[1] / "params" / "muldenau.yaml").read_text(encoding="utf-8")
+    assert "profile" not in yaml.safe_load(base)  # the snippet adds the section
+    path = tmp_path / "muldenau.yaml"
+    path.write_text(base.rstrip("\n") + "\n\n" + snippet, encoding="utf-8")
+    return load_params(path)
+
+
+def test_cli_reference_yaml_loads_into_params(tmp_path, capsys):
+    import yaml
+
+    from kit.stage1 import reference_from_params
+
+    bka = write_bka_csv(tmp_path / "kreise.csv", lines=REF_LINES)
+    rc, out, err = _run_cli(capsys, bka, "--jahr", 2021, "--land", 14, "--schluessel", "000000", "899000")
+    assert rc == 0, err
+    assert yaml.safe_load(out) == {"profile": {"pks_reference": {"000000": {2021: 5292.5}, "899000": {2021: 1125.0}},
+                                               "pks_reference_label": "Sachsen"}}
+    comments = [line for line in out.splitlines() if line.startswith("#")]
+    assert any("Quelle" in c and "kreise.csv" in c and "2021" in c for c in comments)
+    assert any("Methode" in c and "Summe der Fälle / Summe der Einwohner" in c for c in comments)
+    assert '"000000": {2021: 5292.5}' in out  # key quoted, HZ with one decimal
+    params = _params_with(out, tmp_path)
+    assert reference_from_params(params) == {"000000": {2021: 5292.5}, "899000": {2021: 1125.0}}
+    assert params["profile"]["pks_reference_label"] == "Sachsen"
+
+    # the per-year form: compared only in report year 2021, not in 2022
+    pks = pd.DataFrame({"year": [2021, 2022], "key": ["899000", "899000"], "label": ["Straßenkriminalität"] * 2,
+                        "cases": [12, 30], "cleared": [6, 6], "suspects": [5, 5]})
+    pop = pd.DataFrame({"year": [2020, 2021], "total": [1000, 1000]})
+    ind = pks_indicators(pks, pop, reference=reference_from_params(params), reference_label="Sachsen")
+    rows = ind[ind["indicator"] == "pks_hz_reference"]
+    assert list(rows["year"]) == [2021] and rows["note"].iloc[0].count("1.125") == 1  # German number format
+
+
+def test_cli_default_and_all_keys_and_output_file(tmp_path, capsys):
+    import yaml
+
+    bka = write_bka_csv(tmp_path / "kreise.csv", lines=REF_LINES)
+    rc, out, _ = _run_cli(capsys, bka, "--jahr", 2021)
+    assert rc == 0
+    # default: the summary keys in the table (211000 is none)
+    assert list(yaml.safe_load(out)["profile"]["pks_reference"]) == ["000000", "899000"]
+    rc, out_all, _ = _run_cli(capsys, bka, "--jahr", 2021, "--schluessel", "alle")
+    assert list(yaml.safe_load(out_all)["profile"]["pks_reference"]) == ["000000", "899000", "211000"]
+    target = tmp_path / "sub" / "referenz.yaml"
+    rc, msg, _ = _run_cli(capsys, bka, "--jahr", 2021, "--ausgabe", target)
+    assert rc == 0 and str(target) in msg
+    assert target.read_text(encoding="utf-8") == out
+    assert not [p for p in target.parent.iterdir() if p.name != "referenz.yaml"]  # no temporary file left
+
+
+def test_cli_kreis_through_module_entry_point(tmp_path):
+    import subprocess
+    import sys
+
+    import yaml
+
+    bka = write_bka_csv(tmp_path / "kreise.csv", lines=REF_LINES)
+    proc = subprocess.run([sys.executable, "-m", "kit.pks", "referenz", str(bka), "--jahr", "2021",
+                           "--kreis", "14999", "--schluessel", "0", "899000"],
+                          cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert yaml.safe_load(proc.stdout) == {"profile": {
+        "pks_reference": {"000000": {2021: 4113.3}, "899000": {2021: 1000.0}},
+        "pks_reference_label": "Musterstadt (Landkreis)"}}
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--land", "15"], ["kreise.csv", "14 Sachsen"]),
+    (["--kreis", "14612"], ["kreise.csv", "14612", "14999 Musterstadt"]),
+    (["--schluessel", "892000"], ["kreise.csv", "892000", "000000, 899000, 211000"]),
+])
+def test_cli_errors_in_german(tmp_path, capsys, args, expected):
+    bka = write_bka_csv(tmp_path / "kreise.csv", lines=REF_LINES)
+    rc, out, err = _run_cli(capsys, bka, "--jahr", 2021, *args)
+    assert rc == 1 and out == "" and err.startswith("Fehler: ")
+    for text in expected:
+        assert text in err
+
+
+def test_cli_missing_file_and_year(tmp_path, capsys):
+    rc, _, err = _run_cli(capsys, tmp_path / "fehlt.csv", "--jahr", 2022)
+    assert rc == 1 and "fehlt.csv" in err and "vorhandene Datei" in err
+    rc, _, err = _run_cli(capsys, write_bka_csv(tmp_path / "k.csv"))
+    assert rc == 1 and "--jahr" in err
+
+
+def _land_from_raw_csv(path: Path, land: str, key: str) -> tuple[int, int]:
+    """(cases, population) of a Land for a key, straight from the BKA CSV:
+    population per Kreis = round(cases * 100,000 / HZ) of its '------' row."""
+    with open(path, encoding="latin-1", newline="") as fh:
+        rows = [r for r in csv.reader(fh, delimiter=";") if len(r) > 6 and r[2].isdigit()
+                and r[2].zfill(5).startswith(land)]
+    population = {r[2]: round(_int(r[5]) * 100000 / float(r[6].replace(",", ""))) for r in rows if r[0] == "------"}
+    chosen = [r for r in rows if r[0] == key]
+    return sum(_int(r[5]) for r in chosen), sum(population[r[2]] for r in chosen)
+
+
+@pytest.mark.skipif(not REAL_CSV.exists(), reason=f"real BKA CSV not present: {REAL_CSV}")
+def test_real_bka_csv_sachsen_reference(tmp_path, capsys):
+    from kit.pks import bka_reference, read_bka_all
+    from kit.stage1 import reference_from_params
+
+    ref = bka_reference(REAL_CSV, year=2022, land="14").set_index("key")
+    assert ref.attrs["kreise"] == 13
+    expected = {}
+    for key, raw_key in (("000000", "------"), ("892000", "892000")):
+        cases, population = _land_from_raw_csv(REAL_CSV, "14", raw_key)
+        assert (ref.loc[key, "cases"], ref.loc[key, "population"]) == (cases, population)
+        expected[key] = cases / population * 100000
+        assert ref.loc[key, "hz"] == pytest.approx(expected[key], rel=1e-12)
+    assert ref.loc["000000", "cases"] == 266609
+    # Statistisches Landesamt Sachsen, 31.12.2021: 4,043,002 residents
+    assert ref.loc["000000", "population"] == pytest.approx(4043002, rel=1e-3)
+    assert round(expected["000000"], 1) == 6594.4 and round(expected["892000"], 1) == 194.7
+
+    # the whole table: every Kreis row of the file
+    with open(REAL_CSV, encoding="latin-1", newline="") as fh:
+        raw = [r for r in csv.reader(fh, delimiter=";") if len(r) > 2 and r[2].isdigit() and len(r[2]) >= 4]
+    df = read_bka_all(REAL_CSV, year=2022)
+    assert len(df) == len(raw) and df["region_key"].nunique() == len({r[2] for r in raw}) == 400
+
+    rc, out, err = _run_cli(capsys, REAL_CSV, "--jahr", 2022, "--schluessel", "000000", "892000")
+    assert rc == 0, err
+    params = _params_with(out, tmp_path)
+    assert reference_from_params(params) == {k: {2022: round(v, 1)} for k, v in expected.items()}
+
+
+@pytest.mark.skipif(not REAL_XLSX_2020.exists(), reason=f"real BKA XLSX 2020 not present: {REAL_XLSX_2020}")
+def test_real_bka_xlsx_2020_reference_uses_ew_column():
+    import openpyxl
+
+    from kit.pks import bka_reference
+
+    wb = openpyxl.load_workbook(REAL_XLSX_2020, read_only=True, data_only=True)
+    try:
+        totals = [r for r in wb.active.iter_rows(min_row=10, values_only=True)
+                  if r[0] == "------" and str(r[2]).startswith("14")]
+    finally:
+        wb.close()
+    cases, population = sum(r[5] for r in totals), sum(r[22] for r in totals)
+    ref = bka_reference(REAL_XLSX_2020, land=14)
+    total = ref[ref["key"] == "000000"].iloc[0]
+    assert ref.attrs["year"] == 2020 and ref.attrs["population_source"] == "EW"
+    assert (total["cases"], total["population"]) == (cases, population)
+    assert total["hz"] == pytest.approx(cases * 100000 / population, rel=1e-12)
+
+
+# ---------------------------------------------------------------------------
 # PMK
 # ---------------------------------------------------------------------------
 
