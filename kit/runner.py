@@ -33,11 +33,22 @@ STAGES = [
 ]
 
 
+DONE = ("ok", "entfällt")  # stage states that count as complete
+
+
+def not_applicable(stage: str, params: dict) -> str:
+    """Why a stage does not apply to a commune ("" when it does): a commune without a
+    survey still gets its area profile and the recommendations that rest on it."""
+    if stage == "buergerbefragung" and not params["survey"].get("responses"):
+        return "keine Bürgerbefragung in den Parametern angegeben (survey.responses)"
+    return ""
+
+
 @dataclass
 class StageStatus:
     stage: str
     title: str
-    status: str = "ausstehend"  # ok | fehlgeschlagen | übersprungen | ausstehend
+    status: str = "ausstehend"  # ok | entfällt | fehlgeschlagen | übersprungen | ausstehend
     seconds: float = 0.0
     message: str = ""
     report: str = ""  # report path relative to the output dir
@@ -54,7 +65,7 @@ class CommuneStatus:
 
     @property
     def ok(self) -> bool:
-        return bool(self.stages) and all(s.status == "ok" for s in self.stages)
+        return bool(self.stages) and all(s.status in DONE for s in self.stages)
 
 
 @contextlib.contextmanager
@@ -159,8 +170,8 @@ def run_commune(params_file: str | Path, output_dir: str | Path, force: bool = F
     commune_dir = output_dir / status.commune_id
     previous = _read_status(commune_dir)
     if (not force and previous and previous.get("fingerprint") == status.fingerprint
-            and all(s["status"] == "ok" for s in previous["stages"])
-            and all((output_dir / s["report"]).exists() for s in previous["stages"])):
+            and all(s["status"] in DONE for s in previous["stages"])
+            and all((output_dir / s["report"]).exists() for s in previous["stages"] if s["status"] == "ok")):
         log(f"  {status.name}: unverändert, übersprungen")
         return _status_from_dict(previous)
 
@@ -170,6 +181,11 @@ def run_commune(params_file: str | Path, output_dir: str | Path, force: bool = F
     for (stage, nb_name, title), st in zip(STAGES, status.stages):
         if failed:
             st.status, st.message = "übersprungen", "vorherige Stufe fehlgeschlagen"
+            continue
+        reason = not_applicable(stage, params)
+        if reason:
+            st.status, st.message = "entfällt", reason
+            log(f"  {status.name} · {title}: entfällt – {reason}")
             continue
         start = time.perf_counter()
         executed = commune_dir / "notebooks" / nb_name
@@ -245,7 +261,7 @@ def run_batch(params_files: list[Path], output_dir: str | Path, jobs: int = 2,
     return results
 
 
-STATUS_STYLE = {"ok": "#1f7a3a", "fehlgeschlagen": "#b00020", "übersprungen": "#8a6d00", "ausstehend": "#666"}
+STATUS_STYLE = {"ok": "#1f7a3a", "entfällt": "#666", "fehlgeschlagen": "#b00020", "übersprungen": "#8a6d00", "ausstehend": "#666"}
 
 
 def comparison_section(output_dir: Path, statuses: list[CommuneStatus]) -> str:

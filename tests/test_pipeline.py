@@ -478,3 +478,27 @@ def test_fmt_indicator_units():
     assert fmt_indicator(1.0, "ja/nein") == "ja" and fmt_indicator(0.0, "ja/nein") == "nein"
     assert fmt_indicator(7225.14, "je 100.000 Einw.") == "7.225,1 je 100.000 Einw."
     assert fmt_indicator(float("nan"), "Anteil") == "–"
+
+
+def test_commune_without_survey_gets_profile_and_recommendations(muldenau_run, tmp_path):
+    """No survey in the params: stage 2 is marked as not applicable (not failed) and
+    stage 3 recommends from the area profile alone."""
+    params = params_copy("muldenau", muldenau_run.data_dir.parent, tmp_path / "params")
+    data = yaml.safe_load(params.read_text(encoding="utf-8"))
+    del data["survey"]
+    params.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    out = tmp_path / "output"
+
+    status = run_batch([params], out, jobs=1)[0]
+
+    assert [s.status for s in status.stages] == ["ok", "entfällt", "ok"]
+    assert "survey.responses" in status.stages[1].message
+    assert status.ok
+    results = out / "muldenau" / "results"
+    assert not (results / "key_indicators_survey.csv").exists()
+    recs = pd.read_csv(results / "recommendations.csv")
+    checked = " ".join(recs["checked"].astype(str))
+    assert "Nicht prüfbar" in checked  # survey rules cannot be checked, and say so
+    assert recs["evaluable"].any()  # profile rules (e.g. share of residents 65+) still are
+    index = visible_text((out / "index.html").read_text(encoding="utf-8"))
+    assert "entfällt" in index and "keine Bürgerbefragung" in index
