@@ -488,10 +488,13 @@ def survey_population_margins(residents: pd.DataFrame, year: int | None = None,
     return out.reset_index(drop=True)
 
 
-def _natural_key(text: str):
+def natural_key(text: str):
     """Sort '2' before '10' but keep text ids sortable."""
     s = str(text)
     return (0, int(s), s) if s.isdigit() else (1, 0, s)
+
+
+_natural_key = natural_key  # older name used inside this module
 
 
 def _population_series(population_totals: pd.DataFrame | pd.Series) -> pd.Series:

@@ -85,6 +85,21 @@ def _stderr_to(log_file: Path):
             os.close(saved)
 
 
+@contextlib.contextmanager
+def _batch_environment():
+    """KIT_BATCH=1 for the kernel started inside (it inherits the environment): no interactive
+    widgets in batch runs. Restored afterwards so the calling process is unaffected."""
+    before = os.environ.get("KIT_BATCH")
+    os.environ["KIT_BATCH"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("KIT_BATCH", None)
+        else:
+            os.environ["KIT_BATCH"] = before
+
+
 def execute_stage(notebook: Path, executed: Path, parameters: dict, log_file: Path | None = None) -> None:
     """Run one stage notebook with papermill; raises PapermillExecutionError.
 
@@ -92,8 +107,7 @@ def execute_stage(notebook: Path, executed: Path, parameters: dict, log_file: Pa
     import papermill as pm
 
     executed.parent.mkdir(parents=True, exist_ok=True)
-    os.environ["KIT_BATCH"] = "1"  # inherited by the kernel: no interactive widgets in batch runs
-    with _stderr_to(log_file or executed.with_suffix(".log")):
+    with _stderr_to(log_file or executed.with_suffix(".log")), _batch_environment():
         pm.execute_notebook(
             str(notebook), str(executed), parameters=parameters, kernel_name="python3",
             cwd=str(notebook.parent), progress_bar=False, log_output=False,

@@ -9,7 +9,6 @@ in memory for interactive work and are never written under output/.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +16,9 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError, KitError, Problem, missing_file
-from .io import read_table
+from .io import read_geometry, read_table
+from .load import file_sha256
+from .profile import natural_key
 from .recommendations import KEY_INDICATOR_COLUMNS
 from .results import ResultStore
 from .schemas import check_district_ids, validate_table
@@ -39,12 +40,13 @@ from .survey import (
 )
 from .survey.cleaning import CleanResult
 from .survey.codebook import Codebook
+from .survey.estimates import DERIVED_GROUP_LABELS
 
 # Subgroups every question is broken down by (derived columns of the cleaning step).
 BREAKDOWNS = ("sex", "age_group", "district")
 AGE_LABELS = {"16-34": "16 bis 34 Jahre", "35-54": "35 bis 54 Jahre", "55-74": "55 bis 74 Jahre",
               "75+": "75 Jahre und älter"}
-SEX_LABELS = {"m": "Männer", "w": "Frauen"}
+SEX_LABELS = DERIVED_GROUP_LABELS["sex"]
 
 
 @dataclass
@@ -79,8 +81,9 @@ class SurveyResult:
         return int(self.params["privacy"]["min_base_percent"])
 
 
-def _sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+def district_geometry(params: dict):
+    """The commune's district polygons (for the survey maps), read as in stage 1."""
+    return read_geometry(params["inputs"]["districts"]["path"])
 
 
 def read_districts(store: ResultStore) -> dict[str, str]:
@@ -116,7 +119,7 @@ def response_rates(sample: pd.DataFrame, districts: dict[str, str], min_cell: in
     for margin, col, labels in (("district", "district_id", districts), ("age_group", "age_group", AGE_LABELS),
                                 ("sex", "sex", SEX_LABELS)):
         g = sample.groupby(col, sort=False)[["issued", "returned"]].sum()
-        order = list(labels) if margin != "district" else sorted(g.index, key=_natural)
+        order = list(labels) if margin != "district" else sorted(g.index, key=natural_key)
         for cat in order:
             if cat in g.index:
                 rows.append((margin, str(cat), labels.get(cat, str(cat)), g.loc[cat, "issued"], g.loc[cat, "returned"]))
@@ -128,11 +131,6 @@ def response_rates(sample: pd.DataFrame, districts: dict[str, str], min_cell: in
     df.loc[small, "rate"] = np.nan
     df["returned"] = df["returned"].mask(small)
     return df
-
-
-def _natural(value) -> tuple:
-    text = str(value)
-    return (0, int(text), "") if text.isdigit() else (1, 0, text)
 
 
 def suppress_sample_vs_population(svp: pd.DataFrame, districts: dict[str, str], min_cell: int) -> pd.DataFrame:
@@ -310,12 +308,12 @@ def compute_survey(params: dict, store: ResultStore) -> SurveyResult:
     public = apply_disclosure(estimates, min_cell=min_cell, min_base=min_base)
     key = survey_key_indicators(data, weights, survey["key_indicators"], conf, min_cell, min_base)
 
-    hashes = {str(responses): _sha256(responses), str(survey["codebook"]): _sha256(survey["codebook"])}
+    hashes = {str(responses): file_sha256(responses), str(survey["codebook"]): file_sha256(survey["codebook"])}
     response = None
     notes = []
     if survey.get("sample"):
         sample = read_sample(survey["sample"], districts)
-        hashes[str(survey["sample"])] = _sha256(survey["sample"])
+        hashes[str(survey["sample"])] = file_sha256(survey["sample"])
         response = response_rates(sample, districts, min_cell)
     else:
         notes.append("Die Zahl der angeschriebenen Personen je Gruppe wurde nicht geliefert; "

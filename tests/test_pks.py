@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from kit.errors import InputError
+from helpers import one, poisson_cdf, raw_demo_rows
 from kit.pks import (
     CONTROL_KEYS,
     SUMMARY_KEYS,
@@ -33,20 +34,8 @@ REAL_XLSX_2022 = REALDATA / "2022_KR-F-01-T01-Kreise-Faelle-HZ_xls.xlsx"
 REAL_XLSX_2020 = REALDATA / "2020_KR-F-01-T01-Kreise-Faelle-HZ_xls.xlsx"
 
 
-def one(ind: pd.DataFrame, **where) -> pd.Series:
-    sel = ind
-    for col, val in where.items():
-        sel = sel[sel[col] == val]
-    assert len(sel) == 1, f"expected one row for {where}, got {len(sel)}"
-    return sel.iloc[0]
 
 
-def _poisson_cdf(k: int, mu: float) -> float:
-    term, total = math.exp(-mu), 0.0
-    for i in range(k + 1):
-        total += term
-        term *= mu / (i + 1)
-    return total
 
 
 def _exact_interval_by_bisection(x: int, alpha: float = 0.05) -> tuple[float, float]:
@@ -56,8 +45,8 @@ def _exact_interval_by_bisection(x: int, alpha: float = 0.05) -> tuple[float, fl
             mid = (lo + hi) / 2
             lo, hi = (mid, hi) if f(mid) < 0 else (lo, mid)
         return (lo + hi) / 2
-    lower = 0.0 if x == 0 else solve(lambda mu: (1 - _poisson_cdf(x - 1, mu)) - alpha / 2, 0.0, 10 * x + 10)
-    upper = solve(lambda mu: alpha / 2 - _poisson_cdf(x, mu), 0.0, 10 * x + 10)
+    lower = 0.0 if x == 0 else solve(lambda mu: (1 - poisson_cdf(x - 1, mu)) - alpha / 2, 0.0, 10 * x + 10)
+    upper = solve(lambda mu: alpha / 2 - poisson_cdf(x, mu), 0.0, 10 * x + 10)
     return lower, upper
 
 
@@ -749,9 +738,6 @@ inputs:
 {extra}"""
 
 
-def _raw(path: Path) -> list[dict]:
-    with open(path, encoding="cp1252", newline="") as fh:
-        return list(csv.DictReader(fh, delimiter=";"))
 
 
 def test_reference_from_params_in_report(demo_data, tmp_path, monkeypatch):
@@ -764,9 +750,9 @@ def test_reference_from_params_in_report(demo_data, tmp_path, monkeypatch):
     from kit.stage1 import compute_profile, key_indicators
     from kit.stage1_report import show_pks
 
-    pks = {(int(r["year"]), r["key"]): int(r["cases"]) for r in _raw(demo_data / "pks.csv")}
+    pks = {(int(r["year"]), r["key"]): int(r["cases"]) for r in raw_demo_rows(demo_data / "pks.csv")}
     latest = max(y for y, _ in pks)
-    pop_prev = sum(int(r["count"]) for r in _raw(demo_data / "residents.csv") if int(r["year"]) == latest - 1)
+    pop_prev = sum(int(r["count"]) for r in raw_demo_rows(demo_data / "residents.csv") if int(r["year"]) == latest - 1)
     n_total, n_violent = pks[(latest, "000000")], pks[(latest, "892000")]
     hz_total = n_total * 100000 / pop_prev
     lo, hi = _exact_interval_by_bisection(n_total)
@@ -828,7 +814,7 @@ def test_bka_format_through_params(demo_data, tmp_path):
     assert str(bka) in inputs.hashes
     # the stage runs on it: HZ of 2021 with the commune's population of 31.12.2020
     result = compute_profile(inputs)
-    pop2020 = sum(int(r["count"]) for r in _raw(demo_data / "residents.csv") if int(r["year"]) == 2020)
+    pop2020 = sum(int(r["count"]) for r in raw_demo_rows(demo_data / "residents.csv") if int(r["year"]) == 2020)
     assert one(result.pks, indicator="pks_hz", subject="000000", year=2021)["value"] == \
         pytest.approx(1234 * 100000 / pop2020)
 
@@ -880,7 +866,7 @@ def test_bka_tables_of_several_years_through_params(demo_data, tmp_path):
     assert str(first) in inputs.hashes and str(second) in inputs.hashes
     result = compute_profile(inputs)
     pops = {}
-    for r in _raw(demo_data / "residents.csv"):
+    for r in raw_demo_rows(demo_data / "residents.csv"):
         pops[int(r["year"])] = pops.get(int(r["year"]), 0) + int(r["count"])
     total = df[df["key"] == "000000"].set_index("year")["cases"]
     for year in (2021, 2022):

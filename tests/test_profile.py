@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import one, poisson_cdf, raw_demo_rows
 from kit import profile as P
 
 # ---------------------------------------------------------------------------
@@ -40,12 +41,6 @@ def residents():
                   "count": "Int64"})
 
 
-def one(ind: pd.DataFrame, **where) -> pd.Series:
-    sel = ind
-    for col, val in where.items():
-        sel = sel[sel[col] == val]
-    assert len(sel) == 1, f"expected one row for {where}, got {len(sel)}"
-    return sel.iloc[0]
 
 
 # ---------------------------------------------------------------------------
@@ -97,26 +92,19 @@ def test_poisson_interval_matches_table_values():
     assert lo0 == 0.0 and hi0 == pytest.approx(3.689, abs=1e-3)
 
 
-def _poisson_cdf(k: int, mu: float) -> float:
-    """P(X <= k) by summing the probability mass, independently of scipy."""
-    term, total = math.exp(-mu), 0.0
-    for i in range(k + 1):
-        total += term
-        term *= mu / (i + 1)
-    return total
 
 
 def test_poisson_interval_tail_probabilities():
     # defining property of the exact interval: each tail holds 2.5 %
     for x in (1, 4, 23):
         lo, hi = P.poisson_interval(x)
-        assert 1 - _poisson_cdf(x - 1, lo) == pytest.approx(0.025, abs=1e-9)
-        assert _poisson_cdf(x, hi) == pytest.approx(0.025, abs=1e-9)
+        assert 1 - poisson_cdf(x - 1, lo) == pytest.approx(0.025, abs=1e-9)
+        assert poisson_cdf(x, hi) == pytest.approx(0.025, abs=1e-9)
 
 
 def _poisson_quantile(q: float, mu: float) -> int:
     k = 0
-    while _poisson_cdf(k, mu) < q:
+    while poisson_cdf(k, mu) < q:
         k += 1
     return k
 
@@ -610,12 +598,6 @@ def test_missing_required_input_is_an_error(demo_root):
         run_profile(demo_params(demo_root, drop=("pks",)))
 
 
-def _raw_rows(path):
-    """Rows of a demo CSV (';'-separated cp1252 for muldenau) read with the csv module."""
-    import csv
-
-    with open(path, encoding="cp1252", newline="") as fh:
-        return list(csv.DictReader(fh, delimiter=";"))
 
 
 def test_report_tables_show_hand_computed_values(demo_root, capture):
@@ -625,26 +607,26 @@ def test_report_tables_show_hand_computed_values(demo_root, capture):
 
     inputs, result = run_profile(demo_params(demo_root))
     data = demo_root / "data" / "muldenau"
-    res = _raw_rows(data / "residents.csv")
+    res = raw_demo_rows(data / "residents.csv")
     pop = {}
     for r in res:
         pop[int(r["year"])] = pop.get(int(r["year"]), 0) + int(r["count"])
     show_all(result, inputs)
     html = " ".join(capture.texts)
 
-    pks = {(int(r["year"]), r["key"]): r for r in _raw_rows(data / "pks.csv")}
+    pks = {(int(r["year"]), r["key"]): r for r in raw_demo_rows(data / "pks.csv")}
     first_year = min(y for y, _ in pks)
     assert f"<td class=\"num\">{fmt_num(int(pks[(first_year, '000000')]['suspects']))}</td>" in html
     assert "Tatverdächtige nach Jahren" in html and "Häufigkeitszahl (Fälle je 100.000 Einwohner) nach Jahren" in html
 
-    owi = _raw_rows(data / "owi.csv")
+    owi = raw_demo_rows(data / "owi.csv")
     parking = sum(int(r["count"]) for r in owi if int(r["year"]) == first_year and r["category"] == "Parken")
     assert fmt_num(parking * 1000 / pop[first_year], 1) in html
     ind = result.owi
     row = one(ind, indicator="owi_per_1000", subject="Parken", year=first_year)
     assert row["value"] == pytest.approx(parking * 1000 / pop[first_year])
 
-    clubs = _raw_rows(data / "clubs.csv")
+    clubs = raw_demo_rows(data / "clubs.csv")
     latest = max(pop)
     d_pop = sum(int(r["count"]) for r in res if int(r["year"]) == latest and r["district_id"] == "1")
     sport_1 = sum(1 for c in clubs if c["district_id"] == "1" and c["type"] == "Sport")
@@ -652,13 +634,13 @@ def test_report_tables_show_hand_computed_values(demo_root, capture):
         pytest.approx(sport_1 * 1000 / d_pop)
     assert "Vereine je 1.000 Einwohner nach Stadtteil und Art" in html
 
-    edu = _raw_rows(data / "education.csv")
+    edu = raw_demo_rows(data / "education.csv")
     eur = sum(float(r["amount_eur"].replace(".", "").replace(",", ".")) for r in edu if int(r["year"]) == first_year)
     assert one(result.education, indicator="education_eur_per_resident", subject="", year=first_year)["value"] == \
         pytest.approx(eur / pop[first_year])
     assert fmt_num(eur / pop[first_year], 2) in html
 
-    bos = _raw_rows(data / "bos.csv")
+    bos = raw_demo_rows(data / "bos.csv")
     for year in sorted({int(b["year"]) for b in bos}):
         staff = sum(int(b["staff"]) for b in bos if int(b["year"]) == year)
         assert one(result.bos, indicator="bos_staff_per_10000", subject="", year=year)["value"] == \
@@ -681,7 +663,7 @@ def test_interactive_map_of_demo_commune(demo_root, capture, monkeypatch):
                       "Präventionsaktivitäten"]
     html = m.get_root().render()
     # popup of district 1: residents of the latest year, summed here from the raw file
-    res = _raw_rows(demo_root / "data" / "muldenau" / "residents.csv")
+    res = raw_demo_rows(demo_root / "data" / "muldenau" / "residents.csv")
     latest = max(int(r["year"]) for r in res)
     n = sum(int(r["count"]) for r in res if int(r["year"]) == latest and r["district_id"] == "1")
     name = inputs.district_names["1"]
@@ -690,7 +672,7 @@ def test_interactive_map_of_demo_commune(demo_root, capture, monkeypatch):
         assert german in html, german
     assert_clean(html)
     # BOS markers: units of the latest year only, one marker each
-    bos = _raw_rows(demo_root / "data" / "muldenau" / "bos.csv")
+    bos = raw_demo_rows(demo_root / "data" / "muldenau" / "bos.csv")
     last_bos = max(int(b["year"]) for b in bos)
     bos_group = next(e for e in elements if isinstance(e, folium.FeatureGroup)
                      and e.layer_name.startswith("Polizei"))
@@ -732,13 +714,13 @@ def test_results_hold_every_indicator(demo_root, tmp_path):
                  "pks_hz_mean", "pks_trend", "owi_per_1000", "owi_trend", "clubs_per_1000",
                  "accommodation_places", "bos_staff_per_10000", "education_eur_per_resident"):
         assert name in have, name
-    res = _raw_rows(demo_root / "data" / "muldenau" / "residents.csv")
+    res = raw_demo_rows(demo_root / "data" / "muldenau" / "residents.csv")
     years = sorted({int(r["year"]) for r in res})
     # every year for OWi, education and population; BOS for every year in its file
     for indicator in ("owi_per_1000", "education_eur_per_resident", "population"):
         assert sorted(ind.loc[(ind["indicator"] == indicator) & (ind["subject"] == ""), "year"]
                       .dropna().astype(int).unique()) == years, indicator
-    bos_years = sorted({int(b["year"]) for b in _raw_rows(demo_root / "data" / "muldenau" / "bos.csv")})
+    bos_years = sorted({int(b["year"]) for b in raw_demo_rows(demo_root / "data" / "muldenau" / "bos.csv")})
     assert sorted(ind.loc[ind["indicator"] == "bos_staff_per_10000", "year"].astype(int).unique()) == bos_years
     # clubs by district and type
     clubs = ind[ind["indicator"] == "clubs_per_1000"]

@@ -1,0 +1,25 @@
+"""Stage 3, Handlungsempfehlungen: the measures catalogue applied to the key
+indicators of stages 1 and 2, with the prevention activities on record."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from . import recommendations as rec
+from .results import ResultStore, collect_key_indicators
+
+
+def compute_recommendations(params: dict, store: ResultStore) -> pd.DataFrame:
+    """Every measure of the catalogue with its rule results (see kit.recommendations.recommend)."""
+    indicators = collect_key_indicators(store)
+    catalogue = rec.load_catalogue(params["recommendations"]["catalogue"])
+    inventory = store.read_table("prevention_inventory", dtype=str) if store.exists("prevention_inventory") else None
+    names = {}
+    if store.exists("districts"):
+        districts = store.read_table("districts", dtype=str)
+        names = dict(zip(districts["district_id"], districts["district_name"]))
+    return rec.recommend(catalogue, indicators, inventory, names)
+
+
+def write_recommendations(result: pd.DataFrame, store: ResultStore) -> None:
+    store.write_table("recommendations", result)
