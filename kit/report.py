@@ -137,7 +137,7 @@ def _in_ipython() -> bool:
     return get_ipython() is not None
 
 
-def _in_interactive_frontend() -> bool:
+def interactive_session() -> bool:
     """A person at JupyterLab, not a batch run (the runner sets KIT_BATCH for its kernels)."""
     if os.environ.get("KIT_BATCH"):
         return False

@@ -4,7 +4,6 @@ notebook. Only formats and draws what kit.stage1 computed."""
 from __future__ import annotations
 
 import html
-import os
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -13,7 +12,7 @@ from . import plots
 from .load import INPUT_TITLES, ProfileInputs
 from .pks import CONTROL_KEYS
 from .profile import REGISTER_AGE_GROUPS
-from .report import (DASH, fmt_int, fmt_interval, fmt_num, show_md, show_note, show_table)
+from .report import (DASH, fmt_int, interactive_session, fmt_interval, fmt_num, show_md, show_note, show_table)
 from .stage1 import (ProfileResult, indicator_by_district, indicator_by_year, pks_overview, pks_year_table,
                      reference_value)
 
@@ -148,14 +147,6 @@ def _latest_bos(bos: pd.DataFrame | None) -> pd.DataFrame | None:
 # ---------------------------------------------------------------------------
 # Interactive map (notebook only)
 # ---------------------------------------------------------------------------
-
-
-def interactive_session() -> bool:
-    """True in JupyterLab / Jupyter Notebook; False in batch runs (the runner
-    sets KIT_BATCH=1 for papermill) and outside IPython."""
-    from .report import _in_interactive_frontend
-
-    return _in_interactive_frontend() and os.environ.get("KIT_BATCH") != "1"
 
 
 def _popup(title: str, lines: list[tuple[str, str]]) -> str:

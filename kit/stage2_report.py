@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from . import plots
-from .report import DASH, fmt_int, fmt_interval, fmt_num, fmt_pct, show_md, show_note, show_table
+from .report import DASH, interactive_session, fmt_int, fmt_interval, fmt_num, fmt_pct, show_md, show_note, show_table
 from .stage2 import AGE_LABELS, SurveyResult, negative_codes
 
 SUPPRESSED = "nicht ausgewiesen"
@@ -329,9 +329,3 @@ def explorer(result: SurveyResult):
     display(box)
     return box
 
-
-def interactive() -> bool:
-    """True in JupyterLab/Notebook, False under papermill or nbval (batch)."""
-    from .report import _in_interactive_frontend
-
-    return _in_interactive_frontend()
