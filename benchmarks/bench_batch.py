@@ -29,8 +29,8 @@ TARGETS = {  # seconds
     "papermill, one stage of one commune": 15,
 }
 
-IMPORTS = ("import kit.stage, kit.load, kit.stage1, kit.stage1_report, kit.stage2, kit.stage2_report, "
-           "kit.recommendations, kit.report, geopandas, matplotlib.pyplot")
+IMPORTS = ("import kit.stage, kit.profile.inputs, kit.profile.stage, kit.profile.view, kit.survey.stage, kit.survey.view, "
+           "kit.recommend.rules, kit.report, geopandas, matplotlib.pyplot")
 
 
 def timed(fn, repeat: int) -> float:
@@ -48,13 +48,13 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    from kit.config import load_params
+    from kit.params import load_params
     from kit.demo import generate_demo
-    from kit.load import load_profile_inputs
+    from kit.profile.inputs import load_profile_inputs
     from kit.results import ResultStore
     from kit.runner import NOTEBOOK_DIR, STAGES, execute_stage
-    from kit.stage1 import compute_profile, write_profile
-    from kit.stage2 import compute_survey
+    from kit.profile.stage import compute_profile, write_profile
+    from kit.survey.stage import compute_survey
 
     generate_demo(REPO / "data" / "demo", communes=args.communes)
     imports = timed(lambda: subprocess.run([sys.executable, "-c", IMPORTS], check=True), args.repeat)

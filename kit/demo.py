@@ -45,6 +45,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from kit.errors import KitError
+
 DEFAULT_SEED = 20261125
 DEMO_COMMUNES = ["muldenau", "elsterhain", "elbstadt"]
 YEARS = tuple(range(2019, 2025))
@@ -1494,3 +1496,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def ensure_demo_data(params: dict) -> None:
+    """Built-in demo communes generate their data on first use."""
+    if not params.get("demo"):
+        return
+    data_dir = Path(params["data_dir"])
+    if data_dir.exists() and any(data_dir.iterdir()):
+        return
+    if params["commune_id"] not in SPECS:
+        raise KitError(f"Parameterdatei {params['params_file']}: 'demo: true', aber '{params['commune_id']}' ist "
+                       f"keine Demo-Kommune (verfügbar: {', '.join(SPECS)}).")
+    generate_commune(SPECS[params["commune_id"]], data_dir, DEFAULT_SEED, load_codebook_yaml())

@@ -3,7 +3,7 @@ value and what was expected, so a bad input can be fixed without a debugger."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 

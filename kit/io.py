@@ -9,12 +9,13 @@ commas, cp1252 or UTF-8 with BOM.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from pathlib import Path
 
 import pandas as pd
 
-from .errors import InputError, Problem, missing_file
+from kit.errors import InputError, Problem, missing_file
 
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
@@ -208,3 +209,11 @@ def read_geometry(path: str | Path, *, target_crs: str = TARGET_CRS):
     gdf.attrs["source"] = str(path)
     gdf.attrs["first_data_row"] = 1
     return gdf
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__
+from kit import __version__
 
 DASH = "–"  # shown for values that do not exist or are suppressed
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import KitError
+from kit.errors import KitError
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -87,17 +87,7 @@ def _jsonable(obj):
     return str(obj)
 
 
-STAGE_RESULT_NAMES = ("profile", "survey")
-
-
-def collect_key_indicators(store: ResultStore) -> pd.DataFrame:
-    """Key indicators of stages 1 and 2 (one tidy table) for stage 3 and comparisons."""
-    frames = [store.read_table(f"key_indicators_{name}") for name in STAGE_RESULT_NAMES
-              if store.exists(f"key_indicators_{name}")]
-    if not frames:
-        raise KitError("Keine Kennzahlen aus Gebietsprofil oder Bürgerbefragung gefunden. "
-                       "Bitte zuerst die Stufen 1 und 2 ausführen.")
-    return pd.concat(frames, ignore_index=True)
+STAGE_RESULT_NAMES = ("profile", "survey")  # stages that write key indicators and provenance
 
 
 def input_hashes(store: ResultStore) -> dict[str, str]:
@@ -108,21 +98,3 @@ def input_hashes(store: ResultStore) -> dict[str, str]:
             hashes.update(store.read_json(f"provenance_{name}").get("input_hashes", {}))
     return hashes
 
-
-def compare_key_indicators(output_dir: str | Path, communes: list[tuple[str, str]]) -> pd.DataFrame:
-    """Key indicators of several communes in one tidy table (commune_id, commune,
-    indicator, label, value, lower, upper, unit, source), for comparisons across
-    communes. Communes without results are left out."""
-    frames = []
-    for commune_id, name in communes:
-        store = ResultStore(output_dir, commune_id)
-        try:
-            df = collect_key_indicators(store)
-        except KitError:
-            continue
-        frames.append(df.assign(commune_id=commune_id, commune=name))
-    if not frames:
-        return pd.DataFrame(columns=["commune_id", "commune", "indicator", "label", "value", "lower", "upper",
-                                     "unit", "source"])
-    out = pd.concat(frames, ignore_index=True)
-    return out[["commune_id", "commune", "indicator", "label", "value", "lower", "upper", "unit", "source"]]

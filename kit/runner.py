@@ -20,17 +20,13 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import __version__
-from .config import DEFAULTS_FILE, REPO_ROOT, load_params
-from .errors import KitError
-from .results import atomic_write_bytes, atomic_write_text
+from kit import __version__
+from kit.params import DEFAULTS_FILE, REPO_ROOT, load_params
+from kit.errors import KitError
+from kit.results import atomic_write_text
+from kit.stage import STAGES
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
-STAGES = [
-    ("gebietsprofil", "1_gebietsprofil.ipynb", "Gebietsprofil"),
-    ("buergerbefragung", "2_buergerbefragung.ipynb", "Bürgerbefragung"),
-    ("handlungsempfehlungen", "3_handlungsempfehlungen.ipynb", "Handlungsempfehlungen"),
-]
 
 
 DONE = ("ok", "entfällt")  # stage states that count as complete
@@ -39,7 +35,7 @@ DONE = ("ok", "entfällt")  # stage states that count as complete
 def not_applicable(stage: str, params: dict) -> str:
     """Why a stage does not apply to a commune ("" when it does): a commune without a
     survey still gets its area profile and the recommendations that rest on it."""
-    if stage == "buergerbefragung" and not params["survey"].get("responses"):
+    if stage == "survey" and not params["survey"].get("responses"):
         return "keine Bürgerbefragung in den Parametern angegeben (survey.responses)"
     return ""
 
@@ -169,7 +165,7 @@ def run_commune(params_file: str | Path, output_dir: str | Path, force: bool = F
     status.stages = [StageStatus(stage=s, title=t) for s, _, t in STAGES]
     try:
         params = load_params(params_file)
-        from .load import ensure_demo_data
+        from kit.demo import ensure_demo_data
 
         ensure_demo_data(params)
     except Exception as exc:  # noqa: BLE001 - any failure is recorded per commune
@@ -280,8 +276,8 @@ STATUS_STYLE = {"ok": "#1f7a3a", "entfällt": "#666", "fehlgeschlagen": "#b00020
 
 def comparison_section(output_dir: Path, statuses: list[CommuneStatus]) -> str:
     """Key indicators of all complete communes side by side (also written as CSV)."""
-    from .report import fmt_indicator, html_table
-    from .results import compare_key_indicators
+    from kit.report import fmt_indicator, html_table
+    from kit.indicators import compare_key_indicators
 
     complete = [(s.commune_id, s.name or s.commune_id) for s in statuses if s.ok]
     table = compare_key_indicators(output_dir, complete)

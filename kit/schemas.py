@@ -18,7 +18,7 @@ import pandas as pd
 import pandera.pandas as pa
 import yaml
 
-from .errors import InputError, Problem
+from kit.errors import InputError, Problem
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "data_schemas"
 

@@ -5,10 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import load_params
-from .errors import ParamsError
-from .report import setup_notebook
-from .results import ResultStore
+from kit.params import load_params
+from kit.errors import ParamsError
+from kit.report import setup_notebook
+from kit.results import ResultStore
+
+
+# The three stages: (id, notebook, German title). The id names the package
+# (kit/profile, kit/survey, kit/recommend), the notebook (notebooks/1_profile.ipynb),
+# the report (output/<commune>/1_profile.html) and the stage's logs.
+STAGES = [
+    ("profile", "1_profile.ipynb", "Gebietsprofil"),
+    ("survey", "2_survey.ipynb", "Bürgerbefragung"),
+    ("recommend", "3_recommend.ipynb", "Handlungsempfehlungen"),
+]
+STAGE_IDS = tuple(s for s, _, _ in STAGES)
 
 
 @dataclass
@@ -23,6 +34,8 @@ class StageContext:
 
 
 def open_stage(commune_id: str, params_file: str, output_dir: str, stage: str) -> StageContext:
+    if stage not in STAGE_IDS:
+        raise ParamsError(f"Unbekannte Stufe '{stage}'; erlaubt: {', '.join(STAGE_IDS)}.")
     params = load_params(params_file)
     if params["commune_id"] != commune_id:
         raise ParamsError(

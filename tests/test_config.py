@@ -2,7 +2,7 @@
 
 import pytest
 
-from kit.config import load_params
+from kit.params import load_params
 from kit.errors import ParamsError
 
 BASE = """commune_id: testort

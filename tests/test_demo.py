@@ -19,14 +19,14 @@ import pytest
 import yaml
 from scipy.stats import norm
 
-from kit.config import PARAMS_DIR, load_params
+from kit.params import PARAMS_DIR, load_params
 from kit.demo import DEFAULT_SEED, DEMO_COMMUNES, generate_demo, input_files
 from kit.io import read_table
-from kit.load import load_profile_inputs
+from kit.profile.inputs import load_profile_inputs
 from kit.results import ResultStore
 from kit.schemas import load_schema
-from kit.stage1 import compute_profile, write_profile
-from kit.stage2 import compute_survey
+from kit.profile.stage import compute_profile, write_profile
+from kit.survey.stage import compute_survey
 from kit.survey import clean_responses, load_codebook, read_responses
 
 # register age groups -> survey weighting age groups (16+ only)

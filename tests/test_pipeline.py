@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from kit.config import PARAMS_DIR, load_params
+from kit.params import PARAMS_DIR, load_params
 from kit.demo import generate_demo
 from kit.io import read_table
 from kit.runner import STAGES, run_batch, run_commune, write_index
@@ -463,7 +463,7 @@ def test_missing_required_file_is_named_and_index_written(muldenau_run, tmp_path
     assert "fehlgeschlagen" in text and "pks.csv" in text
 
 
-@pytest.mark.parametrize("report", ["1_gebietsprofil.html", "2_buergerbefragung.html"])
+@pytest.mark.parametrize("report", ["1_profile.html", "2_survey.html"])
 def test_report_shows_figures_as_images(muldenau_run, report):
     page = (muldenau_run.commune_dir / report).read_text(encoding="utf-8")
     images = re.findall(r'<img[^>]+src="data:image/png;base64,', page)

@@ -11,7 +11,6 @@ csv module and openpyxl).
 from __future__ import annotations
 
 import csv
-import math
 from pathlib import Path
 
 import pandas as pd
@@ -19,14 +18,8 @@ import pytest
 
 from kit.errors import InputError
 from helpers import one, poisson_cdf, raw_demo_rows
-from kit.pks import (
-    CONTROL_KEYS,
-    SUMMARY_KEYS,
-    pks_indicators,
-    pmk_summary,
-    population_from_bka,
-    read_bka_table,
-)
+from kit.profile.bka import population_from_bka, read_bka_table
+from kit.profile.pks import CONTROL_KEYS, SUMMARY_KEYS, pks_indicators, pmk_summary
 
 REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata" / "pks"
 REAL_CSV = REALDATA / "2022_KR-F-01-T01-Kreise-Faelle-HZ_csv.csv"
@@ -392,7 +385,7 @@ REF_LINES = BKA_LINES + [
 
 
 def test_read_bka_all_fixture(tmp_path):
-    from kit.pks import read_bka_all
+    from kit.profile.bka import read_bka_all
 
     path = write_bka_csv(tmp_path / "kreise.csv", lines=REF_LINES)
     df = read_bka_all(path, year=2021)
@@ -412,7 +405,7 @@ def test_read_bka_all_fixture(tmp_path):
 
 
 def test_read_bka_all_reports_defects_in_any_kreis(tmp_path):
-    from kit.pks import read_bka_all
+    from kit.profile.bka import read_bka_all
 
     lines = [BKA_LINES[0].replace("2,500;2,500", "viele;2,500"), *BKA_LINES[1:]]
     path = write_bka_csv(tmp_path / "k.csv", lines=lines)
@@ -426,7 +419,7 @@ def test_read_bka_all_reports_defects_in_any_kreis(tmp_path):
 
 
 def test_bka_reference_land_fixture(tmp_path):
-    from kit.pks import bka_reference
+    from kit.profile.bka import bka_reference
 
     path = write_bka_csv(tmp_path / "kreise.csv", lines=REF_LINES)
     ref = bka_reference(path, year=2021).set_index("key")
@@ -447,7 +440,7 @@ def test_bka_reference_land_fixture(tmp_path):
 
 
 def test_bka_reference_kreis_fixture(tmp_path):
-    from kit.pks import bka_reference
+    from kit.profile.bka import bka_reference
 
     path = write_bka_csv(tmp_path / "kreise.csv", lines=REF_LINES)
     ref = bka_reference(path, year=2021, kreis=14999)
@@ -458,7 +451,7 @@ def test_bka_reference_kreis_fixture(tmp_path):
 
 
 def test_bka_reference_errors_name_file_and_choices(tmp_path):
-    from kit.pks import bka_reference
+    from kit.profile.bka import bka_reference
 
     path = write_bka_csv(tmp_path / "kreise.csv", lines=REF_LINES)
     with pytest.raises(InputError) as err:
@@ -478,9 +471,9 @@ def test_bka_reference_errors_name_file_and_choices(tmp_path):
 
 
 def _run_cli(capsys, *args) -> tuple[int, str, str]:
-    from kit.pks import main
+    from kit.cli import main
 
-    rc = main(["referenz", *map(str, args)])
+    rc = main(["pks-referenz", *map(str, args)])
     captured = capsys.readouterr()
     return rc, captured.out, captured.err
 
@@ -489,7 +482,7 @@ def _params_with(snippet: str, tmp_path: Path) -> dict:
     """The snippet merged into a copy of params/muldenau.yaml, loaded as the kit loads params."""
     import yaml
 
-    from kit.config import load_params
+    from kit.params import load_params
 
     base = (Path(__file__).resolve().parents[1] / "params" / "muldenau.yaml").read_text(encoding="utf-8")
     assert "profile" not in yaml.safe_load(base)  # the snippet adds the section
@@ -501,7 +494,7 @@ def _params_with(snippet: str, tmp_path: Path) -> dict:
 def test_cli_reference_yaml_loads_into_params(tmp_path, capsys):
     import yaml
 
-    from kit.stage1 import reference_from_params
+    from kit.profile.stage import reference_from_params
 
     bka = write_bka_csv(tmp_path / "kreise.csv", lines=REF_LINES)
     rc, out, err = _run_cli(capsys, bka, "--jahr", 2021, "--land", 14, "--schluessel", "000000", "899000")
@@ -549,7 +542,7 @@ def test_cli_kreis_through_module_entry_point(tmp_path):
     import yaml
 
     bka = write_bka_csv(tmp_path / "kreise.csv", lines=REF_LINES)
-    proc = subprocess.run([sys.executable, "-m", "kit.pks", "referenz", str(bka), "--jahr", "2021",
+    proc = subprocess.run([sys.executable, "-m", "kit", "pks-referenz", str(bka), "--jahr", "2021",
                            "--kreis", "14999", "--schluessel", "0", "899000"],
                           cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -591,8 +584,8 @@ def _land_from_raw_csv(path: Path, land: str, key: str) -> tuple[int, int]:
 
 @pytest.mark.skipif(not REAL_CSV.exists(), reason=f"real BKA CSV not present: {REAL_CSV}")
 def test_real_bka_csv_sachsen_reference(tmp_path, capsys):
-    from kit.pks import bka_reference, read_bka_all
-    from kit.stage1 import reference_from_params
+    from kit.profile.bka import bka_reference, read_bka_all
+    from kit.profile.stage import reference_from_params
 
     ref = bka_reference(REAL_CSV, year=2022, land="14").set_index("key")
     assert ref.attrs["kreise"] == 13
@@ -623,7 +616,7 @@ def test_real_bka_csv_sachsen_reference(tmp_path, capsys):
 def test_real_bka_xlsx_2020_reference_uses_ew_column():
     import openpyxl
 
-    from kit.pks import bka_reference
+    from kit.profile.bka import bka_reference
 
     wb = openpyxl.load_workbook(REAL_XLSX_2020, read_only=True, data_only=True)
     try:
@@ -661,7 +654,7 @@ def test_pmk_summary():
 
 
 def test_pmk_indicators():
-    from kit.pks import pmk_indicators
+    from kit.profile.pks import pmk_indicators
 
     pmk = pd.DataFrame({"year": pd.array([2021, 2021, 2022], dtype="Int64"),
                         "area": ["rechts", "links", "rechts"], "offence_type": ["Propagandadelikte"] * 3,
@@ -681,7 +674,7 @@ def test_pmk_indicators():
 def test_pks_year_tables(indicators):
     from types import SimpleNamespace
 
-    from kit.stage1 import indicator_by_year, pks_group_keys, pks_year_table
+    from kit.profile.stage import indicator_by_year, pks_group_keys, pks_year_table
 
     result = SimpleNamespace(pks=indicators)
     assert pks_group_keys(result) == ["892000", "899000", "674000"]  # fixture keys of the summary groups
@@ -699,8 +692,8 @@ def test_pks_year_tables(indicators):
 def test_pks_group_keys_fallback():
     from types import SimpleNamespace
 
-    from kit.profile import make_indicators
-    from kit.stage1 import pks_group_keys
+    from kit.profile.indicators import make_indicators
+    from kit.profile.stage import pks_group_keys
 
     def with_keys(*keys):
         return SimpleNamespace(pks=make_indicators(
@@ -744,11 +737,11 @@ def test_reference_from_params_in_report(demo_data, tmp_path, monkeypatch):
     import IPython.display
     from IPython.display import HTML, Markdown
 
-    from kit.config import load_params
-    from kit.load import load_profile_inputs
+    from kit.params import load_params
+    from kit.profile.inputs import load_profile_inputs
     from kit.report import fmt_num
-    from kit.stage1 import compute_profile, key_indicators
-    from kit.stage1_report import show_pks
+    from kit.profile.stage import compute_profile, key_indicators
+    from kit.profile.view import show_pks
 
     pks = {(int(r["year"]), r["key"]): int(r["cases"]) for r in raw_demo_rows(demo_data / "pks.csv")}
     latest = max(y for y, _ in pks)
@@ -788,9 +781,9 @@ def test_reference_from_params_in_report(demo_data, tmp_path, monkeypatch):
 
 
 def test_reference_values_must_be_numbers(demo_data, tmp_path):
-    from kit.config import load_params
+    from kit.params import load_params
     from kit.errors import ParamsError
-    from kit.stage1 import reference_from_params
+    from kit.profile.stage import reference_from_params
 
     path = tmp_path / "muldenau.yaml"
     path.write_text(_params_text(demo_data, 'profile:\n  pks_reference:\n    "892000": hoch\n'), encoding="utf-8")
@@ -799,9 +792,9 @@ def test_reference_values_must_be_numbers(demo_data, tmp_path):
 
 
 def test_bka_format_through_params(demo_data, tmp_path):
-    from kit.config import load_params
-    from kit.load import load_profile_inputs
-    from kit.stage1 import compute_profile
+    from kit.params import load_params
+    from kit.profile.inputs import load_profile_inputs
+    from kit.profile.stage import compute_profile
 
     bka = write_bka_csv(tmp_path / "kreise.csv")
     pks = f"{{path: {bka}, format: bka, key: 14999, year: 2021}}"
@@ -820,8 +813,8 @@ def test_bka_format_through_params(demo_data, tmp_path):
 
 
 def test_bka_format_params_need_key_and_year(demo_data, tmp_path):
-    from kit.config import load_params
-    from kit.load import load_profile_inputs
+    from kit.params import load_params
+    from kit.profile.inputs import load_profile_inputs
 
     bka = write_bka_csv(tmp_path / "kreise.csv")
     path = tmp_path / "muldenau.yaml"
@@ -832,8 +825,8 @@ def test_bka_format_params_need_key_and_year(demo_data, tmp_path):
 
 @pytest.mark.skipif(not REAL_CSV.exists(), reason=f"real BKA CSV not present: {REAL_CSV}")
 def test_real_bka_csv_through_params(demo_data, tmp_path):
-    from kit.load import read_input_table
-    from kit.config import load_params
+    from kit.profile.inputs import read_input_table
+    from kit.params import load_params
 
     pks = f"{{path: {REAL_CSV}, format: bka, key: 14612, year: 2022}}"
     path = tmp_path / "dresden.yaml"
@@ -849,9 +842,9 @@ def test_real_bka_csv_through_params(demo_data, tmp_path):
 
 def test_bka_tables_of_several_years_through_params(demo_data, tmp_path):
     """One BKA table per year (inputs.pks.files): stacked, each year's HZ on its own population."""
-    from kit.config import load_params
-    from kit.load import load_profile_inputs
-    from kit.stage1 import compute_profile
+    from kit.params import load_params
+    from kit.profile.inputs import load_profile_inputs
+    from kit.profile.stage import compute_profile
 
     first = write_bka_csv(tmp_path / "kreise_2021.csv")
     second = write_bka_csv(tmp_path / "kreise_2022.csv",
@@ -876,7 +869,7 @@ def test_bka_tables_of_several_years_through_params(demo_data, tmp_path):
 
 
 def test_input_needs_path_or_files_not_both(demo_data, tmp_path):
-    from kit.config import load_params
+    from kit.params import load_params
     from kit.errors import ParamsError
 
     path = tmp_path / "muldenau.yaml"

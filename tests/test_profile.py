@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from helpers import one, poisson_cdf, raw_demo_rows
-from kit import profile as P
+from kit.profile import indicators as P
 
 # ---------------------------------------------------------------------------
 # Fixtures (typed as the validator returns them: Int64 numbers, string text)
@@ -445,7 +445,7 @@ def test_interactive_map_layers_without_tiles():
     import folium
     from pyproj import Transformer
 
-    from kit import plots
+    from kit import figures as plots
 
     districts, places, bos = _map_fixture()
     m = plots.interactive_map(districts, {"1": "<b>Altstadt</b><br>Einwohner 2024: 11.188"},
@@ -523,7 +523,7 @@ def demo_params(root, drop=(), profile=None, name="muldenau"):
     """Params file for the demo commune muldenau with data in root, without the inputs in ``drop``."""
     import yaml
 
-    from kit.config import PARAMS_DIR
+    from kit.params import PARAMS_DIR
 
     data = yaml.safe_load((PARAMS_DIR / f"{name}.yaml").read_text(encoding="utf-8"))
     data["data_dir"] = str(root / "data" / name)
@@ -538,16 +538,16 @@ def demo_params(root, drop=(), profile=None, name="muldenau"):
 
 
 def run_profile(params_file):
-    from kit.config import load_params
-    from kit.load import load_profile_inputs
-    from kit.stage1 import compute_profile
+    from kit.params import load_params
+    from kit.profile.inputs import load_profile_inputs
+    from kit.profile.stage import compute_profile
 
     inputs = load_profile_inputs(load_params(params_file))
     return inputs, compute_profile(inputs)
 
 
 def show_all(result, inputs):
-    from kit import stage1_report as view
+    from kit.profile import view as view
 
     view.show_data_notes(result)
     view.show_population(result, inputs)
@@ -576,7 +576,7 @@ def assert_clean(text: str):
     (("bos", "places", "prevention", "accommodation"), "Präventionsaktivitäten"),
 ])
 def test_missing_optional_inputs_give_notes(demo_root, capture, drop, note):
-    from kit.load import INPUT_TITLES
+    from kit.profile.inputs import INPUT_TITLES
 
     inputs, result = run_profile(demo_params(demo_root, drop=drop))
     for name in drop:
@@ -652,7 +652,7 @@ def test_report_tables_show_hand_computed_values(demo_root, capture):
 def test_interactive_map_of_demo_commune(demo_root, capture, monkeypatch):
     import folium
 
-    from kit import stage1_report as view
+    from kit.profile import view as view
 
     inputs, result = run_profile(demo_params(demo_root))
     m = view.interactive_map(result, inputs)
@@ -689,9 +689,9 @@ def test_interactive_map_of_demo_commune(demo_root, capture, monkeypatch):
 def test_notebook_keeps_interactive_map_out_of_the_report():
     import nbformat
 
-    from kit.config import REPO_ROOT
+    from kit.params import REPO_ROOT
 
-    nb = nbformat.read(REPO_ROOT / "notebooks" / "1_gebietsprofil.ipynb", as_version=4)
+    nb = nbformat.read(REPO_ROOT / "notebooks" / "1_profile.ipynb", as_version=4)
     map_cells = [c for c in nb.cells if "interactive_map" in c.source or "Interaktive Karte" in c.source]
     assert len(map_cells) == 2
     assert all("remove_cell" in c.metadata.get("tags", []) for c in map_cells)
@@ -699,7 +699,7 @@ def test_notebook_keeps_interactive_map_out_of_the_report():
 
 def test_results_hold_every_indicator(demo_root, tmp_path):
     from kit.results import ResultStore
-    from kit.stage1 import write_profile
+    from kit.profile.stage import write_profile
 
     inputs, result = run_profile(demo_params(demo_root))
     store = ResultStore(tmp_path, "muldenau")

@@ -4,7 +4,9 @@ import pandas as pd
 import pytest
 
 from kit.errors import ParamsError
-from kit.recommendations import KEY_INDICATOR_COLUMNS, load_catalogue, recommend, recommendations_markdown
+from kit.indicators import KEY_INDICATOR_COLUMNS
+from kit.recommend.rules import load_catalogue, recommend
+from kit.recommend.view import recommendations_markdown
 
 CATALOGUE = """
 measures:
@@ -86,8 +88,8 @@ def test_bad_catalogue_names_measure_and_key(tmp_path):
 def test_key_indicators_of_several_communes_side_by_side(tmp_path):
     import pandas as pd
 
-    from kit.recommendations import KEY_INDICATOR_COLUMNS
-    from kit.results import ResultStore, compare_key_indicators
+    from kit.indicators import KEY_INDICATOR_COLUMNS, compare_key_indicators
+    from kit.results import ResultStore
 
     for cid, value in (("a", 0.2), ("b", 0.4)):
         ResultStore(tmp_path, cid).write_table("key_indicators_survey", pd.DataFrame(
@@ -101,7 +103,7 @@ def test_key_indicators_of_several_communes_side_by_side(tmp_path):
 def test_measures_name_the_prevention_activities_they_build_on(catalogue):
     import pandas as pd
 
-    from kit.recommendations import existing_activities
+    from kit.recommend.rules import existing_activities
 
     inventory = pd.DataFrame({
         "title": ["Verkehrshelfer", "Anti-Gewalt-Training", "Mobile Jugendarbeit"],
@@ -119,7 +121,7 @@ def test_measures_name_the_prevention_activities_they_build_on(catalogue):
     assert existing_activities({"topic": "Verkehr"}, inventory, names) == ""  # no topics: no claim
     assert existing_activities(traffic, None, names) == ""
     # recommend carries it into the report text of triggered measures (the shipped catalogue)
-    from kit.config import REPO_ROOT
+    from kit.params import REPO_ROOT
 
     shipped = load_catalogue(REPO_ROOT / "params" / "measures.yaml")
     ind = indicators(**{"survey.problem_speeding": (0.6, 0.55, 0.65, "Anteil")})

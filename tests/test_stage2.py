@@ -11,13 +11,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from kit.config import REPO_ROOT, load_params
+from kit.params import REPO_ROOT, load_params
 from kit.demo import generate_demo
 from kit.errors import InputError, KitError
-from kit.load import load_profile_inputs
+from kit.profile.inputs import load_profile_inputs
 from kit.results import ResultStore
-from kit.stage1 import compute_profile, write_profile
-from kit.stage2 import (compute_survey, explore, negative_codes, read_sample, response_rates,
+from kit.profile.stage import compute_profile, write_profile
+from kit.survey.stage import (compute_survey, explore, negative_codes, read_sample, response_rates,
                         survey_key_indicators, write_survey)
 
 
@@ -162,7 +162,7 @@ def test_explorer_by_any_item_is_disclosure_controlled(muldenau):
 
 
 def test_explorer_widget_builds(muldenau):
-    from kit.stage2_report import explorer, explorer_choices
+    from kit.survey.view import explorer, explorer_choices
 
     questions, breakdowns = explorer_choices(muldenau["result"])
     assert ("Gesamt", None) in breakdowns and all(q != "Q12" for _, q in questions)

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kit.survey.disclosure import apply_disclosure, district_keywords, free_text_summary
+from kit.disclosure import apply_disclosure, district_keywords, free_text_summary
 from kit.survey.estimates import TIDY_COLUMNS, _frame
 
 

@@ -18,13 +18,13 @@ from kit.errors import InputError
 from kit.survey.cleaning import clean_responses
 from kit.survey.codebook import codebook_from_dict, load_codebook
 from kit.survey.importing import read_responses
+from kit.cli import main
 from kit.survey.lss import (
     clean_text,
     codebook_from_lss,
     convert_lss,
     import_reads_limesurvey_codes,
     integer_codes,
-    main,
     write_codebook_yaml,
 )
 
@@ -440,7 +440,7 @@ def test_yaml_round_trip(draft, tmp_path):
 
 def test_cli_writes_codebook_and_german_summary(lss_file, tmp_path, capsys):
     out = tmp_path / "codebuch.yaml"
-    assert main([str(lss_file), "-o", str(out)]) == 0
+    assert main(["lss-codebuch", str(lss_file), "-o", str(out)]) == 0
     printed = capsys.readouterr().out
     assert load_codebook(out).name == "limesurvey_555111"
     # items per type, counted by hand from EXPECTED_ITEMS
@@ -461,7 +461,7 @@ def test_cli_writes_codebook_and_german_summary(lss_file, tmp_path, capsys):
 def test_cli_error_is_german_and_names_the_file(tmp_path, capsys):
     bad = tmp_path / "antworten.csv"
     bad.write_text("id;F01\n1;2\n", encoding="utf-8")
-    assert main([str(bad), "-o", str(tmp_path / "x.yaml")]) == 1
+    assert main(["lss-codebuch", str(bad), "-o", str(tmp_path / "x.yaml")]) == 1
     err = capsys.readouterr().err
     assert "antworten.csv" in err and "LimeSurvey-Strukturexport" in err and ".lss" in err
     assert not (tmp_path / "x.yaml").exists()

@@ -11,10 +11,10 @@ Typical flow::
     public = apply_disclosure(tidy, min_cell=5, min_base=30)       # disclosure.py
 """
 
-from .cleaning import AGE_GROUPS, CleanResult, clean_responses
-from .codebook import Codebook, ConsistencyRule, Item, load_codebook
-from .disclosure import apply_disclosure, district_keywords, free_text_summary
-from .estimates import (
+from kit.survey.cleaning import AGE_GROUPS, CleanResult, clean_responses
+from kit.survey.codebook import Codebook, ConsistencyRule, Item, load_codebook
+from kit.disclosure import apply_disclosure, district_keywords, free_text_summary
+from kit.survey.estimates import (
     TIDY_COLUMNS,
     collapse,
     cronbach_alpha,
@@ -26,8 +26,8 @@ from .estimates import (
     weighted_mean_ci,
     wilson_interval,
 )
-from .importing import read_responses
-from .weighting import (
+from kit.survey.importing import read_responses
+from kit.survey.weighting import (
     RakeResult,
     TrimmedRakeResult,
     WeightingError,

@@ -39,9 +39,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, ParamsError, Problem
-from .codebook import AGE_GROUPS, Codebook, Item, _norm_group
-from .importing import ID_NAME, label_lookup, normalise_text
+from kit.errors import InputError, ParamsError, Problem
+from kit.survey.codebook import AGE_GROUPS, Codebook, Item, _norm_group
+from kit.survey.importing import ID_NAME, label_lookup, normalise_text
 
 RULE_CHOICES = {
     "out_of_range": ("set_missing", "drop_case", "stop"),

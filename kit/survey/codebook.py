@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import InputError, Problem, missing_file
+from kit.errors import InputError, Problem, missing_file
 
 ITEM_TYPES = ("single", "multi", "scale", "numeric", "text")
 DIRECTIONS = ("high_is_negative", "high_is_positive")

@@ -17,7 +17,7 @@ n_cell           respondents with that answer (= n_unweighted for means)
 weighted_base    sum of weights of the base
 n_eff            Kish effective n of the base
 kind             distribution | multi | mean | collapsed
-suppressed       set by :func:`kit.survey.disclosure.apply_disclosure`
+suppressed       set by :func:`kit.disclosure.apply_disclosure`
 ===============  ============================================================
 
 Intervals: shares use the Wilson score interval on the Kish effective n of
@@ -36,8 +36,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .codebook import AGE_GROUPS, Codebook, Item
-from .weighting import effective_n
+from kit.survey.codebook import AGE_GROUPS, Codebook, Item
+from kit.survey.weighting import effective_n
 
 TIDY_COLUMNS = [
     "item", "question", "item_label", "category", "category_label", "group_var", "group",
@@ -202,7 +202,7 @@ def estimate_question(data: pd.DataFrame, weights, codebook: Codebook, question_
     single: distribution over the categories; scale battery: the distribution
     of each item; multi: share of respondents who answered the question
     (ticked at least one option) that ticked each option; numeric: weighted
-    mean of each item. Free text: use :func:`kit.survey.disclosure.free_text_summary`.
+    mean of each item. Free text: use :func:`kit.disclosure.free_text_summary`.
     """
     items = codebook.question_items(question_id)
     qtype = items[0].type
@@ -273,7 +273,7 @@ def collapse(tidy: pd.DataFrame, categories: Sequence, label: str) -> pd.DataFra
     """Sum categories of a distribution (e.g. "eher" + "sehr unsicher") per item and group.
 
     The combined share gets its own Wilson interval on the base's effective n.
-    Use before :func:`kit.survey.disclosure.apply_disclosure`.
+    Use before :func:`kit.disclosure.apply_disclosure`.
     """
     cats = [_fmt_code(c) for c in categories]
     sel = tidy[tidy["category"].isin(cats)]

@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, Problem, missing_file
-from ..io import CSV_SUFFIXES, EXCEL_SUFFIXES, read_table
-from .codebook import Codebook, Item
+from kit.errors import InputError, Problem, missing_file
+from kit.io import CSV_SUFFIXES, EXCEL_SUFFIXES, read_table
+from kit.survey.codebook import Codebook, Item
 
 SAV_SUFFIXES = {".sav", ".zsav"}
 

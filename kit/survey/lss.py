@@ -48,9 +48,7 @@ for "weiß nicht"). Items with a remark carry ``review: <German text>``.
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
 import unicodedata
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -62,11 +60,11 @@ from typing import Any
 
 import yaml
 
-from ..errors import InputError, KitError, Problem, missing_file
-from ..results import atomic_write_text
-from .cleaning import DERIVED
-from .codebook import Item
-from .importing import ID_NAME, label_lookup, normalise_text
+from kit.errors import InputError, Problem, missing_file
+from kit.results import atomic_write_text
+from kit.survey.cleaning import DERIVED
+from kit.survey.codebook import Item
+from kit.survey.importing import ID_NAME, label_lookup, normalise_text
 
 WHAT = "LimeSurvey-Strukturexport (.lss)"
 EXPECTED_LSS = ("LimeSurvey-Strukturexport einer Umfrage (.lss): XML mit "
@@ -851,7 +849,7 @@ def codebook_yaml(data: Mapping[str, Any]) -> str:
         elif isinstance(value, (list, tuple)) or (isinstance(value, Mapping) and not value):
             value = _flow(value)
         head[key] = value
-    out = ["# Codebuch-Entwurf, erzeugt mit python -m kit.survey.lss – bitte prüfen:",
+    out = ["# Codebuch-Entwurf, erzeugt mit python -m kit lss-codebuch – bitte prüfen:",
            "# direction, roles, consistency und missing_codes von Hand setzen (siehe notes).",
            _dump(head).rstrip(), "", "items:"]
     block = question = None
@@ -929,28 +927,3 @@ def import_reads_limesurvey_codes() -> bool:
     probe = Item(id="probe", question="probe", type="single", values={1: "a"},
                  extra={"limesurvey_codes": {1: "AO01"}})
     return label_lookup(probe).get(normalise_text("AO01")) == 1
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m kit.survey.lss",
-        description="Codebuch-Entwurf (YAML) aus einem LimeSurvey-Strukturexport (.lss) erzeugen.")
-    parser.add_argument("lss", help="LimeSurvey-Strukturexport (.lss)")
-    parser.add_argument("-o", "--output", required=True, help="Ziel: Codebuch-YAML")
-    parser.add_argument("--language", default="de", help="Sprache der Texte (Standard: de)")
-    args = parser.parse_args(argv)
-    from .codebook import codebook_from_dict
-
-    try:
-        conv = convert_lss(args.lss, args.language)
-        codebook_from_dict(conv.codebook, source=args.output)  # the draft must load as it is
-        out = write_codebook_yaml(conv.codebook, args.output)
-    except KitError as exc:
-        print(f"Fehler: {exc}", file=sys.stderr)
-        return 1
-    print(summary_text(conv, out))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..errors import KitError
-from .codebook import AGE_GROUPS
+from kit.errors import KitError
+from kit.survey.codebook import AGE_GROUPS
 
 MISSING_LABEL = "fehlend"
 SEXES = ("m", "w")

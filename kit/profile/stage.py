@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import pks as pks_mod
-from . import profile as prof
-from .errors import ParamsError
-from .load import ProfileInputs
-from .recommendations import KEY_INDICATOR_COLUMNS
-from .results import ResultStore
+from kit.profile import pks as pks_mod
+from kit.profile import indicators as prof
+from kit.errors import ParamsError
+from kit.profile.inputs import ProfileInputs
+from kit.indicators import KEY_INDICATOR_COLUMNS
+from kit.results import ResultStore
 
 # Summary keys shown in the report, in this order (those present in the data).
 PKS_DISPLAY_KEYS = ["000000", "892000", "899000", "674000", "****00", "435*00", "210000", "220000",

@@ -3,14 +3,13 @@ compute function; nothing here estimates or aggregates statistics."""
 
 from __future__ import annotations
 
-import matplotlib
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.ticker import FuncFormatter
 
-from .report import fmt_num
+from kit.report import fmt_num
 
 BLUE, ORANGE, GREY, RED = "#2f5d8a", "#d9822b", "#9aa5b1", "#b00020"
 SEX_COLORS = {"m": "#4a7bb7", "w": "#d9822b"}

@@ -6,16 +6,15 @@ against the district file. Inputs are only read, never modified.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from .config import REQUIRED_INPUTS
-from .errors import InputError, KitError, Problem, missing_file
-from .io import read_geometry, read_table
-from .schemas import check_district_ids, load_schema, validate_districts, validate_table
+from kit.params import REQUIRED_INPUTS
+from kit.errors import InputError, Problem, missing_file
+from kit.io import file_sha256, read_geometry, read_table
+from kit.schemas import check_district_ids, load_schema, validate_districts, validate_table
 
 # German names of the inputs, for notes and errors in reports.
 INPUT_TITLES = {
@@ -49,34 +48,11 @@ class ProfileInputs:
         return self.tables.get(name)
 
 
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def ensure_demo_data(params: dict) -> None:
-    """Built-in demo communes generate their data on first use."""
-    if not params.get("demo"):
-        return
-    data_dir = Path(params["data_dir"])
-    if data_dir.exists() and any(data_dir.iterdir()):
-        return
-    from .demo import DEFAULT_SEED, SPECS, generate_commune, load_codebook_yaml
-
-    if params["commune_id"] not in SPECS:
-        raise KitError(f"Parameterdatei {params['params_file']}: 'demo: true', aber '{params['commune_id']}' ist "
-                       f"keine Demo-Kommune (verfügbar: {', '.join(SPECS)}).")
-    generate_commune(SPECS[params["commune_id"]], data_dir, DEFAULT_SEED, load_codebook_yaml())
-
-
 def read_input_table(name: str, spec: dict) -> pd.DataFrame:
     """Read and validate one table input described by a params spec."""
     path = Path(spec["path"])
     if spec.get("format") == "bka":
-        from .pks import read_bka_table
+        from kit.profile.bka import read_bka_table
 
         if not spec.get("key") or not spec.get("year"):
             raise InputError(Problem(file=str(path), expected="in den Parametern 'key' (Gemeindeschlüssel) und 'year' für das BKA-Format"))
@@ -90,7 +66,6 @@ def read_input_table(name: str, spec: dict) -> pd.DataFrame:
 
 def load_profile_inputs(params: dict) -> ProfileInputs:
     """Load every area-profile input named in the params, validated."""
-    ensure_demo_data(params)
     specs = params["inputs"]
     hashes: dict[str, str] = {}
     district_spec = specs["districts"]

@@ -26,7 +26,7 @@ district and subject, with the columns in :data:`indicator_columns`::
 Population conventions: residents are main residents at 31.12. of each year
 (schema ``residents``). Rates of a year use the population at 31.12. of the
 same year (OWi, education, BOS, clubs); PKS uses the BKA convention of the
-previous year (see :mod:`kit.pks`). When the wanted year is missing the
+previous year (see :mod:`kit.profile.pks`). When the wanted year is missing the
 nearest available year is used and the note says so.
 """
 
@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .report import fmt_num as fmt_de  # the kit's one German number format (1.234,5)
+from kit.report import fmt_num as fmt_de  # the kit's one German number format (1.234,5)
 
 # ---------------------------------------------------------------------------
 # Constants

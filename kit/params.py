@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import ParamsError
+from kit.errors import ParamsError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PARAMS_DIR = REPO_ROOT / "params"

@@ -1,5 +1,5 @@
 """Display of the area profile (tables, figures, German text) in the stage-1
-notebook. Only formats and draws what kit.stage1 computed."""
+notebook. Only formats and draws what kit.profile.stage computed."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import html
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from . import plots
-from .load import INPUT_TITLES, ProfileInputs
-from .pks import CONTROL_KEYS
-from .profile import REGISTER_AGE_GROUPS
-from .report import (DASH, fmt_int, interactive_session, fmt_interval, fmt_num, show_md, show_note, show_table)
-from .stage1 import (ProfileResult, indicator_by_district, indicator_by_year, pks_overview, pks_year_table,
+from kit import figures as plots
+from kit.profile.inputs import INPUT_TITLES, ProfileInputs
+from kit.profile.pks import CONTROL_KEYS
+from kit.profile.indicators import REGISTER_AGE_GROUPS
+from kit.report import (DASH, fmt_int, interactive_session, fmt_interval, fmt_num, show_md, show_note, show_table)
+from kit.profile.stage import (ProfileResult, indicator_by_district, indicator_by_year, pks_overview, pks_year_table,
                      reference_value)
 
 
@@ -29,7 +29,7 @@ def _year_text(v) -> str:
 
 
 def _missing_note(result: ProfileResult, name: str) -> None:
-    """The note on an optional input that was not supplied (from kit.load), or a generic one."""
+    """The note on an optional input that was not supplied (from kit.profile.inputs), or a generic one."""
     show_note(result.notes.get(name, f"Für {INPUT_TITLES.get(name, name)} liegen keine Daten vor; "
                                      "der Abschnitt entfällt."))
 

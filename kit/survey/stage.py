@@ -15,14 +15,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, KitError, Problem, missing_file
-from .io import read_geometry, read_table
-from .load import file_sha256
-from .profile import natural_key
-from .recommendations import KEY_INDICATOR_COLUMNS
-from .results import ResultStore
-from .schemas import check_district_ids, validate_table
-from .survey import (
+from kit.errors import InputError, KitError, Problem, missing_file
+from kit.io import file_sha256, read_geometry, read_table
+from kit.profile.indicators import natural_key
+from kit.indicators import KEY_INDICATOR_COLUMNS
+from kit.results import ResultStore
+from kit.schemas import check_district_ids, validate_table
+from kit.survey import (
     apply_disclosure,
     clean_responses,
     collapse,
@@ -38,9 +37,9 @@ from .survey import (
     weighted_mean_ci,
     wilson_interval,
 )
-from .survey.cleaning import CleanResult
-from .survey.codebook import Codebook
-from .survey.estimates import DERIVED_GROUP_LABELS
+from kit.survey.cleaning import CleanResult
+from kit.survey.codebook import Codebook
+from kit.survey.estimates import DERIVED_GROUP_LABELS
 
 # Subgroups every question is broken down by (derived columns of the cleaning step).
 BREAKDOWNS = ("sex", "age_group", "district")
@@ -380,7 +379,7 @@ def explore(result: SurveyResult, question: str, by: str | None = None) -> pd.Da
     """Weighted results of one question split by any closed item or derived group
     (sex, age_group), computed on demand for interactive exploration and passed
     through the same disclosure control as everything else."""
-    from .survey import estimate_question
+    from kit.survey import estimate_question
 
     cb = result.codebook
     if question not in cb.questions() or cb.question_type(question) == "text":

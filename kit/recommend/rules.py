@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .errors import ParamsError
-from .report import fmt_interval, fmt_num, fmt_indicator
+from kit.errors import ParamsError
+from kit.report import fmt_interval, fmt_num, fmt_indicator
 
 OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 OP_WORDS = {">": "über", ">=": "mindestens", "<": "unter", "<=": "höchstens"}
@@ -30,8 +30,6 @@ EVIDENCE_LEVELS = {1: "Grüne Liste Prävention: Stufe 1 (theoretisch gut begrü
 MEASURE_KEYS = {"id", "title", "description", "topic", "actors", "evidence_level", "kommpraev",
                 "triggers", "logic", "prevention_topics"}
 TRIGGER_KEYS = {"indicator", "op", "threshold", "basis", "label"}
-
-KEY_INDICATOR_COLUMNS = ["indicator", "label", "value", "lower", "upper", "unit", "source"]
 
 
 @dataclass
@@ -174,24 +172,3 @@ def recommend(catalogue: list[dict], indicators: pd.DataFrame, inventory: pd.Dat
             "existing": existing_activities(m, inventory, districts),
         })
     return pd.DataFrame(rows)
-
-
-def recommendations_markdown(result: pd.DataFrame) -> str:
-    """German report text for the triggered measures, each with its reasons."""
-    chosen = result[result["triggered"]]
-    if chosen.empty:
-        return ("Nach den festgelegten Regeln löst keiner der Befunde eine Maßnahme aus. "
-                "Die geprüften Regeln stehen in der Tabelle unten.")
-    parts = []
-    for i, (_, m) in enumerate(chosen.iterrows(), 1):
-        reasons = "\n".join(f"  - {e}" for e in m["evidence"].split(" | "))
-        actors = f"\n- **Beteiligte:** {m['actors']}" if m["actors"] else ""
-        parts.append(
-            f"### {i}. {m['title']}\n\n{m['description']}\n\n"
-            f"- **Warum?** Ausgelöst durch:\n{reasons}\n"
-            f"- **Thema:** {m['topic']}{actors}\n"
-            f"- **Wirksamkeit:** {m['evidence_level']}\n"
-            f"- **Förderfähig nach RL KommPräv:** {m['kommpraev']}\n"
-            + (f"- **Bestehende Aktivitäten:** {m['existing']}\n" if m.get("existing") else "")
-        )
-    return "\n".join(parts)

@@ -1,6 +1,6 @@
 """Display of the citizen survey in the stage-2 notebook.
 
-Only formats and draws what kit.stage2 computed, and only from the tables
+Only formats and draws what kit.survey.stage computed, and only from the tables
 that passed disclosure control (``result.public`` and the suppressed
 summaries); the microdata are never touched here.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from . import plots
-from .report import DASH, interactive_session, fmt_int, fmt_interval, fmt_num, fmt_pct, show_md, show_note, show_table
-from .stage2 import AGE_LABELS, SurveyResult, negative_codes
+from kit import figures as plots
+from kit.report import DASH, fmt_int, fmt_interval, fmt_num, fmt_pct, interactive_session, show_md, show_note, show_table  # noqa: F401 (interactive_session: used by the notebook)
+from kit.survey.stage import AGE_LABELS, SurveyResult, negative_codes
 
 SUPPRESSED = "nicht ausgewiesen"
 GROUP_TITLES = {"sex": "Geschlecht", "age_group": "Altersgruppe"}
@@ -295,7 +295,7 @@ def _short(text: str, width: int = 70) -> str:
 
 
 def show_explored(result: SurveyResult, question: str, by: str | None) -> None:
-    from .stage2 import explore
+    from kit.survey.stage import explore
 
     tidy = _with_interval(explore(result, question, by))
     tidy = tidy[tidy["kind"] != "collapsed"]

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import recommendations as rec
-from .results import ResultStore, collect_key_indicators
+from kit.recommend import rules as rec
+from kit.indicators import collect_key_indicators
+from kit.results import ResultStore
 
 
 def compute_recommendations(params: dict, store: ResultStore) -> pd.DataFrame:
-    """Every measure of the catalogue with its rule results (see kit.recommendations.recommend)."""
+    """Every measure of the catalogue with its rule results (see kit.recommend.rules.recommend)."""
     indicators = collect_key_indicators(store)
     catalogue = rec.load_catalogue(params["recommendations"]["catalogue"])
     inventory = store.read_table("prevention_inventory", dtype=str) if store.exists("prevention_inventory") else None
