@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from kit.errors import KitError
+from kit.errors import KitError, ParamsError
 
 DEFAULT_SEED = 20261125
 DEMO_COMMUNES = ["muldenau", "elsterhain", "elbstadt"]
@@ -1471,7 +1471,7 @@ def generate_demo(out_dir: Path, seed: int = DEFAULT_SEED, communes: list[str] |
     communes = list(DEMO_COMMUNES if communes is None else communes)
     unknown = [c for c in communes if c not in SPECS]
     if unknown:
-        raise ValueError(f"Unbekannte Demo-Kommune(n): {', '.join(unknown)} "
+        raise ParamsError(f"Unbekannte Demo-Kommune(n): {', '.join(unknown)} "
                          f"(verfügbar: {', '.join(DEMO_COMMUNES)})")
     codebook = load_codebook_yaml()
     return {c: generate_commune(SPECS[c], out_dir / c, int(seed), codebook) for c in communes}

@@ -29,11 +29,24 @@ class Problem:
 
 
 class KitError(Exception):
-    """Base class for errors the kit reports to analysts."""
+    """Base class for errors the kit reports to analysts.
+
+    The message (``str(exc)``) is German and is all an analyst sees: the runner and
+    ``index.html`` show it, never the class name. ``kind`` says what to fix (the
+    runner records it in status.json); subclasses set their own.
+    """
+
+    kind = "kit"
+
+    def __str__(self) -> str:
+        # plain message also for subclasses that are KeyErrors too (KeyError would quote it)
+        return str(self.args[0]) if len(self.args) == 1 else super().__str__()
 
 
 class InputError(KitError):
     """An input file is missing, unreadable or does not match its schema."""
+
+    kind = "input"
 
     def __init__(self, problems: list[Problem] | Problem, *, max_listed: int = 20):
         self.problems = [problems] if isinstance(problems, Problem) else list(problems)
@@ -45,8 +58,43 @@ class InputError(KitError):
         super().__init__(f"{head} ({len(self.problems)} Fehler):\n" + "\n".join(lines))
 
 
-class ParamsError(KitError):
-    """A params file is missing a key, names an unknown key or has a bad value."""
+class ParamsError(KitError, ValueError):
+    """A params file (or codebook, measures catalogue) is missing a key, names an unknown
+    key or has a bad value. Also a ValueError, as the builtin it replaces in compute code."""
+
+    kind = "params"
+
+
+class CodebookLookupError(ParamsError, KeyError):
+    """An item or question id (from params or a rule) that the codebook does not have.
+    Also a KeyError, as the builtin it replaces."""
+
+
+class DataError(KitError, ValueError):
+    """Input data that passed their schema but do not fit together or with the params,
+    e.g. a table without any year, or a year or district the data do not contain."""
+
+    kind = "data"
+
+
+class ResultError(KitError):
+    """A result of an earlier stage is missing (the earlier stage has not run or failed)."""
+
+    kind = "result"
+
+
+# Shown instead of an unexpected exception (a bug): the traceback goes to the log only.
+INTERNAL_ERROR_TEXT = ("Interner Fehler in dieser Stufe (Programmfehler) – Details in logs/kernel.log. "
+                       "Bitte den Fehler mit dieser Protokolldatei melden.")
+INTERNAL_KIND = "internal"
+
+
+def error_record(exc: BaseException) -> dict:
+    """{"message": German text, "kind": ...} for an exception: the message of a KitError,
+    a fixed German text (no class name, no traceback) for anything else."""
+    if isinstance(exc, KitError):
+        return {"message": str(exc), "kind": exc.kind}
+    return {"message": INTERNAL_ERROR_TEXT, "kind": INTERNAL_KIND}
 
 
 def missing_file(path: str | Path, what: str) -> InputError:

@@ -33,24 +33,26 @@ def decode_text(raw: bytes, path: str | Path) -> tuple[str, str]:
     and for doubly encoded text (UTF-8 read as cp1252 and saved again).
     """
     if raw.startswith(b"\xef\xbb\xbf"):
-        text, encoding = raw[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+        try:
+            text, encoding = raw[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+        except UnicodeDecodeError as bom_error:  # a BOM says UTF-8: name the byte that is not
+            raise encoding_error(path, raw, bom_error.start + 3, "UTF-8 (mit BOM)") from None
     else:
         try:
             text, encoding = raw.decode("utf-8"), "utf-8"
         except UnicodeDecodeError as utf8_error:
             try:
                 text, encoding = raw.decode("cp1252"), "cp1252"
-            except UnicodeDecodeError:
-                line = raw[: utf8_error.start].count(b"\n") + 1
-                bad = raw[utf8_error.start : utf8_error.start + 1]
-                raise InputError(
-                    Problem(
-                        file=str(path),
-                        row=line,
-                        value=f"Byte 0x{bad.hex()}",
-                        expected="Text in UTF-8 oder Windows-1252 (cp1252)",
-                    )
-                ) from None
+            except UnicodeDecodeError as cp1252_error:
+                # Name the byte of the encoding the file evidently uses: UTF-8 when the bytes
+                # before the first UTF-8 error hold UTF-8 umlauts etc., else Windows-1252
+                # (whose few undefined bytes, e.g. 0x81, 0x8d, 0x90, then fail).
+                utf8_like = any(b >= 0x80 for b in raw[: utf8_error.start])
+                pos = utf8_error.start if utf8_like else cp1252_error.start
+                raise encoding_error(path, raw, pos, "UTF-8" if utf8_like else "Windows-1252") from None
+            if any(marker in text for marker in _MOJIBAKE):
+                # UTF-8 umlauts read as Windows-1252: a UTF-8 file with one broken byte
+                raise encoding_error(path, raw, utf8_error.start, "UTF-8") from None
     for marker in _MOJIBAKE:
         pos = text.find(marker)
         if pos >= 0:
@@ -67,6 +69,21 @@ def decode_text(raw: bytes, path: str | Path) -> tuple[str, str]:
                 )
             )
     return text, encoding
+
+
+def encoding_error(path: str | Path, raw: bytes, pos: int, encoding: str) -> InputError:
+    """InputError for an undecodable byte: file, row (line), byte position and the byte."""
+    line_start = raw.rfind(b"\n", 0, pos) + 1
+    line = raw[:pos].count(b"\n") + 1
+    column = pos - line_start + 1
+    return InputError(Problem(
+        file=str(path),
+        row=line,
+        value=f"Byte 0x{raw[pos:pos + 1].hex()} an Byte-Position {pos + 1} der Datei ({column}. Byte der Zeile)",
+        expected=(f"Text in UTF-8 oder Windows-1252 (cp1252); die Datei sieht nach {encoding} aus, aber dieses "
+                  f"Byte ist dort ungültig (Datei beschädigt oder gemischt kodiert? In einem Editor öffnen und "
+                  f"als UTF-8 speichern)"),
+    ))
 
 
 def sniff_separator(text: str) -> str:

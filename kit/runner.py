@@ -22,9 +22,9 @@ from pathlib import Path
 
 from kit import __version__
 from kit.params import DEFAULTS_FILE, REPO_ROOT, load_params
-from kit.errors import KitError
-from kit.results import atomic_write_text
-from kit.stage import STAGES
+from kit.errors import INTERNAL_KIND, error_record
+from kit.results import atomic_write_text, remove_stage_results
+from kit.stage import OUTPUT_DIR_ENV, STAGE_IDS, STAGES, error_file
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 
@@ -48,6 +48,7 @@ class StageStatus:
     seconds: float = 0.0
     message: str = ""
     report: str = ""  # report path relative to the output dir
+    error_kind: str = ""  # input | params | data | result | kit | internal (KitError.kind) when failed
 
 
 @dataclass
@@ -58,6 +59,7 @@ class CommuneStatus:
     fingerprint: str = ""
     stages: list[StageStatus] = field(default_factory=list)
     message: str = ""
+    error_kind: str = ""  # set when the params could not be read
 
     @property
     def ok(self) -> bool:
@@ -84,16 +86,19 @@ def _stderr_to(log_file: Path):
 @contextlib.contextmanager
 def _batch_environment():
     """KIT_BATCH=1 for the kernel started inside (it inherits the environment): no interactive
-    widgets in batch runs. Restored afterwards so the calling process is unaffected."""
-    before = os.environ.get("KIT_BATCH")
+    widgets in batch runs. KIT_OUTPUT_DIR is removed: the runner passes the output folder as a
+    parameter and it must win. Restored afterwards so the calling process is unaffected."""
+    before = {name: os.environ.get(name) for name in ("KIT_BATCH", OUTPUT_DIR_ENV)}
     os.environ["KIT_BATCH"] = "1"
+    os.environ.pop(OUTPUT_DIR_ENV, None)
     try:
         yield
     finally:
-        if before is None:
-            os.environ.pop("KIT_BATCH", None)
-        else:
-            os.environ["KIT_BATCH"] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def execute_stage(notebook: Path, executed: Path, parameters: dict, log_file: Path | None = None) -> None:
@@ -145,16 +150,79 @@ def fingerprint(params_file: Path, params: dict) -> str:
     return digest.hexdigest()
 
 
-def _error_text(exc: BaseException) -> str:
-    from papermill.exceptions import PapermillExecutionError
+@dataclass
+class Failure:
+    """Why a stage (or the params) failed: the German message for status.json and index.html,
+    its kind, and the technical details (traceback) that go to the commune's log only."""
+
+    message: str
+    kind: str
+    details: str = ""
+
+
+def failure(exc: BaseException, error_json: Path | None = None) -> Failure:
+    """The Failure for an exception raised by the runner's own calls or by papermill.
+
+    A notebook's KitError is known from the error file the kernel wrote (kit.stage registers
+    the handler), not from papermill's exception class names: no file means an unexpected
+    exception in the notebook, i.e. a bug, shown as a fixed German text."""
+    from papermill.exceptions import PapermillExecutionError, strip_color
 
     if isinstance(exc, PapermillExecutionError):
-        if exc.ename in ("InputError", "ParamsError", "KitError"):
-            return str(exc.evalue)
-        return f"{exc.ename}: {exc.evalue}"
-    if isinstance(exc, KitError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+        details = strip_color("\n".join(exc.traceback or []))
+        record = _read_json(error_json) if error_json is not None else None
+        if record and isinstance(record.get("message"), str) and record["message"].strip():
+            return Failure(record["message"], str(record.get("kind") or "kit"), details)
+        internal = error_record(exc)  # the fixed text for a bug
+        return Failure(internal["message"], INTERNAL_KIND, details)
+    record = error_record(exc)
+    details = "" if record["kind"] != INTERNAL_KIND else "".join(
+        traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return Failure(record["message"], record["kind"], details)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def log_failure(commune_dir: Path, what: str, fail: Failure) -> None:
+    """Full message (and traceback of a bug) in output/<commune>/logs/kernel.log."""
+    log_file = commune_dir / "logs" / "kernel.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    text = f"\n=== {stamp} {what}: fehlgeschlagen ({fail.kind})\n{fail.message}\n"
+    if fail.details:
+        text += fail.details.rstrip("\n") + "\n"
+    with open(log_file, "a", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def invalidate_stages(commune_dir: Path, stages: list[str], keep_notebook: str | None = None) -> set[str]:
+    """Remove what earlier runs left of these stages of one commune: the report, the executed
+    notebook (except the one of ``keep_notebook``, the stage that just failed: it shows where),
+    the stage's results (per results/manifest.json) and its error file. So no report or result
+    of a stage that failed or was skipped this time is left in place to be mistaken for
+    current. Returns the stages whose report or results were removed."""
+    removed: set[str] = set()
+    if not commune_dir.is_dir():
+        return removed
+    for stage, nb_name, _ in STAGES:
+        if stage not in stages:
+            continue
+        report = commune_dir / f"{nb_name.removesuffix('.ipynb')}.html"
+        if report.exists():
+            report.unlink()
+            removed.add(stage)
+        if remove_stage_results(commune_dir / "results", stage):
+            removed.add(stage)
+        if stage != keep_notebook:
+            (commune_dir / "notebooks" / nb_name).unlink(missing_ok=True)
+            error_file(commune_dir.parent, commune_dir.name, stage).unlink(missing_ok=True)
+    return removed
 
 
 def run_commune(params_file: str | Path, output_dir: str | Path, force: bool = False,
@@ -169,10 +237,16 @@ def run_commune(params_file: str | Path, output_dir: str | Path, force: bool = F
 
         ensure_demo_data(params)
     except Exception as exc:  # noqa: BLE001 - any failure is recorded per commune
-        status.message = _error_text(exc)
+        fail = failure(exc)
+        status.message, status.error_kind = fail.message, fail.kind
+        what = "Parameter fehlerhaft" if fail.kind == "params" else "Vorbereitung fehlgeschlagen"
+        commune_dir = output_dir / status.commune_id
+        _write_status(output_dir, status)  # first: no stage of an earlier run counts as done
+        removed = invalidate_stages(commune_dir, list(STAGE_IDS))
         for st in status.stages:
-            st.status, st.message = "übersprungen", "Parameter fehlerhaft"
-        log(f"  {status.commune_id}: Parameter fehlerhaft – {status.message.splitlines()[0]}")
+            st.status, st.message = "übersprungen", what + (REMOVED_NOTE if st.stage in removed else "")
+        log_failure(commune_dir, what, fail)
+        log(f"  {status.commune_id}: {what} – {_first_line(status.message)}")
         _write_status(output_dir, status)
         return status
     status.commune_id, status.name = params["commune_id"], params["name"]
@@ -187,12 +261,17 @@ def run_commune(params_file: str | Path, output_dir: str | Path, force: bool = F
 
     parameters = {"commune_id": status.commune_id, "params_file": str(params_file.resolve()),
                   "output_dir": str(output_dir)}
-    failed = False
-    for (stage, nb_name, title), st in zip(STAGES, status.stages):
+    # status.json first says "ausstehend" for every stage, so while (or if) this run stops
+    # half-way, no report or result of the previous run is taken for current
+    _write_status(output_dir, status)
+    failed, removed = False, set()
+    for i, ((stage, nb_name, title), st) in enumerate(zip(STAGES, status.stages)):
         if failed:
-            st.status, st.message = "übersprungen", "vorherige Stufe fehlgeschlagen"
+            st.status = "übersprungen"
+            st.message = "vorherige Stufe fehlgeschlagen" + (REMOVED_NOTE if stage in removed else "")
             continue
         reason = not_applicable(stage, params)
+        invalidate_stages(commune_dir, [stage])  # this run replaces (or drops) the stage's outputs
         if reason:
             st.status, st.message = "entfällt", reason
             log(f"  {status.name} · {title}: entfällt – {reason}")
@@ -207,14 +286,24 @@ def run_commune(params_file: str | Path, output_dir: str | Path, force: bool = F
             st.status, st.report = "ok", str(report.relative_to(output_dir))
         except Exception as exc:  # noqa: BLE001
             failed = True
-            st.status, st.message = "fehlgeschlagen", _error_text(exc)
-            if not isinstance(exc, KitError) and type(exc).__name__ != "PapermillExecutionError":
-                traceback.print_exc(file=sys.stderr)
+            fail = failure(exc, error_file(output_dir, status.commune_id, stage))
+            st.status, st.message, st.error_kind = "fehlgeschlagen", fail.message, fail.kind
+            log_failure(commune_dir, f"{status.name} · {title}", fail)
+            # this stage's partial results and the later stages' outputs of an earlier run go
+            later = [s for s, _, _ in STAGES[i + 1:]]
+            removed = invalidate_stages(commune_dir, [stage, *later], keep_notebook=stage)
         st.seconds = round(time.perf_counter() - start, 1)
-        first_line = st.message.splitlines()[0] if st.message else ""
+        first_line = _first_line(st.message)
         log(f"  {status.name} · {title}: {st.status} ({str(st.seconds).replace('.', ',')} s){' – ' + first_line if first_line else ''}")
     _write_status(output_dir, status)
     return status
+
+
+REMOVED_NOTE = "; Bericht und Ergebnisse eines früheren Laufs entfernt"
+
+
+def _first_line(message: str) -> str:
+    return message.splitlines()[0] if message else ""
 
 
 def _status_path(commune_dir: Path) -> Path:
@@ -263,12 +352,24 @@ def run_batch(params_files: list[Path], output_dir: str | Path, jobs: int = 2,
                 try:
                     res = fut.result()
                 except Exception as exc:  # noqa: BLE001 - a crashed worker must not stop the batch
-                    res = CommuneStatus(commune_id=Path(futures[fut][0]).stem, message=_error_text(exc))
+                    res = _crashed(Path(futures[fut][0]).stem, output_dir, exc)
                 results.append(res)
                 print(f"[{i}/{total}] {res.name or res.commune_id} abgeschlossen", flush=True)
     results.sort(key=lambda s: s.commune_id)
     write_index(output_dir, results)
     return results
+
+
+def _crashed(commune_id: str, output_dir: Path, exc: BaseException) -> CommuneStatus:
+    """Status of a commune whose worker process died: the German text, details in its log."""
+    fail = failure(exc)
+    log_failure(output_dir / commune_id, "Arbeitsprozess", fail)
+    invalidate_stages(output_dir / commune_id, list(STAGE_IDS))
+    res = CommuneStatus(commune_id=commune_id, message=fail.message, error_kind=fail.kind)
+    res.stages = [StageStatus(stage=s, title=t, status="übersprungen", message="Arbeitsprozess abgebrochen")
+                  for s, _, t in STAGES]
+    _write_status(output_dir, res)
+    return res
 
 
 STATUS_STYLE = {"ok": "#1f7a3a", "entfällt": "#666", "fehlgeschlagen": "#b00020", "übersprungen": "#8a6d00", "ausstehend": "#666"}

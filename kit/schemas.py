@@ -18,7 +18,7 @@ import pandas as pd
 import pandera.pandas as pa
 import yaml
 
-from kit.errors import InputError, Problem
+from kit.errors import InputError, ParamsError, Problem
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "data_schemas"
 
@@ -29,7 +29,7 @@ TYPE_LABELS = {"integer": "ganze Zahl", "number": "Zahl", "string": "Text"}
 def load_schema(name: str) -> dict:
     path = SCHEMA_DIR / f"{name}.yaml"
     if not path.exists():
-        raise KeyError(f"no schema named {name!r} in {SCHEMA_DIR}")
+        raise ParamsError(f"Kein Eingabeschema '{name}' in {SCHEMA_DIR} (vorhanden: {', '.join(schema_names())}).")
     with open(path, encoding="utf-8") as fh:
         return yaml.safe_load(fh)
 

@@ -502,3 +502,82 @@ def test_commune_without_survey_gets_profile_and_recommendations(muldenau_run, t
     assert recs["evaluable"].any()  # profile rules (e.g. share of residents 65+) still are
     index = visible_text((out / "index.html").read_text(encoding="utf-8"))
     assert "entfällt" in index and "keine Bürgerbefragung" in index
+
+
+# ---------------------------------------------------------------------------
+# 6. a failed rerun leaves no stale reports or results
+# ---------------------------------------------------------------------------
+
+# A Python class name (InputError, ValueError, PapermillExecutionError ...) or a traceback.
+TECHNICAL = re.compile(r"\b\w*(?:Error|Exception)\b|Traceback")
+
+
+def _previous_run_copy(run: Run, tmp_path: Path) -> tuple[Path, Path]:
+    """(params file, output dir): a copy of the finished muldenau run and its data, plus an
+    unrelated commune folder that no rerun of muldenau may touch."""
+    data_root = tmp_path / "data"
+    shutil.copytree(run.data_dir, data_root / "muldenau")
+    params = params_copy("muldenau", data_root, tmp_path / "params")
+    out = tmp_path / "output"
+    shutil.copytree(run.output_dir, out)
+    other = out / "elsterhain"
+    other.mkdir()
+    (other / "1_profile.html").write_text("<html>anderer Lauf</html>", encoding="utf-8")
+    return params, out
+
+
+def _assert_no_stale_outputs(out: Path, index_text: str) -> None:
+    commune = out / "muldenau"
+    for name in REPORTS:
+        assert not (commune / name).exists(), f"{name} eines früheren Laufs ist liegen geblieben"
+    for name in HANDOVER_RESULTS:
+        assert not (commune / "results" / name).exists(), f"{name} eines früheren Laufs ist liegen geblieben"
+    assert links(index_text) == []
+    assert (out / "elsterhain" / "1_profile.html").read_text(encoding="utf-8") == "<html>anderer Lauf</html>"
+
+
+def test_failed_rerun_removes_the_previous_reports_and_results(muldenau_run, tmp_path):
+    params, out = _previous_run_copy(muldenau_run, tmp_path)
+    commune = out / "muldenau"
+    assert all((commune / name).is_file() for name in REPORTS)  # the previous run was complete
+    residents = params.parent.parent / "data" / "muldenau" / "residents.csv"
+    lines = residents.read_bytes().split(b"\r\n")
+    lines[3] = lines[3].replace(b";", b";x", 1)  # a broken cell in row 4: stage 1 fails now
+    residents.write_bytes(b"\r\n".join(lines))
+
+    log: list[str] = []
+    status = run_commune(params, out, log=log.append)
+    write_index(out, [status])
+
+    assert [s.status for s in status.stages] == ["fehlgeschlagen", "übersprungen", "übersprungen"]
+    assert not status.ok
+    assert "residents.csv" in status.stages[0].message and "Zeile 4" in status.stages[0].message
+    assert "früheren Laufs entfernt" in status.stages[1].message
+    status_json = json.loads((commune / "status.json").read_text(encoding="utf-8"))
+    assert [s["status"] for s in status_json["stages"]] == ["fehlgeschlagen", "übersprungen", "übersprungen"]
+    page = (out / "index.html").read_text(encoding="utf-8")
+    _assert_no_stale_outputs(out, page)
+    # the later stages' executed notebooks went too; the failed one stays (it shows where)
+    assert sorted(p.name for p in (commune / "notebooks").glob("*.ipynb")) == ["1_profile.ipynb"]
+    for text in (visible_text(page), json.dumps(status_json, ensure_ascii=False), "\n".join(log)):
+        assert not TECHNICAL.search(text), TECHNICAL.search(text)
+    # a second run with the same broken input is not skipped as "unchanged"
+    again = run_commune(params, out, log=log.append)
+    assert [s.status for s in again.stages] == ["fehlgeschlagen", "übersprungen", "übersprungen"]
+
+
+def test_rerun_with_broken_params_removes_the_previous_reports(muldenau_run, tmp_path):
+    params, out = _previous_run_copy(muldenau_run, tmp_path)
+    data = yaml.safe_load(params.read_text(encoding="utf-8"))
+    data.setdefault("privacy", {})["min_zelle"] = 3  # a misspelt key
+    params.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+    status = run_commune(params, out, log=lambda m: None)
+    write_index(out, [status])
+
+    assert [s.status for s in status.stages] == ["übersprungen"] * 3
+    assert "min_zelle" in status.message and status.error_kind == "params"
+    page = (out / "index.html").read_text(encoding="utf-8")
+    _assert_no_stale_outputs(out, page)
+    assert "min_zelle" in visible_text(page)
+    assert not TECHNICAL.search(visible_text(page))

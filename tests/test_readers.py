@@ -99,6 +99,47 @@ def test_csv_error_names_file_row_column_value(tmp_path):
     assert "bildung.csv" in str(err.value) and "Zeile 3" in str(err.value)
 
 
+# Characters that exist in Windows-1252 but not in Latin-1 (bytes 0x80 €, 0x84 „, 0x93 “,
+# 0x96 –: C1 control characters in Latin-1), as Excel writes them in a German ";" CSV.
+CP1252_ONLY = ("club_id;name;type;district_id;members\r\n"
+               "1;„Kickers“ Muldenau – Jugend (Beitrag 5 €);Sport;1;1.234\r\n"
+               "2;Förderverein – Grundschule;Soziales/Wohlfahrt;2;17\r\n")
+CP1252_NAMES = ["„Kickers“ Muldenau – Jugend (Beitrag 5 €)", "Förderverein – Grundschule"]
+
+
+def test_cp1252_only_characters_are_read_correctly(tmp_path):
+    raw_bytes = CP1252_ONLY.encode("cp1252")
+    assert {b"\x80", b"\x84", b"\x93", b"\x96"} <= {raw_bytes[i:i + 1] for i in range(len(raw_bytes))}
+    raw = read_table(_write(tmp_path / "vereine.csv", CP1252_ONLY, "cp1252"))
+    assert raw.attrs["encoding"] == "cp1252" and raw.attrs["separator"] == ";"
+    assert raw["name"].tolist() == CP1252_NAMES
+    assert not any("\u0080" <= ch <= "\u009f" for ch in "".join(raw["name"]))  # no C1 controls (Latin-1)
+    df = validate_table(raw, "clubs")
+    assert df["name"].tolist() == CP1252_NAMES
+
+
+@pytest.mark.parametrize("content, row, bad, looks_like", [
+    # Windows-1252 (ä = 0xe4 in row 2) with 0x81, a byte Windows-1252 does not define, in row 4
+    (b"year;area\r\n2022;M\xe4rz\r\n2022;ok\r\n2023;ab\x81c\r\n", 4, b"\x81", "Windows-1252"),
+    # UTF-8 (ä = 0xc3 0xa4 in row 2) with a stray Windows-1252 € (0x80) in row 3
+    (b"year,area\n2022,M\xc3\xa4rz\n2023,5 \x80\n", 3, b"\x80", "UTF-8"),
+    # UTF-8 with BOM and a Windows-1252 ä (0xe4) in row 2
+    (b"\xef\xbb\xbfyear,area\n2022,M\xe4rz\n", 2, b"\xe4", "UTF-8 (mit BOM)"),
+])
+def test_broken_encoding_names_file_row_and_byte(tmp_path, content, row, bad, looks_like):
+    path = tmp_path / "kaputt.csv"
+    path.write_bytes(content)
+    assert content.count(bad) == 1
+    position = content.index(bad) + 1  # 1-based, as the message counts
+    with pytest.raises(InputError) as err:
+        read_table(path)
+    problem = err.value.problems[0]
+    assert problem.file == str(path) and problem.row == row
+    assert f"Byte 0x{bad.hex()} an Byte-Position {position} " in problem.value
+    assert f"sieht nach {looks_like} aus" in problem.expected
+    assert "kaputt.csv" in str(err.value) and f"Zeile {row}" in str(err.value)
+
+
 def test_xlsx(tmp_path):
     """Excel with real number cells (float and int) and text cells."""
     path = tmp_path / "bildung.xlsx"

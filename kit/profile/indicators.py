@@ -37,6 +37,8 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
+
+from kit.errors import DataError, ParamsError
 from scipy import stats
 
 from kit.report import fmt_num as fmt_de  # the kit's one German number format (1.234,5)
@@ -350,11 +352,11 @@ def population_totals(residents: pd.DataFrame) -> pd.DataFrame:
 def _latest_year(df: pd.DataFrame, year: int | None) -> int:
     years = sorted(int(y) for y in df["year"].dropna().unique())
     if not years:
-        raise ValueError("Die Tabelle enthält keine Jahre.")
+        raise DataError("Die Tabelle enthält keine Jahre.")
     if year is None:
         return years[-1]
     if int(year) not in years:
-        raise ValueError(f"Jahr {year} ist nicht in den Daten (vorhanden: {', '.join(map(str, years))}).")
+        raise DataError(f"Jahr {year} ist nicht in den Daten (vorhanden: {', '.join(map(str, years))}).")
     return int(year)
 
 
@@ -425,7 +427,7 @@ def age_pyramid(residents: pd.DataFrame, year: int | None = None, district_id: s
     res = res[res["year"] == year]
     if district_id is not None:
         if str(district_id) not in set(res["district_id"]):
-            raise ValueError(f"Stadtteil '{district_id}' kommt im Jahr {year} in den Einwohnerdaten nicht vor.")
+            raise DataError(f"Stadtteil '{district_id}' kommt im Jahr {year} in den Einwohnerdaten nicht vor.")
         res = res[res["district_id"] == str(district_id)]
     counts = res.groupby(["age_group", "sex"])["count"].sum()
     rows = []
@@ -461,7 +463,7 @@ def survey_population_margins(residents: pd.DataFrame, year: int | None = None,
     the districts present, the four age groups and m/w).
     """
     if diverse not in ("distribute", "drop"):
-        raise ValueError("diverse muss 'distribute' oder 'drop' sein.")
+        raise ParamsError("diverse muss 'distribute' oder 'drop' sein.")
     res = _counts(residents)
     year = _latest_year(res, year)
     res = res[(res["year"] == year) & res["age_group"].isin(SURVEY_AGE_MAP)]

@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from kit.errors import InputError, Problem, missing_file
+from kit.errors import CodebookLookupError, InputError, Problem, missing_file
 
 ITEM_TYPES = ("single", "multi", "scale", "numeric", "text")
 DIRECTIONS = ("high_is_negative", "high_is_positive")
@@ -109,7 +109,7 @@ class Codebook:
         try:
             return self.items[item_id]
         except KeyError:
-            raise KeyError(f"Item '{item_id}' steht nicht im Codebuch {self.name}") from None
+            raise CodebookLookupError(f"Item '{item_id}' steht nicht im Codebuch {self.name}") from None
 
     def labels(self, item_id: str) -> dict:
         """Code -> German label of an item (empty for numeric and text items)."""
@@ -122,7 +122,7 @@ class Codebook:
     def question_items(self, question_id: str) -> list[Item]:
         found = [it for it in self.items.values() if it.question == question_id]
         if not found:
-            raise KeyError(f"Frage '{question_id}' steht nicht im Codebuch {self.name}")
+            raise CodebookLookupError(f"Frage '{question_id}' steht nicht im Codebuch {self.name}")
         return found
 
     def question_type(self, question_id: str) -> str:

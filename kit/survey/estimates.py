@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from kit.errors import CodebookLookupError, ParamsError
 from kit.survey.codebook import AGE_GROUPS, Codebook, Item
 from kit.survey.weighting import effective_n
 
@@ -138,7 +139,7 @@ def _groups(data: pd.DataFrame, by: str | None, codebook: Codebook | None) -> li
     if by is None:
         return out
     if by not in data.columns:
-        raise KeyError(f"Gruppierungsvariable '{by}' fehlt in den Daten")
+        raise CodebookLookupError(f"Gruppierungsvariable '{by}' fehlt in den Daten")
     col = data[by]
     if codebook is not None and by in codebook.items and codebook.items[by].values:
         item = codebook.items[by]
@@ -207,7 +208,7 @@ def estimate_question(data: pd.DataFrame, weights, codebook: Codebook, question_
     items = codebook.question_items(question_id)
     qtype = items[0].type
     if qtype == "text":
-        raise ValueError(f"Frage {question_id} ist Freitext: free_text_summary verwenden")
+        raise ParamsError(f"Frage {question_id} ist Freitext: free_text_summary verwenden")
     w = _weights(data, weights)
     groups = _groups(data, by, codebook)
     rows: list[dict] = []
@@ -356,7 +357,7 @@ def cronbach_alpha(items_df: pd.DataFrame) -> float:
     df = items_df.apply(pd.to_numeric, errors="coerce").dropna()
     k = df.shape[1]
     if k < 2:
-        raise ValueError("Cronbachs Alpha braucht mindestens zwei Items")
+        raise ParamsError("Cronbachs Alpha braucht mindestens zwei Items")
     if len(df) < 2:
         return float("nan")
     total_var = df.sum(axis=1).var(ddof=1)
