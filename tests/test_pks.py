@@ -799,7 +799,8 @@ def test_bka_format_through_params(demo_data, tmp_path):
     bka = write_bka_csv(tmp_path / "kreise.csv")
     pks = f"{{path: {bka}, format: bka, key: 14999, year: 2021}}"
     path = tmp_path / "muldenau.yaml"
-    path.write_text(_params_text(demo_data, pks=pks), encoding="utf-8")
+    # the BKA table lies outside data_dir: allowed_roots names its folder
+    path.write_text(_params_text(demo_data, f"allowed_roots: [{tmp_path}]\n", pks=pks), encoding="utf-8")
     inputs = load_profile_inputs(load_params(path))
     df = inputs["pks"]
     assert list(df["key"]) == ["000000", "899000", "211000"]
@@ -818,7 +819,8 @@ def test_bka_format_params_need_key_and_year(demo_data, tmp_path):
 
     bka = write_bka_csv(tmp_path / "kreise.csv")
     path = tmp_path / "muldenau.yaml"
-    path.write_text(_params_text(demo_data, pks=f"{{path: {bka}, format: bka}}"), encoding="utf-8")
+    path.write_text(_params_text(demo_data, f"allowed_roots: [{tmp_path}]\n", pks=f"{{path: {bka}, format: bka}}"),
+                    encoding="utf-8")
     with pytest.raises(InputError, match="key"):
         load_profile_inputs(load_params(path))
 
@@ -830,7 +832,7 @@ def test_real_bka_csv_through_params(demo_data, tmp_path):
 
     pks = f"{{path: {REAL_CSV}, format: bka, key: 14612, year: 2022}}"
     path = tmp_path / "dresden.yaml"
-    path.write_text(_params_text(demo_data, pks=pks), encoding="utf-8")
+    path.write_text(_params_text(demo_data, f"allowed_roots: [{REALDATA}]\n", pks=pks), encoding="utf-8")
     spec = load_params(path)["inputs"]["pks"]
     df = read_input_table("pks", spec)
     expected = _csv_row(REAL_CSV, "14612", "892000")
@@ -852,7 +854,7 @@ def test_bka_tables_of_several_years_through_params(demo_data, tmp_path):
     pks = (f"{{format: bka, key: 14999, files: [{{path: {first}, year: 2021}}, "
            f"{{path: {second}, year: 2022}}]}}")
     path = tmp_path / "muldenau.yaml"
-    path.write_text(_params_text(demo_data, pks=pks), encoding="utf-8")
+    path.write_text(_params_text(demo_data, f"allowed_roots: [{tmp_path}]\n", pks=pks), encoding="utf-8")
     inputs = load_profile_inputs(load_params(path))
     df = inputs["pks"]
     assert sorted(set(df["year"])) == [2021, 2022]

@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
-from kit.errors import ParamsError
 from kit.report import fmt_interval, fmt_num, fmt_indicator
 
 OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
@@ -27,6 +25,7 @@ EVIDENCE_LEVELS = {1: "Grüne Liste Prävention: Stufe 1 (theoretisch gut begrü
                    2: "Grüne Liste Prävention: Stufe 2 (wahrscheinlich wirksam)",
                    3: "Grüne Liste Prävention: Stufe 3 (nachgewiesen wirksam)",
                    "good practice": "Good Practice (Erfahrungswissen, nicht evaluiert)"}
+# Keys of a measure and of a trigger; types and ranges: kit.params.Measure / kit.params.Trigger.
 MEASURE_KEYS = {"id", "title", "description", "topic", "actors", "evidence_level", "kommpraev",
                 "triggers", "logic", "prevention_topics"}
 TRIGGER_KEYS = {"indicator", "op", "threshold", "basis", "label"}
@@ -41,48 +40,13 @@ class Trigger:
 
 
 def load_catalogue(path: str | Path) -> list[dict]:
-    """Read and check the measures catalogue; errors name the measure and key."""
-    path = Path(path)
-    if not path.exists():
-        raise ParamsError(f"Maßnahmenkatalog {path} nicht gefunden.")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ParamsError(f"Maßnahmenkatalog {path} ist kein gültiges YAML: {exc}") from None
-    measures = data.get("measures")
-    if not isinstance(measures, list) or not measures:
-        raise ParamsError(f"Maßnahmenkatalog {path}: erwartet eine Liste 'measures'.")
-    seen = set()
-    for i, m in enumerate(measures, 1):
-        where = f"Maßnahmenkatalog {path}, Maßnahme Nr. {i} ({m.get('id', 'ohne id')})"
-        unknown = set(m) - MEASURE_KEYS
-        if unknown:
-            raise ParamsError(f"{where}: unbekannte Angabe(n) {', '.join(sorted(unknown))}; erlaubt: {', '.join(sorted(MEASURE_KEYS))}")
-        for key in ("id", "title", "description", "topic", "evidence_level", "triggers"):
-            if key not in m:
-                raise ParamsError(f"{where}: Angabe '{key}' fehlt.")
-        if m["id"] in seen:
-            raise ParamsError(f"{where}: id '{m['id']}' kommt doppelt vor.")
-        seen.add(m["id"])
-        if m["evidence_level"] not in EVIDENCE_LEVELS:
-            raise ParamsError(f"{where}: evidence_level {m['evidence_level']!r}; erwartet 1, 2, 3 oder 'good practice'.")
-        if m.get("logic", "any") not in ("any", "all"):
-            raise ParamsError(f"{where}: logic {m['logic']!r}; erwartet 'any' oder 'all'.")
-        for j, t in enumerate(m["triggers"], 1):
-            bad = set(t) - TRIGGER_KEYS
-            if bad or not {"indicator", "op", "threshold"} <= set(t):
-                raise ParamsError(f"{where}, Auslöser {j}: braucht indicator, op, threshold (optional basis, label); gefunden: {', '.join(sorted(t))}")
-            if t["op"] not in OPS:
-                raise ParamsError(f"{where}, Auslöser {j}: op {t['op']!r}; erwartet eines von {', '.join(OPS)}")
-            if t.get("basis", "estimate") not in ("estimate", "interval"):
-                raise ParamsError(f"{where}, Auslöser {j}: basis {t['basis']!r}; erwartet 'estimate' oder 'interval'")
-            if not isinstance(t["threshold"], (int, float)):
-                raise ParamsError(f"{where}, Auslöser {j}: threshold {t['threshold']!r}; erwartet eine Zahl")
-        topics = m.get("prevention_topics", [])
-        if not isinstance(topics, list) or not all(isinstance(x, str) for x in topics):
-            raise ParamsError(f"{where}: prevention_topics muss eine Liste von Themen der Präventionsaktivitäten "
-                              "sein, z. B. [Verkehr].")
-    return measures
+    """Read and check the measures catalogue (typed model: kit.params.Catalogue, duplicate YAML
+    keys refused); German errors name file, line, measure, key, value and what is allowed.
+
+    Returns the measures as dicts with the keys as written in the file."""
+    from kit.params import read_catalogue
+
+    return read_catalogue(path)
 
 
 def existing_activities(measure: dict, inventory: pd.DataFrame | None, districts: dict[str, str] | None = None) -> str:

@@ -217,18 +217,24 @@ def load_codebook(path: str | Path, districts: Mapping[str, str] | None = None) 
     path = Path(path)
     if not path.exists():
         raise missing_file(path, "Codebuch")
-    text = path.read_text(encoding="utf-8-sig")
+    # duplicate keys are refused (kit.yamlio); the top level is checked by the typed model kit.params.CodebookTop
+    from kit.params import codebook_top_problems
+    from kit.yamlio import YamlFileError, read_yaml
+
     src = str(path)
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(Problem(file=src, row=(mark.line + 1) if mark else None,
-                                 value=str(getattr(exc, "problem", exc)),
-                                 expected="gültiges YAML")) from None
+        doc = read_yaml(path, "Codebuch", require_mapping=False)
+    except YamlFileError as exc:
+        raise InputError(Problem(file=src, row=exc.line, column=exc.key_path or None,
+                                 expected=exc.expected or "gültiges YAML")) from None
+    data = doc.data
     if not isinstance(data, dict):
         raise InputError(Problem(file=src, expected="YAML-Zuordnung mit den Schlüsseln name, items, ..."))
-    return codebook_from_dict(data, source=src, districts=districts, item_lines=_item_lines(text))
+    problems = codebook_top_problems(data, doc)
+    if problems:
+        raise InputError(problems)
+    item_lines = {loc[1]: line for loc, line in doc.lines.items() if len(loc) == 2 and loc[0] == "items"}
+    return codebook_from_dict(data, source=src, districts=districts, item_lines=item_lines)
 
 
 def codebook_from_dict(data: Mapping[str, Any], *, source: str = "<codebook>",
