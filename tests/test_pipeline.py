@@ -497,8 +497,12 @@ def test_commune_without_survey_gets_profile_and_recommendations(muldenau_run, t
     results = out / "muldenau" / "results"
     assert not (results / "key_indicators_survey.csv").exists()
     recs = pd.read_csv(results / "recommendations.csv")
-    checked = " ".join(recs["checked"].astype(str))
-    assert "Nicht prüfbar" in checked  # survey rules cannot be checked, and say so
+    rules = pd.read_csv(results / "recommendation_rules.csv")
+    survey_rules = rules[rules["indicator"].str.startswith("survey.")]
+    assert len(survey_rules) and not survey_rules["evaluable"].any()  # survey rules cannot be checked ...
+    assert (survey_rules["reason"] == "indicator_missing").all()
+    report = visible_text((out / "muldenau" / "3_recommend.html").read_text(encoding="utf-8"))
+    assert "nicht prüfbar" in report and "survey." not in report  # ... and the report says so in words
     assert recs["evaluable"].any()  # profile rules (e.g. share of residents 65+) still are
     index = visible_text((out / "index.html").read_text(encoding="utf-8"))
     assert "entfällt" in index and "keine Bürgerbefragung" in index

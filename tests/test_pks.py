@@ -93,13 +93,19 @@ def test_hz_uses_previous_year_population(indicators):
 
 def test_population_fallback_noted(indicators):
     hz2019 = one(indicators, indicator="pks_hz", subject="892000", year=2019)
-    assert hz2019["base"] == 100000 and "31.12.2019" in hz2019["note"]
+    assert hz2019["base"] == 100000 and hz2019["note"] == "population_fallback" and hz2019["base_year"] == 2019
+    from kit.profile.view import note_text
+
+    assert "Einwohnerzahl vom 31.12.2019 verwendet (31.12.2018 nicht vorhanden)" in note_text(hz2019)
 
 
 def test_clearance_suspects_attempts(indicators):
     cl = one(indicators, indicator="pks_clearance", subject="892000", year=2020)
     assert cl["value"] == pytest.approx(9 / 8 * 100) and cl["value"] > 100
-    assert "früheren Jahren" in cl["note"]
+    assert cl["note"] == "clearance_earlier_years"
+    from kit.profile.view import note_text
+
+    assert "früheren Jahren" in note_text(cl)
     assert one(indicators, indicator="pks_clearance", subject="892000", year=2022)["value"] == pytest.approx(700 / 9)
     assert one(indicators, indicator="pks_suspects", subject="892000", year=2022)["value"] == 8
     assert one(indicators, indicator="pks_attempts_share", subject="892000", year=2022)["value"] == \
@@ -127,7 +133,7 @@ def test_multi_year_mean_window_is_calendar_years():
     ind = pks_indicators(pks, POPULATION)
     mean = one(ind, indicator="pks_cases_mean")
     assert mean["period"] == "2021–2022" and mean["value"] == pytest.approx((6 + 9) / 2)
-    assert "2020–2022" in mean["note"]
+    assert mean["note"] == "mean_fewer_years"
     assert one(ind, indicator="pks_trend")["flag"] == ""  # 2019-2021 incomplete
 
 
@@ -144,8 +150,14 @@ def test_trend_flags(indicators, key, flag):
 def test_reference_comparison(indicators, key, flag):
     # 892000: HZ 9 (4.1-17.1) vs 500; 899000: HZ 30 (20.2-42.8) vs 10; 674000: HZ 5 (1.6-11.7) vs 5
     row = one(indicators, indicator="pks_hz_reference", subject=key, year=2022)
-    assert row["flag"] == flag
-    assert "Sachsen" in row["note"]
+    assert row["flag"] == flag and row["note"] == ""
+    assert row["reference"] == {"892000": 500, "899000": 10, "674000": 5}[key]
+    from kit.profile.view import note_text
+
+    text = note_text(row, reference_label="Sachsen")
+    assert "Referenz (Sachsen)" in text
+    assert text.startswith({"below_reference": "Unter dem Referenzwert", "above_reference": "Über dem Referenzwert",
+                            "like_reference": "Im Rahmen des Referenzwerts"}[flag])
 
 
 def test_reference_only_for_latest_year_with_plain_key(indicators):
@@ -161,8 +173,11 @@ def test_reference_by_year():
 def test_control_offence_note(indicators):
     assert "515001" in CONTROL_KEYS and "326000" in CONTROL_KEYS and "326*00" in CONTROL_KEYS
     rows = indicators[indicators["subject"] == "515001"]
-    assert len(rows) and rows["note"].str.contains("Kontrolldelikt").all()
-    assert not indicators[indicators["subject"] == "892000"]["note"].str.contains("Kontrolldelikt").any()
+    assert len(rows) and rows["note"].str.contains("control_offence").all()
+    assert not indicators[indicators["subject"] == "892000"]["note"].str.contains("control_offence").any()
+    from kit.profile.view import note_text
+
+    assert note_text(rows.iloc[0]).startswith("Kontrolldelikt:")
 
 
 def test_summary_keys_labels(indicators):
@@ -515,7 +530,10 @@ def test_cli_reference_yaml_loads_into_params(tmp_path, capsys):
     pop = pd.DataFrame({"year": [2020, 2021], "total": [1000, 1000]})
     ind = pks_indicators(pks, pop, reference=reference_from_params(params), reference_label="Sachsen")
     rows = ind[ind["indicator"] == "pks_hz_reference"]
-    assert list(rows["year"]) == [2021] and rows["note"].iloc[0].count("1.125") == 1  # German number format
+    assert list(rows["year"]) == [2021] and rows["reference"].iloc[0] == 1125.0
+    from kit.profile.view import note_text
+
+    assert note_text(rows.iloc[0], reference_label="Sachsen").count("1.125") == 1  # German number format
 
 
 def test_cli_default_and_all_keys_and_output_file(tmp_path, capsys):

@@ -4,6 +4,7 @@ hand from tiny fixtures built in this file."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -68,7 +69,9 @@ def test_format_period_and_german_numbers():
     assert P.format_period([2022]) == "2022"
     assert P.format_period([2022, 2020, 2021]) == "2020–2022"
     assert P.format_period([2018, 2020]) == "2018, 2020"
-    assert P.fmt_de(1234.5, 1) == "1.234,5"
+    from kit.report import fmt_num
+
+    assert fmt_num(1234.5, 1) == "1.234,5"
 
 
 # ---------------------------------------------------------------------------
@@ -120,10 +123,15 @@ def test_trend_flags_rule(latest, flag):
     assert result["expected"] == 10
     assert result["flag"] == flag
     assert result["period"] == "2019–2021"
+    assert result["note"] == ""  # the flag says it; no sentence in compute output
+    from kit.profile.view import trend_text
+
     expected_text = {"rise": "Anstieg über das zufällig erwartbare Maß hinaus",
                      "fall": "Rückgang über das zufällig erwartbare Maß hinaus",
                      "within_chance": "Veränderung im Rahmen zufälliger Schwankungen"}[flag]
-    assert result["note"].startswith(expected_text)
+    text = trend_text(result)
+    assert text.startswith(expected_text)
+    assert f"2022 {latest}, bei gleichbleibender Lage zufällig erwartbar 4 bis 17 (Mittel 2019–2021: 10,0)" in text
 
 
 def test_trend_flags_uses_only_last_k_years():
@@ -143,15 +151,22 @@ def test_trend_flags_population_adjusted():
 
 
 def test_trend_flags_too_few_years():
+    from kit.profile.view import trend_text
+
     result = P.trend_flags(pd.Series({2021: 10, 2022: 30}), k=3)
-    assert result["flag"] == ""
-    assert "2019–2021" in result["note"]
+    assert result["flag"] == "" and result["note"] == "trend_missing_years"
+    assert result["period"] == "2019–2021" and result["available"] == [2021]
+    assert trend_text(result) == ("Keine Trendaussage: Dafür werden die Werte der 3 Vorjahre 2019–2021 benötigt "
+                                  "(vorhanden: 2021).")
 
 
 def test_trend_flags_gap_in_previous_years():
     # 2020 missing: the window 2019-2021 is incomplete, no flag
+    from kit.profile.view import trend_text
+
     result = P.trend_flags(pd.Series({2017: 10, 2018: 10, 2019: 10, 2021: 10, 2022: 40}), k=3)
-    assert result["flag"] == "" and "2019, 2021" in result["note"]
+    assert result["flag"] == "" and result["note"] == "trend_missing_years"
+    assert "2019, 2021" in trend_text(result)
 
 
 # ---------------------------------------------------------------------------
@@ -273,7 +288,9 @@ def test_club_rates(residents):
     assert one(rates, district_id="", subject="")["count"] == 4
     members = one(ind, indicator="club_members_per_1000", subject="")
     assert members["value"] == pytest.approx(90 * 1000 / 200)
-    assert "3 von 4" in members["note"]
+    assert members["note"] == "members_elsewhere"
+    known = one(ind, indicator="clubs_members_known", subject="")
+    assert (known["value"], known["base"]) == (3, 4)  # members known for 3 of 4 clubs
 
 
 def test_accommodation_summary_protects_womens_shelters(residents):
@@ -289,7 +306,10 @@ def test_accommodation_summary_protects_womens_shelters(residents):
     occ = one(ind, indicator="accommodation_occupancy_pct", district_id="", subject="")
     assert occ["value"] == pytest.approx(57 / 80 * 100)
     shelter = one(ind, indicator="accommodation_occupancy_pct", district_id="", subject="Frauenschutzhaus")
-    assert shelter["value"] == pytest.approx(120.0) and "Überbelegung" in shelter["note"]
+    assert shelter["value"] == pytest.approx(120.0) and shelter["note"] == "over_capacity"
+    from kit.profile.view import note_text
+
+    assert "Überbelegung" in note_text(shelter)
     per = one(ind, indicator="accommodation_places_per_1000", district_id="", subject="")
     assert per["value"] == pytest.approx(80 * 1000 / 200)
     assert one(ind, indicator="accommodation_facilities", district_id="", subject="")["value"] == 3
@@ -306,7 +326,11 @@ def test_bos_staff_rates_latest_year():
     assert one(ind, indicator="bos_staff_per_10000", subject="Polizeirevier")["value"] == pytest.approx(10.0)
     assert one(ind, indicator="bos_staff_per_10000", subject="")["value"] == pytest.approx(64 / 20000 * 10000)
     assert one(ind, indicator="bos_units", subject="")["value"] == 3
-    assert "Mitglieder" in one(ind, indicator="bos_staff_per_10000", subject="Freiwillige Feuerwehr")["note"]
+    volunteers = one(ind, indicator="bos_staff_per_10000", subject="Freiwillige Feuerwehr")
+    assert volunteers["note"] == "volunteer_members"
+    from kit.profile.view import note_text
+
+    assert "Mitglieder" in note_text(volunteers)
 
 
 def test_education_per_resident():
@@ -324,7 +348,10 @@ def test_population_fallback_is_noted():
     edu = pd.DataFrame({"year": pd.array([2023], dtype="Int64"), "area": ["Grundschulen"], "amount_eur": [1000.0]})
     ind = P.education_per_resident(edu, pd.Series({2021: 500, 2022: 100}))
     row = one(ind, indicator="education_eur_per_resident", subject="")
-    assert row["value"] == 10.0 and "31.12.2022" in row["note"]
+    assert row["value"] == 10.0 and row["note"] == "population_fallback" and row["base_year"] == 2022
+    from kit.profile.view import note_text
+
+    assert note_text(row) == "Einwohnerzahl vom 31.12.2022 verwendet (31.12.2023 nicht vorhanden)."
 
 
 # ---------------------------------------------------------------------------
@@ -343,7 +370,11 @@ def test_problem_topics_from_indicators():
     ])
     probs = P.problem_topics_from_indicators(ind)
     assert list(zip(probs["topic"], probs["district_id"])) == [("Gewalt", "2"), ("Sauberkeit/Ordnung", "")]
-    assert "Abfall/Vermüllung" in probs.set_index("topic").loc["Sauberkeit/Ordnung", "evidence"]
+    assert list(probs["subject"]) == ["892000", "Abfall/Vermüllung"]  # the evidence rows themselves
+    from kit.profile.view import problem_evidence
+
+    words = problem_evidence(probs).set_index("topic")
+    assert "Abfall/Vermüllung" in words.loc["Sauberkeit/Ordnung", "evidence"]
 
 
 def test_prevention_gap_matrix():
@@ -357,13 +388,16 @@ def test_prevention_gap_matrix():
     mat = P.prevention_gap_matrix(prevention, problems, districts=["1", "2", "3"])
     assert list(mat.columns) == ["gesamt", "1", "2", "3"]
     assert list(mat.index) == ["Gewalt", "Verkehr", "Sauberkeit/Ordnung"]  # schema order
-    assert list(mat.loc["Sauberkeit/Ordnung"]) == ["Aktivität vorhanden", "Aktivität vorhanden", "Lücke", ""]
+    assert list(mat.loc["Sauberkeit/Ordnung"]) == ["activity", "activity", "gap", ""]
     # a commune-wide activity covers every district
-    assert list(mat.loc["Gewalt"]) == ["Aktivität vorhanden"] * 4
-    assert list(mat.loc["Verkehr"]) == ["Lücke", "Lücke", "", ""]
+    assert list(mat.loc["Gewalt"]) == ["activity"] * 4
+    assert list(mat.loc["Verkehr"]) == ["gap", "gap", "", ""]
     long = P.prevention_gap_table(prevention, problems)
     gap = long[(long["topic"] == "Sauberkeit/Ordnung") & (long["district_id"] == "2")].iloc[0]
-    assert gap["status"] == "Lücke" and gap["evidence"] == "OWi Abfall"
+    assert gap["status"] == "gap" and gap["evidence"] == "OWi Abfall"
+    from kit.profile.view import GAP_TEXT
+
+    assert (GAP_TEXT["activity"], GAP_TEXT["gap"]) == ("Aktivität vorhanden", "Lücke")
 
 
 # ---------------------------------------------------------------------------
@@ -741,5 +775,70 @@ def test_results_hold_every_indicator(demo_root, tmp_path):
 def test_problem_evidence_names_the_year_of_a_rise():
     ind = P.make_indicators([dict(indicator="owi_trend", label="Ordnungswidrigkeiten: Entwicklung", year=2022,
                                   period="2019–2021", subject="Lärm", subject_label="Lärm", flag="rise")])
-    evidence = P.problem_topics_from_indicators(ind)["evidence"].iloc[0]
+    from kit.profile.view import problem_evidence
+
+    evidence = problem_evidence(P.problem_topics_from_indicators(ind))["evidence"].iloc[0]
     assert "(2022 gegenüber 2019–2021)" in evidence
+
+
+# ---------------------------------------------------------------------------
+# Boundary: the district-id cross-check between the inputs and the district geometry
+# ---------------------------------------------------------------------------
+
+
+def _demo_copy(demo_root, tmp_path):
+    import shutil
+
+    shutil.copytree(demo_root / "data" / "muldenau", tmp_path / "data" / "muldenau")
+    return tmp_path
+
+
+def _edit_cell(path, data_row: int, column: str, value: str) -> str:
+    """Set one cell of a demo CSV (';', cp1252); data_row 1 is file line 2. Returns the old value."""
+    lines = path.read_text(encoding="cp1252").splitlines()
+    header = lines[0].split(";")
+    cells = lines[data_row].split(";")
+    old, cells[header.index(column)] = cells[header.index(column)], value
+    lines[data_row] = ";".join(cells)
+    path.write_text("\n".join(lines) + "\n", encoding="cp1252")
+    return old
+
+
+def test_unknown_district_id_is_refused_with_file_row_column_value(demo_root, tmp_path):
+    from kit.errors import InputError
+
+    root = _demo_copy(demo_root, tmp_path)
+    data = root / "data" / "muldenau"
+    assert _edit_cell(data / "residents.csv", 3, "district_id", "99") != "99"  # file line 4
+    _edit_cell(data / "clubs.csv", 2, "district_id", "0")                     # file line 3
+    with pytest.raises(InputError) as err:
+        run_profile(demo_params(root))
+    found = {(Path(p.file).name, p.row, p.column, str(p.value)) for p in err.value.problems}
+    assert found == {("residents.csv", 4, "district_id", "99"), ("clubs.csv", 3, "district_id", "0")}
+    message = str(err.value)
+    assert "residents.csv, Zeile 4, Spalte 'district_id': Wert '99'" in message
+    assert "Stadtteil-Nr. aus der Stadtteil-Datei" in message
+
+
+def test_district_ids_exactly_those_of_the_geometry_pass(demo_root, tmp_path):
+    """Every id of the geometry is accepted (the boundary on the other side), an empty
+    district is accepted where the schema makes it optional (prevention: whole commune)
+    and refused where it is required (residents)."""
+    import geopandas as gpd
+
+    from kit.errors import InputError
+
+    root = _demo_copy(demo_root, tmp_path)
+    data = root / "data" / "muldenau"
+    known = sorted(gpd.read_file(data / "districts.geojson")["district_id"].astype(str))
+    lines = (data / "residents.csv").read_text(encoding="cp1252").splitlines()
+    used = {line.split(";")[1] for line in lines[1:]}
+    assert used == set(known)  # the demo uses every district, and only those
+    _edit_cell(data / "prevention.csv", 1, "district_id", "")  # optional: allowed empty
+    inputs, _ = run_profile(demo_params(root))
+    assert set(inputs["residents"]["district_id"].astype(str)) == set(known)
+    _edit_cell(data / "residents.csv", 1, "district_id", "")
+    with pytest.raises(InputError) as err:
+        run_profile(demo_params(root))
+    (p,) = err.value.problems
+    assert (Path(p.file).name, p.row, p.column) == ("residents.csv", 2, "district_id")

@@ -19,15 +19,25 @@ district and subject, with the columns in :data:`indicator_columns`::
     lower, upper   interval (NaN when there is none)
     count          the underlying count (cases, clubs, EUR ...)
     base           the denominator (population; for shares the base count)
+    base_year      Int64; year (31.12.) of the population used as base, <NA>
+                   when the base is no population
+    expected       trend rows: the count expected without change (mean of the
+                   previous years, population-adjusted); else NaN
+    reference      reference rows: the reference value compared with; else NaN
     flag           "" or a machine flag: rise, fall, within_chance,
                    above_reference, below_reference, like_reference
-    note           German plain-language note or ""
+    note           "" or note codes joined by ";" (see :data:`NOTE_CODES`)
+
+Numbers before words: these tables hold numbers, flags, codes and labels
+(offence labels, categories), never formatted numbers or sentences. The
+German wording of flags and note codes lives in :mod:`kit.profile.view`.
 
 Population conventions: residents are main residents at 31.12. of each year
 (schema ``residents``). Rates of a year use the population at 31.12. of the
 same year (OWi, education, BOS, clubs); PKS uses the BKA convention of the
 previous year (see :mod:`kit.profile.pks`). When the wanted year is missing the
-nearest available year is used and the note says so.
+nearest available year is used (note code ``population_fallback``, ``base_year``
+names the year used).
 """
 
 from __future__ import annotations
@@ -41,7 +51,6 @@ import pandas as pd
 from kit.errors import DataError, ParamsError
 from scipy import stats
 
-from kit.report import fmt_num as fmt_de  # the kit's one German number format (1.234,5)
 
 # ---------------------------------------------------------------------------
 # Constants
@@ -49,12 +58,14 @@ from kit.report import fmt_num as fmt_de  # the kit's one German number format (
 
 indicator_columns: list[str] = [
     "indicator", "label", "unit", "year", "period", "district_id", "subject",
-    "subject_label", "value", "lower", "upper", "count", "base", "flag", "note",
+    "subject_label", "value", "lower", "upper", "count", "base", "base_year", "expected", "reference",
+    "flag", "note",
 ]
 INDICATOR_COLUMNS = indicator_columns  # alias in constant style
 
 _STR_COLUMNS = ["indicator", "label", "unit", "period", "district_id", "subject", "subject_label", "flag", "note"]
-_FLOAT_COLUMNS = ["value", "lower", "upper", "count", "base"]
+_FLOAT_COLUMNS = ["value", "lower", "upper", "count", "base", "expected", "reference"]
+_INT_COLUMNS = ["year", "base_year"]
 
 REGISTER_AGE_GROUPS: list[str] = [
     "0-5", "6-15", "16-17", "18-24", "25-34", "35-44", "45-54", "55-64", "65-74", "75-84", "85+",
@@ -77,8 +88,8 @@ PREVENTION_TOPICS: list[str] = [
     "Gewalt", "Sucht/Alkohol", "Verkehr", "Sauberkeit/Ordnung", "Einbruchschutz", "Jugend",
     "Senioren", "Nachbarschaft", "Extremismus", "Häusliche Gewalt", "Cybercrime", "Sonstiges",
 ]
-GAP_ACTIVITY = "Aktivität vorhanden"
-GAP_MISSING = "Lücke"
+GAP_ACTIVITY = "activity"  # status codes of the gap matrix (German wording in the view)
+GAP_MISSING = "gap"
 COMMUNE_COLUMN = "gesamt"  # column of the gap matrix for the whole commune
 
 # Flags that make an indicator row count as evidence of a problem.
@@ -110,9 +121,25 @@ TOPIC_RULES: dict[tuple[str, str], str] = {
     ("pks", "730000"): "Sucht/Alkohol",       # Rauschgiftdelikte (Kontrolldelikt)
 }
 
-NOTE_RISE = "Anstieg über das zufällig erwartbare Maß hinaus"
-NOTE_FALL = "Rückgang über das zufällig erwartbare Maß hinaus"
-NOTE_CHANCE = "Veränderung im Rahmen zufälliger Schwankungen"
+# Note codes of the indicator tables (column ``note``, several joined by ";").
+# The numbers a note refers to are in the row itself (year, period, base_year,
+# expected, lower, upper, reference); kit.profile.view words them in German.
+POPULATION_FALLBACK = "population_fallback"    # population of base_year used, the wanted year is missing
+POPULATION_MISSING = "population_missing"      # no population at all: no rate
+NO_DISTRICT_POPULATION = "no_district_population"
+TREND_NO_VALUES = "trend_no_values"
+TREND_MISSING_YEARS = "trend_missing_years"    # not all k previous years (period) present
+TREND_POPULATION_MISSING = "trend_population_missing"
+OWI_ENFORCEMENT = "owi_enforcement"            # OWi counts also mirror how often the office checks
+MEMBERS_ELSEWHERE = "members_elsewhere"        # club members need not live in the commune
+OVER_CAPACITY = "over_capacity"                # occupancy above places
+VOLUNTEER_MEMBERS = "volunteer_members"        # volunteer fire brigade: members, not posts
+NOTE_CODES: tuple[str, ...] = (
+    POPULATION_FALLBACK, POPULATION_MISSING, NO_DISTRICT_POPULATION, TREND_NO_VALUES, TREND_MISSING_YEARS,
+    TREND_POPULATION_MISSING, OWI_ENFORCEMENT, MEMBERS_ELSEWHERE, OVER_CAPACITY, VOLUNTEER_MEMBERS,
+    # kit.profile.pks
+    "control_offence", "clearance_earlier_years", "mean_fewer_years", "reference_hz_missing",
+)
 
 # ---------------------------------------------------------------------------
 # Indicator tables
@@ -132,8 +159,8 @@ def make_indicators(rows: Iterable[Mapping]) -> pd.DataFrame:
     for col in indicator_columns:
         if col in _STR_COLUMNS:
             data[col] = pd.Series([_text(r.get(col, "")) for r in rows], dtype="str")
-        elif col == "year":
-            data[col] = pd.Series([_year(r.get("year")) for r in rows], dtype="Int64")
+        elif col in _INT_COLUMNS:
+            data[col] = pd.Series([_year(r.get(col)) for r in rows], dtype="Int64")
         else:
             data[col] = pd.Series([_float(r.get(col)) for r in rows], dtype="float64")
     return pd.DataFrame(data, columns=indicator_columns)
@@ -169,8 +196,15 @@ def format_period(years: Iterable[int]) -> str:
     return ", ".join(str(y) for y in ys)
 
 
-def _join_notes(*notes: str) -> str:
-    return " ".join(n.strip() for n in notes if n and n.strip())
+def _join_notes(*codes: str) -> str:
+    """Note codes joined by ";" (each once, in order; empty ones dropped)."""
+    parts = [p.strip() for c in codes if c for p in str(c).split(";") if p.strip()]
+    return ";".join(dict.fromkeys(parts))
+
+
+def note_codes(note: str) -> list[str]:
+    """The codes of a ``note`` cell ("" -> [])."""
+    return [p for p in str(note or "").split(";") if p]
 
 
 # ---------------------------------------------------------------------------
@@ -229,28 +263,28 @@ def trend_flags(series_by_year, k: int = 3, conf: float = 0.95, population=None)
     not as proof.
 
     The previous years are the k calendar years before the latest one; when
-    any of them is missing the flag is "" and the note says why.
+    any of them is missing the flag is "" and the note code says why
+    (``trend_missing_years``; ``available`` lists the previous years present).
 
     Returns a dict with year, period (previous years), count, expected,
-    lower, upper (bounds of the expected range of counts), flag, note.
+    lower, upper (bounds of the expected range of counts), flag, note (code
+    or ""), available (previous years present, list of int).
     """
     s = pd.Series(series_by_year).dropna()
     s.index = s.index.astype(int)
     s = s.sort_index().astype("float64")
     result = {"year": None, "period": "", "count": math.nan, "expected": math.nan,
-              "lower": math.nan, "upper": math.nan, "flag": "", "note": ""}
+              "lower": math.nan, "upper": math.nan, "flag": "", "note": "", "available": []}
     if s.empty:
-        result["note"] = "Keine Werte vorhanden."
+        result["note"] = TREND_NO_VALUES
         return result
     latest = int(s.index[-1])
     x = float(s.iloc[-1])
     window = list(range(latest - k, latest))
     prev = s[s.index.isin(window)]
-    result.update(year=latest, count=x, period=format_period(window))
+    result.update(year=latest, count=x, period=format_period(window), available=[int(y) for y in prev.index])
     if k < 1 or len(prev) < k:
-        have = format_period(prev.index) or "keines"
-        result["note"] = (f"Keine Trendaussage: Dafür werden die Werte der {k} Vorjahre "
-                          f"{format_period(window)} benötigt (vorhanden: {have}).")
+        result["note"] = TREND_MISSING_YEARS
         return result
     if population is not None:
         pop = pd.Series(population)
@@ -258,7 +292,7 @@ def trend_flags(series_by_year, k: int = 3, conf: float = 0.95, population=None)
         pop = pop.astype("float64")
         needed = list(prev.index) + [latest]
         if any(y not in pop.index or not pop[y] > 0 for y in needed):
-            result["note"] = "Einwohnerzahlen fehlen für einzelne Jahre; kein Trend berechnet."
+            result["note"] = TREND_POPULATION_MISSING
             return result
         expected = float((prev / pop[prev.index]).mean() * pop[latest])
     else:
@@ -269,14 +303,12 @@ def trend_flags(series_by_year, k: int = 3, conf: float = 0.95, population=None)
     else:
         lower = upper = 0.0
     if x > upper:
-        flag, text = "rise", NOTE_RISE
+        flag = "rise"
     elif x < lower:
-        flag, text = "fall", NOTE_FALL
+        flag = "fall"
     else:
-        flag, text = "within_chance", NOTE_CHANCE
-    result.update(expected=expected, lower=lower, upper=upper, flag=flag,
-                  note=(f"{text}: {latest} {fmt_de(x)}, bei gleichbleibender Lage zufällig erwartbar "
-                        f"{fmt_de(lower)} bis {fmt_de(upper)} (Mittel {result['period']}: {fmt_de(expected, 1)})."))
+        flag = "within_chance"
+    result.update(expected=expected, lower=lower, upper=upper, flag=flag)
     return result
 
 
@@ -510,24 +542,21 @@ def _population_series(population_totals: pd.DataFrame | pd.Series) -> pd.Series
 
 def population_for_year(pop: pd.Series, year: int, lag: int = 0) -> tuple[float, int | None, str]:
     """Population at 31.12. of ``year - lag``; if missing, of the nearest
-    available year (later one on ties). Returns (population, year used, German note)."""
+    available year (later one on ties). Returns (population, year used, note
+    code: "" or ``population_fallback``; ``population_missing`` without any)."""
     wanted = int(year) - lag
     if wanted in pop.index and pop[wanted] > 0:
         return float(pop[wanted]), wanted, ""
     available = [y for y in pop.index if pop[y] > 0]
     if not available:
-        return math.nan, None, "Keine Einwohnerzahl vorhanden."
+        return math.nan, None, POPULATION_MISSING
     used = min(available, key=lambda y: (abs(y - wanted), -y))
-    return float(pop[used]), int(used), (f"Einwohnerzahl vom 31.12.{used} verwendet "
-                                         f"(31.12.{wanted} nicht vorhanden).")
+    return float(pop[used]), int(used), POPULATION_FALLBACK
 
 
 # ---------------------------------------------------------------------------
 # OWi, clubs, accommodation, BOS, education
 # ---------------------------------------------------------------------------
-
-OWI_NOTE = ("OWi-Zahlen spiegeln auch, wie oft das Ordnungsamt kontrolliert, nicht nur, "
-            "wie oft Verstöße vorkommen.")
 
 
 def owi_rates(owi: pd.DataFrame, population_totals: pd.DataFrame | pd.Series, k: int = 3,
@@ -552,19 +581,19 @@ def owi_rates(owi: pd.DataFrame, population_totals: pd.DataFrame | pd.Series, k:
     for subject, s in series.items():
         label = subject if subject else "alle Kategorien"
         for year, n in s.items():
-            base, _, pnote = population_for_year(pop, year, lag=0)
+            base, used, pnote = population_for_year(pop, year, lag=0)
             lo, hi = poisson_interval(n, conf)
             rows.append(dict(indicator="owi_per_1000", label="Ordnungswidrigkeiten je 1.000 Einwohner",
                              unit="je 1.000 Einw.", year=year, period=str(year), subject=subject,
                              subject_label=label, value=rate_per(n, base, 1000), lower=rate_per(lo, base, 1000),
-                             upper=rate_per(hi, base, 1000), count=n, base=base, note=pnote))
+                             upper=rate_per(hi, base, 1000), count=n, base=base, base_year=used, note=pnote))
         years_pop = {int(y): population_for_year(pop, y, 0)[0] for y in s.index}
         tr = trend_flags(s, k=k, conf=conf, population=pd.Series(years_pop))
         rows.append(dict(indicator="owi_trend", label="Ordnungswidrigkeiten: Entwicklung",
                          unit="Anzahl", year=tr["year"], period=tr["period"], subject=subject, subject_label=label,
                          value=tr["count"], lower=tr["lower"], upper=tr["upper"], count=tr["count"],
-                         base=years_pop.get(tr["year"], math.nan), flag=tr["flag"],
-                         note=_join_notes(tr["note"], OWI_NOTE if tr["flag"] else "")))
+                         base=years_pop.get(tr["year"], math.nan), expected=tr["expected"], flag=tr["flag"],
+                         note=_join_notes(tr["note"], OWI_ENFORCEMENT if tr["flag"] else "")))
     return make_indicators(rows)
 
 
@@ -596,11 +625,12 @@ def club_rates(clubs: pd.DataFrame, residents: pd.DataFrame, year: int | None = 
     rows = []
 
     def add(district, subject, n, base):
-        note = "" if base > 0 else "Keine Einwohnerzahl für diesen Stadtteil."
+        note = "" if base > 0 else NO_DISTRICT_POPULATION
         rows.append(dict(indicator="clubs_per_1000", label="Vereine je 1.000 Einwohner", unit="je 1.000 Einw.",
                          year=year, period=str(year), district_id=district, subject=subject,
                          subject_label=subject or "alle Arten", value=rate_per(n, base, 1000),
-                         count=n, base=base if base > 0 else math.nan, note=note))
+                         count=n, base=base if base > 0 else math.nan, base_year=year if base > 0 else None,
+                         note=note))
 
     for d in districts:
         base = float(dpop.get(d, 0.0))
@@ -619,12 +649,13 @@ def club_rates(clubs: pd.DataFrame, residents: pd.DataFrame, year: int | None = 
             if not known.any():
                 continue
             n = float(sel.loc[known, "members"].sum())
-            rows.append(dict(indicator="club_members_per_1000", label="Vereinsmitglieder je 1.000 Einwohner",
-                             unit="je 1.000 Einw.", year=year, period=str(year), subject=t,
-                             subject_label=t or "alle Arten", value=rate_per(n, commune_pop, 1000), count=n,
-                             base=commune_pop,
-                             note=(f"Mitgliederzahl für {int(known.sum())} von {len(sel)} Vereinen bekannt; "
-                                   "Mitglieder wohnen nicht unbedingt in der Kommune.")))
+            common = dict(year=year, period=str(year), subject=t, subject_label=t or "alle Arten")
+            rows.append(dict(common, indicator="club_members_per_1000", label="Vereinsmitglieder je 1.000 Einwohner",
+                             unit="je 1.000 Einw.", value=rate_per(n, commune_pop, 1000), count=n,
+                             base=commune_pop, base_year=year, note=MEMBERS_ELSEWHERE))
+            rows.append(dict(common, indicator="clubs_members_known", label="Vereine mit bekannter Mitgliederzahl",
+                             unit="Anzahl", value=float(known.sum()), count=float(known.sum()),
+                             base=float(len(sel))))
     return make_indicators(rows)
 
 
@@ -676,7 +707,7 @@ def accommodation_summary(accommodation: pd.DataFrame, residents: pd.DataFrame |
                              value=places, count=places))
             rows.append(dict(common, indicator="accommodation_occupancy_pct", label="Auslastung", unit="%",
                              value=rate_per(occ, places, 100), count=occ, base=places,
-                             note="Belegung über der Platzzahl (Überbelegung)." if occ > places else ""))
+                             note=OVER_CAPACITY if occ > places else ""))
             if residents is not None:
                 rows.append(dict(common, indicator="accommodation_places_per_1000",
                                  label="Plätze je 1.000 Einwohner", unit="je 1.000 Einw.",
@@ -699,18 +730,18 @@ def bos_staff_rates(bos: pd.DataFrame, population_totals: pd.DataFrame | pd.Seri
     b["staff"] = b["staff"].astype("float64")
     year = _latest_year(b, year)
     b = b[b["year"] == year]
-    base, _, pnote = population_for_year(_population_series(population_totals), year, lag=0)
+    base, used, pnote = population_for_year(_population_series(population_totals), year, lag=0)
     rows = []
     groups = [(t, g) for t, g in b.groupby("type")] + [("", b)]
     for t, g in groups:
         common = dict(year=year, period=str(year), subject=t, subject_label=t or "alle Arten")
         staff = float(g["staff"].sum())
-        note = "Freiwillige Feuerwehr: Mitglieder, keine hauptamtlichen Stellen." if t == "Freiwillige Feuerwehr" else ""
+        note = VOLUNTEER_MEMBERS if t == "Freiwillige Feuerwehr" else ""
         rows.append(dict(common, indicator="bos_units", label="Dienststellen/Einheiten", unit="Anzahl",
                          value=float(len(g)), count=float(len(g))))
         rows.append(dict(common, indicator="bos_staff_per_10000", label="Personal je 10.000 Einwohner",
                          unit="je 10.000 Einw.", value=rate_per(staff, base, 10000), count=staff, base=base,
-                         note=_join_notes(note, pnote)))
+                         base_year=used, note=_join_notes(note, pnote)))
     return make_indicators(rows)
 
 
@@ -738,11 +769,11 @@ def education_per_resident(education: pd.DataFrame, population_totals: pd.DataFr
         e["posts_fte"] = e["posts_fte"].astype("float64")
     rows = []
     for y, ey in e.groupby("year"):
-        base, _, pnote = population_for_year(pop, y, lag=0)
+        base, used, pnote = population_for_year(pop, y, lag=0)
         groups = [(a, g) for a, g in ey.groupby("area")] + [("", ey)]
         for a, g in groups:
             common = dict(year=y, period=str(y), subject=a, subject_label=a or "alle Bereiche", base=base,
-                          note=pnote)
+                          base_year=used, note=pnote)
             amount = float(g["amount_eur"].sum())
             rows.append(dict(common, indicator="education_eur_per_resident", label="Bildungsausgaben je Einwohner",
                              unit="EUR je Einw.", value=rate_per(amount, base, 1), count=amount))
@@ -758,6 +789,9 @@ def education_per_resident(education: pd.DataFrame, population_totals: pd.DataFr
 # ---------------------------------------------------------------------------
 
 
+PROBLEM_COLUMNS: list[str] = ["topic", *indicator_columns]
+
+
 def problem_topics_from_indicators(indicators: pd.DataFrame, rules: Mapping[tuple[str, str], str] | None = None,
                                    flags: Iterable[str] = PROBLEM_FLAGS) -> pd.DataFrame:
     """Prevention topics with a sign of a problem, from indicator flags.
@@ -771,30 +805,26 @@ def problem_topics_from_indicators(indicators: pd.DataFrame, rules: Mapping[tupl
     "Sauberkeit/Ordnung". A high value alone is no evidence: without a trend
     or a comparison there is no yardstick.
 
-    Returns DataFrame(topic, district_id, evidence), one row per topic and
-    district; evidence lists the triggering indicators in German. Append rows
-    by hand (e.g. from the survey) before building the gap matrix.
+    Returns the evidence rows: column ``topic`` followed by the indicator
+    columns of each triggering row (so one row per topic, district and
+    indicator row; the view words the evidence). Append rows by hand (e.g.
+    from the survey; topic and district_id suffice) before building the gap
+    matrix.
     """
     rules = TOPIC_RULES if rules is None else rules
     flags = set(flags)
-    found: dict[tuple[str, str], list[str]] = {}
-    for row in indicators.itertuples(index=False):
-        if row.flag not in flags:
+    rows = []
+    for _, row in indicators.iterrows():
+        if row["flag"] not in flags:
             continue
-        family = str(row.indicator).split("_", 1)[0]
-        topic = rules.get((family, str(row.subject)))
+        family = str(row["indicator"]).split("_", 1)[0]
+        topic = rules.get((family, str(row["subject"])))
         if topic is None:
             continue
-        what = f"{row.label} – {row.subject_label}" if row.subject_label else str(row.label)
-        if str(row.indicator).endswith("_trend") and not pd.isna(row.year) and row.period:
-            when = f" ({int(row.year)} gegenüber {row.period})"  # the period of a trend row is the years before
-        else:
-            when = f" ({row.period})" if row.period else ""
-        evidence = f"{what}{when}: {row.note}" if row.note else f"{what}{when}: {row.flag}"
-        found.setdefault((topic, str(row.district_id)), []).append(evidence)
-    rows = [{"topic": t, "district_id": d, "evidence": " | ".join(ev)} for (t, d), ev in found.items()]
-    out = pd.DataFrame(rows, columns=["topic", "district_id", "evidence"]).astype("str")
-    return out.sort_values(["topic", "district_id"]).reset_index(drop=True)
+        rows.append({"topic": topic, **{c: row[c] for c in indicator_columns}})
+    out = make_indicators(rows)
+    out.insert(0, "topic", pd.Series([r["topic"] for r in rows], dtype="str"))
+    return out.sort_values(["topic", "district_id"], kind="stable").reset_index(drop=True)
 
 
 def prevention_gap_table(prevention: pd.DataFrame, problems: pd.DataFrame,
@@ -807,8 +837,11 @@ def prevention_gap_table(prevention: pd.DataFrame, problems: pd.DataFrame,
     whole commune; it has a problem when ``problems`` names the topic for that
     district. The commune cell has an activity when any runs anywhere and a
     problem when any is named for the topic (any district or the commune).
-    status = "Aktivität vorhanden" when there is an activity, "Lücke" when
-    there is a problem but no activity, else "".
+    status = "activity" when there is an activity, "gap" when
+    there is a problem but no activity, else "" (codes :data:`GAP_ACTIVITY`
+    "activity" and :data:`GAP_MISSING` "gap"; the view words them). The
+    evidence column passes on an ``evidence`` column of ``problems`` (rows
+    added by hand), else it is "".
     """
     prev = prevention.copy()
     prev["topic"] = prev["topic"].astype(str)
@@ -849,7 +882,7 @@ def prevention_gap_table(prevention: pd.DataFrame, problems: pd.DataFrame,
 
 def prevention_gap_matrix(prevention: pd.DataFrame, problems: pd.DataFrame,
                           districts: Iterable[str] | None = None) -> pd.DataFrame:
-    """Topics x districts: "Aktivität vorhanden", "Lücke" or "".
+    """Topics x districts: "activity", "gap" or "" (:data:`GAP_ACTIVITY`, :data:`GAP_MISSING`).
 
     Index: topic (schema order); first column :data:`COMMUNE_COLUMN`
     ("gesamt") for the whole commune, then the districts (``districts`` plus

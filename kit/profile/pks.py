@@ -22,7 +22,6 @@ import pandas as pd
 from kit.profile.indicators import (
     _join_notes,
     _population_series,
-    fmt_de,
     format_period,
     make_indicators,
     poisson_interval,
@@ -71,8 +70,12 @@ CONTROL_KEYS: dict[str, str] = {
     "891000": "Rauschgiftkriminalität",
     "730000": "Rauschgiftdelikte",
 }
-CONTROL_NOTE = ("Kontrolldelikt: Die Zahl hängt vor allem davon ab, wie viel Polizei, Kontrolleure oder "
-                "Ladendetektive kontrollieren, weniger davon, wie oft die Tat vorkommt.")
+# Note codes of the PKS rows (German wording in kit.profile.view).
+CONTROL_OFFENCE = "control_offence"             # control offence: counts mirror control activity
+CLEARANCE_EARLIER_YEARS = "clearance_earlier_years"  # over 100 %: cases of earlier years cleared
+MEAN_FEWER_YEARS = "mean_fewer_years"           # multi-year mean over fewer years than wanted (period)
+REFERENCE_HZ_MISSING = "reference_hz_missing"   # reference given, own HZ not computable
+POPULATION_LAG = 1  # BKA convention: HZ of year Y with the population at 31.12. of Y-1
 
 PKS_COLUMNS = ["year", "key", "label", "cases", "attempts", "cleared", "suspects"]
 BKA_EXTRA_COLUMNS = ["hz_bka", "population_bka"]
@@ -102,7 +105,7 @@ def _reference_for(reference: dict | None, key: str, year: int, latest: int):
 
 def pks_indicators(pks: pd.DataFrame, population_totals: pd.DataFrame | pd.Series, years_for_mean: int = 3,
                    conf: float = 0.95, reference: dict | None = None, reference_label: str = "",
-                   population_lag: int = 1) -> pd.DataFrame:
+                   population_lag: int = POPULATION_LAG) -> pd.DataFrame:
     """PKS indicators per Straftatenschlüssel (subject = key).
 
     Per key and year:
@@ -129,8 +132,13 @@ def pks_indicators(pks: pd.DataFrame, population_totals: pd.DataFrame | pd.Serie
                           value = own HZ with its interval; flag
                           above_reference when the reference lies below the
                           lower bound, below_reference when above the upper
-                          bound, else like_reference.
-    Control offences (:data:`CONTROL_KEYS`) carry a note on every row.
+                          bound, else like_reference; column reference =
+                          the reference HZ.
+    Control offences (:data:`CONTROL_KEYS`) carry the note code
+    ``control_offence`` on every row. Notes are codes (see
+    :data:`kit.profile.indicators.NOTE_CODES`), never sentences;
+    ``reference_label`` is accepted for compatibility and not stored (the view
+    names the reference).
 
     Population: 31.12. of year - ``population_lag`` (BKA convention: lag 1);
     when that year is missing, the nearest available year, with a note.
@@ -143,22 +151,21 @@ def pks_indicators(pks: pd.DataFrame, population_totals: pd.DataFrame | pd.Serie
             df[col] = df[col].astype("float64")
     has_attempts = "attempts" in df.columns
     pop = _population_series(population_totals)
-    z_label = reference_label.strip()
     rows = []
     for key in dict.fromkeys(df["key"]):
         g = df[df["key"] == key].sort_values("year")
         label = SUMMARY_KEYS.get(key) or str(g["label"].iloc[-1])
-        control = CONTROL_NOTE if key in CONTROL_KEYS else ""
+        control = CONTROL_OFFENCE if key in CONTROL_KEYS else ""
         years = list(g["year"])
         latest = years[-1]
-        bases, pnotes = {}, {}
+        bases, used, pnotes = {}, {}, {}
         for y in years:
-            bases[y], _, pnotes[y] = population_for_year(pop, y, lag=population_lag)
+            bases[y], used[y], pnotes[y] = population_for_year(pop, y, lag=population_lag)
         subj = dict(subject=key, subject_label=label)
         hz_by_year = {}
         for r in g.itertuples(index=False):
             y, n, base = r.year, float(r.cases), bases[r.year]
-            common = dict(subj, year=y, period=str(y))
+            common = dict(subj, year=y, period=str(y), base_year=used[y])
             note = _join_notes(pnotes[y], control)
             lo, hi = poisson_interval(n, conf)
             hz = rate_per(n, base, 100000)
@@ -169,16 +176,16 @@ def pks_indicators(pks: pd.DataFrame, population_totals: pd.DataFrame | pd.Serie
                              value=hz, lower=hz_by_year[y][1], upper=hz_by_year[y][2], count=n, base=base,
                              note=note))
             cleared = float(r.cleared)
-            over = "Über 100 %: Es wurden auch Fälle aus früheren Jahren aufgeklärt." if cleared > n else ""
+            over = CLEARANCE_EARLIER_YEARS if cleared > n else ""
             rows.append(dict(common, indicator="pks_clearance", label="Aufklärungsquote", unit="%",
-                             value=rate_per(cleared, n, 100), count=cleared, base=n,
+                             value=rate_per(cleared, n, 100), count=cleared, base=n, base_year=None,
                              note=_join_notes(over, control)))
             rows.append(dict(common, indicator="pks_suspects", label="Tatverdächtige", unit="Personen",
-                             value=float(r.suspects), count=float(r.suspects), note=control))
+                             value=float(r.suspects), count=float(r.suspects), base_year=None, note=control))
             if has_attempts and not pd.isna(r.attempts):
                 rows.append(dict(common, indicator="pks_attempts_share", label="Anteil Versuche", unit="%",
                                  value=rate_per(float(r.attempts), n, 100), count=float(r.attempts), base=n,
-                                 note=control))
+                                 base_year=None, note=control))
 
         # multi-year mean over the last k years
         window = range(latest - years_for_mean + 1, latest + 1)
@@ -188,8 +195,7 @@ def pks_indicators(pks: pd.DataFrame, population_totals: pd.DataFrame | pd.Serie
             nyears = len(last)
             lo, hi = poisson_interval(s, conf)
             sum_pop = float(sum(bases[y] for y in last))
-            fewer = (f"Mittel über die vorhandenen Jahre {format_period(last)} statt über "
-                     f"{format_period(window)}." if nyears < years_for_mean else "")
+            fewer = MEAN_FEWER_YEARS if nyears < years_for_mean else ""
             common = dict(subj, year=None, period=format_period(last))
             rows.append(dict(common, indicator="pks_cases_mean", label="Fälle im Mehrjahresmittel",
                              unit="Fälle je Jahr", value=s / nyears, lower=lo / nyears, upper=hi / nyears,
@@ -204,8 +210,8 @@ def pks_indicators(pks: pd.DataFrame, population_totals: pd.DataFrame | pd.Serie
                          population=pd.Series(bases) if all(b > 0 for b in bases.values()) else None)
         rows.append(dict(subj, indicator="pks_trend", label="Entwicklung der erfassten Fälle", unit="Fälle",
                          year=latest, period=tr["period"], value=tr["count"], lower=tr["lower"],
-                         upper=tr["upper"], count=tr["count"], base=bases[latest], flag=tr["flag"],
-                         note=_join_notes(tr["note"], control)))
+                         upper=tr["upper"], count=tr["count"], base=bases[latest], base_year=used[latest],
+                         expected=tr["expected"], flag=tr["flag"], note=_join_notes(tr["note"], control)))
 
         # comparison with a reference HZ
         for y in years:
@@ -213,24 +219,18 @@ def pks_indicators(pks: pd.DataFrame, population_totals: pd.DataFrame | pd.Serie
             if ref is None:
                 continue
             hz, lo_hz, hi_hz, n, base = hz_by_year[y]
-            who = f"Referenz ({z_label})" if z_label else "Referenz"
             if math.isnan(hz):
-                flag, text = "", f"{who}: HZ {fmt_de(ref)}; eigene HZ nicht berechenbar."
+                flag, code = "", REFERENCE_HZ_MISSING
             elif ref < lo_hz:
-                flag, text = "above_reference", (
-                    f"Über dem Referenzwert: {who} HZ {fmt_de(ref)} liegt unter dem zufällig erwartbaren "
-                    f"Bereich der eigenen HZ ({fmt_de(lo_hz)} bis {fmt_de(hi_hz)}).")
+                flag, code = "above_reference", ""
             elif ref > hi_hz:
-                flag, text = "below_reference", (
-                    f"Unter dem Referenzwert: {who} HZ {fmt_de(ref)} liegt über dem zufällig erwartbaren "
-                    f"Bereich der eigenen HZ ({fmt_de(lo_hz)} bis {fmt_de(hi_hz)}).")
+                flag, code = "below_reference", ""
             else:
-                flag, text = "like_reference", (
-                    f"Im Rahmen des Referenzwerts: {who} HZ {fmt_de(ref)} liegt im zufällig erwartbaren "
-                    f"Bereich der eigenen HZ ({fmt_de(lo_hz)} bis {fmt_de(hi_hz)}).")
+                flag, code = "like_reference", ""
             rows.append(dict(subj, indicator="pks_hz_reference", label="Häufigkeitszahl im Vergleich zur Referenz",
                              unit="je 100.000 Einw.", year=y, period=str(y), value=hz, lower=lo_hz, upper=hi_hz,
-                             count=n, base=base, flag=flag, note=_join_notes(text, control)))
+                             count=n, base=base, base_year=used[y], reference=ref, flag=flag,
+                             note=_join_notes(code, control)))
     return make_indicators(rows)
 
 

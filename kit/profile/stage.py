@@ -242,8 +242,10 @@ def pks_overview(result: ProfileResult) -> pd.DataFrame:
     """One row per summary key for the report table (latest year and multi-year mean).
 
     Columns: key, label, year, cases, hz, hz_mean (+ _lower, _upper), period,
-    clearance, suspects, trend (note), trend_flag, reference_hz (NaN without
-    reference), reference_flag, reference (note), control.
+    clearance, suspects, trend_flag, reference_hz (NaN without reference),
+    reference_flag, control. Numbers and flags only: the view words the trend
+    and the reference comparison from the rows of ``result.pks``
+    (:func:`pks_row`).
     """
     rows = []
     for key in PKS_DISPLAY_KEYS:
@@ -256,7 +258,6 @@ def pks_overview(result: ProfileResult) -> pd.DataFrame:
         suspects = _row(result.pks, "pks_suspects", key)
         trend = _row(result.pks, "pks_trend", key)
         ref = _row(result.pks, "pks_hz_reference", key)
-        ref_hz = reference_value(result, key, int(ref["year"])) if ref is not None else None
         rows.append({
             "key": key, "label": cases["subject_label"], "year": int(cases["year"]),
             "cases": cases["value"], "hz": hz["value"] if hz is not None else np.nan,
@@ -266,14 +267,17 @@ def pks_overview(result: ProfileResult) -> pd.DataFrame:
             "period": mean["period"] if mean is not None else "",
             "clearance": clear["value"] if clear is not None else np.nan,
             "suspects": suspects["value"] if suspects is not None else np.nan,
-            "trend": trend["note"] if trend is not None else "",
             "trend_flag": trend["flag"] if trend is not None else "",
-            "reference_hz": np.nan if ref_hz is None else ref_hz,
+            "reference_hz": ref["reference"] if ref is not None else np.nan,
             "reference_flag": ref["flag"] if ref is not None else "",
-            "reference": ref["note"] if ref is not None else "",
             "control": key in pks_mod.CONTROL_KEYS,
         })
     return pd.DataFrame(rows)
+
+
+def pks_row(result: ProfileResult, indicator: str, key: str) -> pd.Series | None:
+    """The latest row of a PKS indicator for one key (None when absent)."""
+    return _row(result.pks, indicator, key)
 
 
 def _subject_order(subjects) -> list[str]:

@@ -1,5 +1,9 @@
 """Display of the area profile (tables, figures, German text) in the stage-1
-notebook. Only formats and draws what kit.profile.stage computed."""
+notebook. Only formats and draws what kit.profile.stage computed.
+
+Numbers before words: the indicator tables hold flags and note codes; this
+module alone words them in German (:func:`note_text`, :func:`trend_text`,
+:func:`reference_text`, :func:`problem_evidence`)."""
 
 from __future__ import annotations
 
@@ -10,11 +14,169 @@ import pandas as pd
 
 from kit import figures as plots
 from kit.profile.inputs import INPUT_TITLES, ProfileInputs
-from kit.profile.pks import CONTROL_KEYS
-from kit.profile.indicators import REGISTER_AGE_GROUPS
+from kit.profile.pks import CONTROL_KEYS, POPULATION_LAG
+from kit.profile.indicators import GAP_ACTIVITY, GAP_MISSING, REGISTER_AGE_GROUPS, note_codes
 from kit.report import (DASH, fmt_int, interactive_session, fmt_interval, fmt_num, show_md, show_note, show_table)
-from kit.profile.stage import (ProfileResult, indicator_by_district, indicator_by_year, pks_overview, pks_year_table,
-                     reference_value)
+from kit.profile.stage import (ProfileResult, indicator_by_district, indicator_by_year, pks_overview, pks_row,
+                               pks_year_table, reference_value)
+
+# ---------------------------------------------------------------------------
+# Wording of flags and note codes
+# ---------------------------------------------------------------------------
+
+NOTE_TEXT: dict[str, str] = {
+    "population_missing": "Keine Einwohnerzahl vorhanden.",
+    "no_district_population": "Keine Einwohnerzahl für diesen Stadtteil.",
+    "trend_no_values": "Keine Werte vorhanden.",
+    "trend_population_missing": "Einwohnerzahlen fehlen für einzelne Jahre; kein Trend berechnet.",
+    "owi_enforcement": ("OWi-Zahlen spiegeln auch, wie oft das Ordnungsamt kontrolliert, nicht nur, "
+                        "wie oft Verstöße vorkommen."),
+    "members_elsewhere": "Mitglieder wohnen nicht unbedingt in der Kommune.",
+    "over_capacity": "Belegung über der Platzzahl (Überbelegung).",
+    "volunteer_members": "Freiwillige Feuerwehr: Mitglieder, keine hauptamtlichen Stellen.",
+    "control_offence": ("Kontrolldelikt: Die Zahl hängt vor allem davon ab, wie viel Polizei, Kontrolleure oder "
+                        "Ladendetektive kontrollieren, weniger davon, wie oft die Tat vorkommt."),
+    "clearance_earlier_years": "Über 100 %: Es wurden auch Fälle aus früheren Jahren aufgeklärt.",
+    "reference_hz_missing": "Eigene Häufigkeitszahl nicht berechenbar.",
+}
+TREND_TEXT = {"rise": "Anstieg über das zufällig erwartbare Maß hinaus",
+              "fall": "Rückgang über das zufällig erwartbare Maß hinaus",
+              "within_chance": "Veränderung im Rahmen zufälliger Schwankungen"}
+REFERENCE_TEXT = {"above_reference": ("Über dem Referenzwert", "liegt unter dem"),
+                  "below_reference": ("Unter dem Referenzwert", "liegt über dem"),
+                  "like_reference": ("Im Rahmen des Referenzwerts", "liegt im")}
+GAP_TEXT = {GAP_ACTIVITY: "Aktivität vorhanden", GAP_MISSING: "Lücke", "": ""}
+
+
+def _get(row, name, default=None):
+    value = row.get(name, default) if hasattr(row, "get") else default
+    if isinstance(value, (list, tuple)):
+        return value
+    try:
+        missing = value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+    except (TypeError, ValueError):
+        missing = False
+    return default if missing else value
+
+
+def _period_years(period: str) -> list[int]:
+    """'2019–2021' -> [2019, 2020, 2021]; '2018, 2020' -> [2018, 2020]; '2022' -> [2022]."""
+    years: list[int] = []
+    for part in str(period or "").split(","):
+        part = part.strip()
+        if "–" in part:
+            a, b = part.split("–", 1)
+            years += list(range(int(a), int(b) + 1))
+        elif part.isdigit():
+            years.append(int(part))
+    return years
+
+
+def trend_text(row, available=None) -> str:
+    """The trend rule's finding in German, from a trend row (pks_trend/owi_trend, or the
+    dict of kit.profile.indicators.trend_flags): flag, year, count, expected range, mean."""
+    flag = _get(row, "flag", "")
+    period = _get(row, "period", "")
+    codes = note_codes(_get(row, "note", ""))
+    if flag in TREND_TEXT:
+        count = _get(row, "count", _get(row, "value"))
+        if count is None or _get(row, "year") is None:
+            return f"{TREND_TEXT[flag]}."
+        return (f"{TREND_TEXT[flag]}: {int(_get(row, 'year'))} {fmt_num(count)}, bei gleichbleibender Lage "
+                f"zufällig erwartbar {fmt_num(_get(row, 'lower'))} bis {fmt_num(_get(row, 'upper'))} "
+                f"(Mittel {period}: {fmt_num(_get(row, 'expected'), 1)}).")
+    if "trend_missing_years" in codes:
+        window = _period_years(period)
+        if available is None:
+            available = _get(row, "available")
+        text = f"Keine Trendaussage: Dafür werden die Werte der {len(window)} Vorjahre {period} benötigt"
+        if available is not None:
+            from kit.profile.indicators import format_period
+
+            text += f" (vorhanden: {format_period([y for y in available if y in window]) or 'keines'})"
+        return text + "."
+    for code in ("trend_no_values", "trend_population_missing"):
+        if code in codes:
+            return NOTE_TEXT[code]
+    return ""
+
+
+def reference_text(row, reference_label: str = "") -> str:
+    """The comparison of a pks_hz_reference row with its reference HZ, in German."""
+    who = f"Referenz ({reference_label})" if reference_label else "Referenz"
+    ref = fmt_num(_get(row, "reference"))
+    flag = _get(row, "flag", "")
+    if flag in REFERENCE_TEXT:
+        head, where = REFERENCE_TEXT[flag]
+        return (f"{head}: {who} HZ {ref} {where} zufällig erwartbaren Bereich der eigenen HZ "
+                f"({fmt_num(_get(row, 'lower'))} bis {fmt_num(_get(row, 'upper'))}).")
+    return f"{who}: HZ {ref}; eigene HZ nicht berechenbar."
+
+
+def population_fallback_text(row) -> str:
+    """'Einwohnerzahl vom 31.12.2022 verwendet (31.12.2023 nicht vorhanden).'"""
+    lag = POPULATION_LAG if str(_get(row, "indicator", "")).startswith("pks_") else 0
+    year, used = _get(row, "year"), _get(row, "base_year")
+    if used is None:
+        return "Einwohnerzahl eines anderen Jahres verwendet."
+    wanted = f" (31.12.{int(year) - lag} nicht vorhanden)" if year is not None else ""
+    return f"Einwohnerzahl vom 31.12.{int(used)} verwendet{wanted}."
+
+
+def note_text(row, *, reference_label: str = "", available=None) -> str:
+    """Everything an indicator row says in words: its flag (trend, reference comparison)
+    and each note code, as German sentences."""
+    parts = []
+    indicator = str(_get(row, "indicator", ""))
+    codes = note_codes(_get(row, "note", ""))
+    if indicator.endswith("_trend"):
+        parts.append(trend_text(row, available))
+    elif indicator.endswith("_reference"):
+        parts.append(reference_text(row, reference_label))
+    for code in codes:
+        if code == "population_fallback":
+            parts.append(population_fallback_text(row))
+        elif code == "mean_fewer_years":
+            parts.append(f"Mittel über die vorhandenen Jahre {_get(row, 'period', '')}.")
+        elif code.startswith("trend_") or code == "reference_hz_missing":
+            continue  # worded with the flag above
+        else:
+            parts.append(NOTE_TEXT.get(code, code))
+    return " ".join(p for p in parts if p)
+
+
+def _available_years(table: pd.DataFrame | None, row) -> list[int] | None:
+    """Years of the series behind a trend row (pks_cases / owi_per_1000 of the same subject)."""
+    if table is None:
+        return None
+    base = {"pks_trend": "pks_cases", "owi_trend": "owi_per_1000"}.get(str(_get(row, "indicator", "")))
+    sel = table[(table["indicator"] == base) & (table["subject"] == _get(row, "subject", ""))
+                & (table["district_id"] == _get(row, "district_id", "")) & table["year"].notna()]
+    return sorted(int(y) for y in sel["year"])
+
+
+def problem_evidence(problems: pd.DataFrame, reference_label: str = "") -> pd.DataFrame:
+    """Problem signs by topic and district with the evidence in German (topic, district_id,
+    evidence; several findings joined by ' | '), from kit.profile.indicators.problem_topics_from_indicators
+    (rows added by hand may bring their own ``evidence``)."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for _, row in problems.iterrows():
+        own = _get(row, "evidence", "")
+        if own:
+            text = str(own)
+        else:
+            label, subject_label = _get(row, "label", ""), _get(row, "subject_label", "")
+            what = f"{label} – {subject_label}" if subject_label else str(label)
+            year, period = _get(row, "year"), _get(row, "period", "")
+            if str(_get(row, "indicator", "")).endswith("_trend") and year is not None and period:
+                when = f" ({int(year)} gegenüber {period})"  # the period of a trend row is the years before
+            else:
+                when = f" ({period})" if period else ""
+            words = note_text(row, reference_label=reference_label)
+            text = f"{what}{when}: {words}" if words else f"{what}{when}"
+        found.setdefault((str(row["topic"]), str(_get(row, "district_id", ""))), []).append(text)
+    rows = [{"topic": t, "district_id": d, "evidence": " | ".join(ev)} for (t, d), ev in found.items()]
+    return pd.DataFrame(rows, columns=["topic", "district_id", "evidence"])
 
 
 def _show_fig(fig) -> None:
@@ -241,6 +403,8 @@ def show_pks(result: ProfileResult, params: dict) -> None:
     has_reference = bool(ov["reference_hz"].notna().any())
     ov["hz_ci"] = [fmt_interval(lo, hi, 0) for lo, hi in zip(ov["hz_mean_lower"], ov["hz_mean_upper"])]
     ov["label_shown"] = ov.apply(lambda r: f"{r['label']} (Kontrolldelikt)" if r["control"] else r["label"], axis=1)
+    ov["trend"] = [_pks_note(result, "pks_trend", key) for key in ov["key"]]
+    ov["reference"] = [_pks_note(result, "pks_hz_reference", key) for key in ov["key"]]
     cols = {
         "key": ("Schlüssel", None), "label_shown": ("Straftat", None), "cases": (f"Fälle {year}", fmt_int),
         "hz": (f"HZ {year}", 0), "hz_mean": (f"HZ Mittel {period}", 0),
@@ -282,6 +446,13 @@ def show_pks(result: ProfileResult, params: dict) -> None:
         _show_fig(plots.rate_with_interval(data, title="Häufigkeitszahl Straftaten insgesamt mit 95-%-Zufallsintervall",
                                            ylabel="Fälle je 100.000 Einw.", reference=ref,
                                            reference_label=f"{label} (letztes Jahr)"))
+
+
+def _pks_note(result: ProfileResult, indicator: str, key: str) -> str:
+    row = pks_row(result, indicator, key)
+    if row is None:
+        return ""
+    return note_text(row, reference_label=result.reference_label, available=_available_years(result.pks, row))
 
 
 def show_pmk(result: ProfileResult) -> None:
@@ -370,7 +541,12 @@ def show_clubs(result: ProfileResult, inputs: ProfileInputs) -> None:
     members = c[(c["indicator"] == "club_members_per_1000") & (c["subject"] == "")]
     if len(members):
         m = members.iloc[0]
-        show_md(f"Vereinsmitglieder: {fmt_num(m['value'], 0)} je 1.000 Einwohner. {m['note']}")
+        known = c[(c["indicator"] == "clubs_members_known") & (c["subject"] == "")]
+        text = f"Vereinsmitglieder: {fmt_num(m['value'], 0)} je 1.000 Einwohner."
+        if len(known):
+            k = known.iloc[0]
+            text += f" Mitgliederzahl für {fmt_int(k['value'])} von {fmt_int(k['base'])} Vereinen bekannt;"
+        show_md(f"{text} {note_text(m)}")
 
 
 def show_accommodation(result: ProfileResult, inputs: ProfileInputs) -> None:
@@ -467,10 +643,13 @@ def show_prevention(result: ProfileResult, inputs: ProfileInputs) -> None:
         return
     gaps = result.gaps.reset_index()
     gaps.columns = ["Thema", *[("gesamte Kommune" if c == "gesamt" else names.get(c, c)) for c in gaps.columns[1:]]]
-    gaps = gaps.fillna("").replace({"": DASH})
+    gaps = gaps.fillna("")
+    for col in gaps.columns[1:]:
+        gaps[col] = [GAP_TEXT.get(v, v) for v in gaps[col]]
+    gaps = gaps.replace({"": DASH})
     show_table(gaps, {c: (c, None) for c in gaps.columns},
                caption="Lückenmatrix: Themen mit Problemanzeichen und vorhandene Aktivitäten")
-    problems = result.problems.copy()
+    problems = problem_evidence(result.problems, result.reference_label)
     problems["where"] = [names.get(d, "gesamte Kommune" if d == "" else d) for d in problems["district_id"]]
     show_table(problems, {"topic": ("Thema", None), "where": ("Stadtteil", None), "evidence": ("Anzeichen", None)},
                caption="Problemanzeichen hinter der Lückenmatrix")
@@ -502,6 +681,7 @@ def show_trends(result: ProfileResult) -> None:
                                                        else "")
                      for lab, ind, key in zip(rises["subject_label"], rises["indicator"], rises["subject"])]
     rises.loc[(rises["indicator"] == "owi_trend") & (rises["subject"] == ""), "what"] = "alle Kategorien"
+    rises["finding"] = [note_text(r) for _, r in rises.iterrows()]
     show_table(rises, {"area": ("Bereich", None), "what": ("Indikator", None), "year": ("Jahr", _year_text),
-                       "note": ("Befund", None)},
+                       "finding": ("Befund", None)},
                caption=f"Frühwarnung: auffällige Anstiege ({fmt_int(len(rises))} von {fmt_int(len(t))} geprüften Reihen)")

@@ -1,41 +1,190 @@
-"""Display of the recommendations in the stage-3 notebook (formatting only)."""
+"""Display of the recommendations in the stage-3 notebook.
+
+Numbers before words: kit.recommend.rules returns flags, counts and one tidy
+row per measure x trigger; this module alone writes the German text (the
+"Warum?" reasons, the evidence levels, the wording of operators and of rules
+that cannot be evaluated)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from kit.report import show_md, show_table
+from kit.recommend.rules import REASON_MISSING, REASON_SUPPRESSED, Recommendations
+from kit.report import DASH, fmt_indicator, fmt_interval, fmt_num, show_md, show_table
+
+OP_WORDS = {">": "über", ">=": "mindestens", "<": "unter", "<=": "höchstens"}
+EVIDENCE_LEVEL_TEXT = {"1": "Grüne Liste Prävention: Stufe 1 (theoretisch gut begründet)",
+                       "2": "Grüne Liste Prävention: Stufe 2 (wahrscheinlich wirksam)",
+                       "3": "Grüne Liste Prävention: Stufe 3 (nachgewiesen wirksam)",
+                       "good practice": "Good Practice (Erfahrungswissen, nicht evaluiert)"}
+SOURCE_WORDS = {"survey": "der Bürgerbefragung", "profile": "des Gebietsprofils"}
 
 
-def show_recommendations(result: pd.DataFrame) -> None:
+def _text(value) -> str:
+    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+
+
+def evidence_level_text(code) -> str:
+    key = _text(code).strip()
+    if key.endswith(".0"):  # read back from CSV as a float
+        key = key[:-2]
+    return EVIDENCE_LEVEL_TEXT.get(key, key)
+
+
+def value_text(rule) -> str:
+    """'31,0 % (95-%-Intervall 26,0–36,0 %)': the indicator value with its unit and interval."""
+    unit = _text(rule.get("unit"))
+    text = fmt_indicator(rule.get("value"), unit)
+    lower, upper = rule.get("lower"), rule.get("upper")
+    if not pd.isna(lower) and not pd.isna(upper) and unit != "ja/nein":
+        text += f" (95-%-Intervall {fmt_interval(lower, upper, 1, percent=unit == 'Anteil')})"
+    return text
+
+
+def threshold_text(value: float, unit: str) -> str:
+    unit = _text(unit)
+    if unit == "Anzahl":
+        return fmt_num(value, 0)
+    if unit == "Anteil":
+        return f"{fmt_num(100 * float(value), 1)} %"
+    if unit == "ja/nein":
+        return f"{fmt_num(value, 1)} (1 = ja, 0 = nein)"
+    return f"{fmt_num(value, 1)} {unit}".strip()
+
+
+def rule_condition(rule) -> str:
+    """'Schwelle: gesamtes 95-%-Intervall mindestens 25,0 %' (interval words only when the
+    interval was compared)."""
+    words = OP_WORDS.get(_text(rule.get("op")), _text(rule.get("op")))
+    threshold = threshold_text(rule.get("threshold"), rule.get("unit"))
+    if _text(rule.get("compared")) in ("lower", "upper"):
+        return f"Schwelle: gesamtes 95-%-Intervall {words} {threshold}"
+    return f"Schwelle: {words} {threshold}"
+
+
+def finding_name(rule) -> str:
+    """The finding a rule rests on, in words: its label, or (without one) where it comes from;
+    never the indicator id."""
+    label = _text(rule.get("label"))
+    if label:
+        return f"Der Befund „{label}“"
+    source = SOURCE_WORDS.get(_text(rule.get("indicator")).split(".", 1)[0])
+    return f"Ein Befund {source}, auf den sich die Regel stützt," if source else \
+        "Ein Befund, auf den sich die Regel stützt,"
+
+
+MISSING_WORDS = {REASON_MISSING: "liegt nicht vor", REASON_SUPPRESSED: "zu wenige Fälle, nicht ausgewiesen"}
+
+
+def short_finding_name(rule) -> str:
+    source = SOURCE_WORDS.get(_text(rule.get("indicator")).split(".", 1)[0])
+    return f"ein Befund {source}" if source else "ein Befund"
+
+
+def unevaluable_text(rule) -> str:
+    name = finding_name(rule)
+    if _text(rule.get("reason")) == REASON_SUPPRESSED:
+        return f"Nicht prüfbar: {name} wird wegen zu weniger Fälle nicht ausgewiesen."
+    if _text(rule.get("reason")) == REASON_MISSING and _text(rule.get("indicator")).startswith("survey."):
+        return f"Nicht prüfbar: {name} liegt für diese Kommune nicht vor (keine Bürgerbefragung oder Frage nicht gestellt)."
+    return f"Nicht prüfbar: {name} liegt für diese Kommune nicht vor."
+
+
+def rule_text(rule, with_result: bool = True) -> str:
+    """One checked rule as a German sentence: indicator, value with interval, threshold and
+    whether it was met; a readable reason when the rule could not be evaluated."""
+    if not bool(rule.get("evaluable")):
+        return unevaluable_text(rule)
+    text = f"{_text(rule.get('label')) or 'Befund'}: {value_text(rule)}; {rule_condition(rule)}"
+    if with_result:
+        text += " – erfüllt" if bool(rule.get("met")) else " – nicht erfüllt"
+    return text + "."
+
+
+def decision_text(measure) -> str:
+    """'ja', 'nein' or why the rules do not decide."""
+    if bool(measure["triggered"]):
+        return "ja"
+    if bool(measure["evaluable"]):
+        return "nein"
+    n, k = int(measure["n_triggers"]), int(measure["n_evaluable"])
+    if k == 0:
+        return "nicht prüfbar (keiner der Befunde liegt vor)"
+    return f"nicht entscheidbar ({fmt_num(n - k)} von {fmt_num(n)} Befunden liegen nicht vor)"
+
+
+def existing_activities_text(measure, activities: pd.DataFrame | None) -> str:
+    """Prevention activities already under way that a measure builds on, as German text ("" when
+    nothing can be said: no inventory or no prevention topics)."""
+    if pd.isna(measure.get("n_activities", float("nan"))):
+        return ""
+    topics = _text(measure.get("prevention_topics"))
+    hits = (activities[activities["measure_id"] == measure["measure_id"]]
+            if activities is not None and len(activities) else pd.DataFrame())
+    if hits.empty:
+        return f"Im Bestand der Präventionsaktivitäten ist zum Thema {topics} nichts erfasst."
+    parts = []
+    for _, a in hits.iterrows():
+        extra = ", ".join(x for x in (_text(a.get("provider")), _text(a.get("district_name"))) if x)
+        parts.append(_text(a["title"]) + (f" ({extra})" if extra else ""))
+    return "Darauf lässt sich aufbauen: " + "; ".join(parts) + "."
+
+
+def show_recommendations(result: Recommendations) -> None:
     show_md(recommendations_markdown(result))
 
 
-def show_rules(result: pd.DataFrame) -> None:
+def rules_table(result: Recommendations) -> pd.DataFrame:
+    """Every rule that was checked, one row per measure x trigger, in words."""
+    measures = result.measures.set_index("measure_id")
+    rows = []
+    for _, r in result.rules.iterrows():
+        m = measures.loc[r["measure_id"]]
+        first = int(r["trigger"]) == 1
+        evaluable = bool(r["evaluable"])
+        rows.append({
+            "measure": m["title"] if first else "",
+            "decision": decision_text(m) if first else "",
+            "finding": _text(r["label"]) or short_finding_name(r),
+            "value": value_text(r) if evaluable else MISSING_WORDS.get(_text(r["reason"]), DASH),
+            "rule": rule_condition(r).removeprefix("Schwelle: "),
+            "met": ("ja" if bool(r["met"]) else "nein") if evaluable else "nicht prüfbar",
+        })
+    return pd.DataFrame(rows, columns=["measure", "decision", "finding", "value", "rule", "met"])
+
+
+def show_rules(result: Recommendations) -> None:
     """Every rule that was checked, recommended or not."""
-    show_table(result, {
-        "title": ("Maßnahme", None),
-        "triggered": ("Empfohlen", lambda v: "ja" if v else "nein"),
-        "checked": ("Geprüfte Befunde", None),
+    show_table(rules_table(result), {
+        "measure": ("Maßnahme", None), "decision": ("Empfohlen", None), "finding": ("Befund", None),
+        "value": ("Wert", None), "rule": ("Schwelle", None), "met": ("erfüllt", None),
     })
 
 
-def recommendations_markdown(result: pd.DataFrame) -> str:
+def recommendations_markdown(result: Recommendations) -> str:
     """German report text for the triggered measures, each with its reasons."""
-    chosen = result[result["triggered"]]
+    measures = result.measures
+    chosen = measures[measures["triggered"].astype(bool)]
     if chosen.empty:
         return ("Nach den festgelegten Regeln löst keiner der Befunde eine Maßnahme aus. "
                 "Die geprüften Regeln stehen in der Tabelle unten.")
     parts = []
     for i, (_, m) in enumerate(chosen.iterrows(), 1):
-        reasons = "\n".join(f"  - {e}" for e in m["evidence"].split(" | "))
-        actors = f"\n- **Beteiligte:** {m['actors']}" if m["actors"] else ""
+        rules = result.rules[result.rules["measure_id"] == m["measure_id"]]
+        met = rules[rules["met"].fillna(False).astype(bool)]
+        why = "Alle Regeln sind erfüllt" if m["logic"] == "all" else "Ausgelöst durch"
+        reasons = "\n".join(f"  - {rule_text(r, with_result=False)}" for _, r in met.iterrows())
+        others = rules.drop(met.index)
+        if len(others):
+            reasons += "\n" + "\n".join(f"  - Ebenfalls geprüft: {rule_text(r)}" for _, r in others.iterrows())
+        actors = f"\n- **Beteiligte:** {m['actors']}" if _text(m["actors"]) else ""
+        existing = existing_activities_text(m, result.activities)
         parts.append(
             f"### {i}. {m['title']}\n\n{m['description']}\n\n"
-            f"- **Warum?** Ausgelöst durch:\n{reasons}\n"
+            f"- **Warum?** {why}:\n{reasons}\n"
             f"- **Thema:** {m['topic']}{actors}\n"
-            f"- **Wirksamkeit:** {m['evidence_level']}\n"
-            f"- **Förderfähig nach RL KommPräv:** {m['kommpraev']}\n"
-            + (f"- **Bestehende Aktivitäten:** {m['existing']}\n" if m.get("existing") else "")
+            f"- **Wirksamkeit:** {evidence_level_text(m['evidence_level'])}\n"
+            f"- **Förderfähig nach RL KommPräv:** {'ja' if bool(m['kommpraev']) else 'nein'}\n"
+            + (f"- **Bestehende Aktivitäten:** {existing}\n" if existing else "")
         )
     return "\n".join(parts)

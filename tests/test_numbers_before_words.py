@@ -1,0 +1,183 @@
+"""Numbers before words: compute modules return numbers, flags and codes; only the
+view/report modules word them in German.
+
+1. No compute module imports kit.report (checked on the source with ast, and
+   on the imported modules in a fresh interpreter).
+2. The result files of stages 1 and 3 of a demo commune hold numbers, codes and
+   labels: note cells are known codes, rule results are numbers and codes, and no
+   cell outside the label columns holds a German-formatted number or a sentence.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from kit.params import REPO_ROOT
+
+KIT = REPO_ROOT / "kit"
+COMPUTE_PACKAGES = ("profile", "recommend", "survey")
+VIEW_MODULES = {"view.py"}
+RENDERING = {"kit.report", "kit.figures"}
+
+
+def compute_modules() -> list[Path]:
+    """Every module of the stage packages except their views."""
+    return sorted(p for pkg in COMPUTE_PACKAGES for p in (KIT / pkg).glob("*.py") if p.name not in VIEW_MODULES)
+
+
+def imported_modules(path: Path, package: str | None = None) -> set[str]:
+    """Absolute names of everything ``path`` imports, also inside functions (relative imports
+    resolved against ``package``, by default the module's package in the repository)."""
+    if package is None:
+        package = ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts[:-1])
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join([*base, node.module] if node.module else base)
+            else:
+                module = node.module or ""
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)  # from kit import report
+    return found
+
+
+def rendering_imports(path: Path, package: str | None = None) -> set[str]:
+    return {m for m in imported_modules(path, package) if any(m == r or m.startswith(r + ".") for r in RENDERING)}
+
+
+def test_the_import_check_sees_rendering_imports(tmp_path):
+    """The checker itself: every spelling of an import of kit.report is found."""
+    pkg = tmp_path / "kit" / "profile"
+    pkg.mkdir(parents=True)
+    for i, line in enumerate(["from kit.report import fmt_num as fmt_de", "import kit.report",
+                              "from kit import report", "from ..report import fmt_num",
+                              "from kit import figures as plots", "def f():\n    from kit.report import DASH"]):
+        module = pkg / f"m{i}.py"
+        module.write_text(line + "\n", encoding="utf-8")
+        assert rendering_imports(module, "kit.profile"), line
+    clean = pkg / "clean.py"
+    clean.write_text("from kit.profile.indicators import rate_per\nimport pandas as pd\n", encoding="utf-8")
+    assert not rendering_imports(clean, "kit.profile")
+
+
+def test_compute_modules_do_not_import_the_report_module():
+    modules = compute_modules()
+    names = {p.name for p in modules}
+    assert {"indicators.py", "pks.py", "bka.py", "stage.py", "rules.py"} <= names
+    offenders = {str(p.relative_to(REPO_ROOT)): sorted(rendering_imports(p)) for p in modules if rendering_imports(p)}
+    assert not offenders, f"Rechenmodule importieren Darstellung: {offenders}"
+
+
+def test_compute_modules_do_not_load_the_report_module_indirectly():
+    names = [".".join(p.relative_to(REPO_ROOT).with_suffix("").parts) for p in compute_modules()]
+    names = [n.removesuffix(".__init__") for n in names]
+    code = ("import importlib, sys\n"
+            f"for name in {names!r}:\n"
+            "    importlib.import_module(name)\n"
+            f"print(sorted(m for m in sys.modules if m in {sorted(RENDERING)!r}))\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+# ---------------------------------------------------------------------------
+# Result files of a demo commune (stages 1 and 3 in process, no papermill)
+# ---------------------------------------------------------------------------
+
+GERMAN_NUMBER = re.compile(r"(?<![\d.,])\d{1,3}(?:\.\d{3})+(?![\d.])|(?<![\d.,])\d+,\d+(?![\d.])")
+SENTENCE = re.compile(r"[A-Za-zÄÖÜäöüß]{2,}[ :][^|]*[A-Za-zÄÖÜäöüß]{2,}.*[.:;]\s*$")
+# Columns that hold labels (data from the inputs, the catalogue or the contract), not results.
+LABEL_COLUMNS = {"label", "unit", "subject_label", "title", "description", "topic", "actors", "district_name",
+                 "name", "provider", "target_group", "category", "type", "prevention_topics", "source", "period",
+                 "area", "Thema"}
+
+
+@pytest.fixture(scope="module")
+def demo_results(tmp_path_factory):
+    import yaml
+
+    from kit.demo import generate_demo
+    from kit.params import PARAMS_DIR, load_params
+    from kit.profile.inputs import load_profile_inputs
+    from kit.profile.stage import compute_profile, write_profile
+    from kit.recommend.stage import compute_recommendations, write_recommendations
+    from kit.results import ResultStore
+
+    root = tmp_path_factory.mktemp("words")
+    generate_demo(root / "data", communes=["muldenau"])
+    data = yaml.safe_load((PARAMS_DIR / "muldenau.yaml").read_text(encoding="utf-8"))
+    data["data_dir"] = str(root / "data" / "muldenau")
+    data["demo"] = False
+    data.pop("survey", None)  # stage 3 from the area profile alone (no papermill run of stage 2 here)
+    data.setdefault("profile", {})["pks_reference"] = {"000000": 5000, "892000": 150}  # reference rows too
+    params_file = root / "muldenau.yaml"
+    params_file.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    params = load_params(params_file)
+    store = ResultStore(root / "output", params["commune_id"])
+    inputs = load_profile_inputs(params)
+    write_profile(compute_profile(inputs), store, inputs)
+    write_recommendations(compute_recommendations(params, store), store)
+    return store.path("profile_indicators", ".csv").parent
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)  # a machine number ("33.875" is 33.875, not thirty-three thousand)
+    except ValueError:
+        return False
+    return True
+
+
+def _text_cells(df: pd.DataFrame, column: str) -> list[str]:
+    """The cells of a column that are text, not machine numbers."""
+    return [str(v) for v in df[column].dropna() if str(v) != "" and not _is_number(str(v))]
+
+
+def test_profile_notes_are_codes(demo_results):
+    from kit.profile.indicators import NOTE_CODES
+
+    ind = pd.read_csv(demo_results / "profile_indicators.csv", dtype=str, keep_default_na=False)
+    codes = {c for note in ind["note"] for c in note.split(";") if c}
+    assert codes, "keine Hinweis-Codes im Gebietsprofil (Kontrolldelikte, OWi-Kontrollen)"
+    assert codes <= set(NOTE_CODES), codes - set(NOTE_CODES)
+    assert {"control_offence", "owi_enforcement"} <= codes
+    flags = set(ind["flag"]) - {""}
+    assert flags <= {"rise", "fall", "within_chance", "above_reference", "below_reference", "like_reference"}
+    assert {"above_reference", "below_reference", "like_reference"} & flags  # the reference rows were written
+
+
+def test_recommendation_results_are_numbers_and_codes(demo_results):
+    measures = pd.read_csv(demo_results / "recommendations.csv")
+    rules = pd.read_csv(demo_results / "recommendation_rules.csv")
+    assert not {"evidence", "checked", "existing"} & set(measures.columns)  # no sentences per measure
+    for col in ("value", "lower", "upper", "threshold"):
+        assert pd.api.types.is_float_dtype(rules[col]), col
+    assert set(rules["op"]) <= {">", ">=", "<", "<="}
+    assert set(rules["basis"]) <= {"estimate", "interval"}
+    assert set(rules["reason"].dropna()) <= {"indicator_missing", "value_suppressed"}
+    assert (~rules["evaluable"]).any() and rules["evaluable"].any()  # survey rules missing, profile rules checked
+    assert set(rules["measure_id"]) == set(measures["measure_id"])
+
+
+def test_result_files_hold_no_formatted_numbers_or_sentences(demo_results):
+    checked = 0
+    for path in sorted(demo_results.glob("*.csv")):
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        for column in df.columns:
+            if column in LABEL_COLUMNS or (path.name == "prevention_inventory.csv"):
+                continue  # the commune's own inventory is input data, passed on for stage 3
+            for cell in _text_cells(df, column):
+                checked += 1
+                assert not GERMAN_NUMBER.search(cell), f"{path.name}, Spalte {column}: {cell!r}"
+                assert not SENTENCE.search(cell), f"{path.name}, Spalte {column}: {cell!r}"
+    assert checked > 500
