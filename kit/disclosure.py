@@ -1,21 +1,28 @@
-"""Disclosure control for everything that leaves the kit.
+"""Disclosure control: the one place that knows the small-number rule.
 
-Rules (``params/defaults.yaml`` -> ``privacy``):
+Every table that leaves memory (result CSV/JSON, report tables, figures,
+executed notebooks, widgets) passes through a :class:`DisclosurePolicy`,
+built from ``params["privacy"]`` by :func:`policy_from_params`:
 
-- no share or mean on a base of fewer than ``min_base`` respondents;
-- no share for a cell with fewer than ``min_cell`` respondents, and no such
-  count shown (``n_cell`` / ``n_unweighted`` blanked);
-- secondary suppression, so a suppressed cell cannot be recovered by
-  subtraction: in a distribution (shares add up to 1) with exactly one
-  suppressed cell the next smallest cell is suppressed too; for a
-  multiple-choice option the "not ticked" complement counts as a cell, so an
-  option ticked by all but a few respondents is suppressed as well;
+- no count of fewer than ``min_cell`` persons is published (survey cells,
+  returns, sample counts, free-text mentions, small resident counts); for
+  survey cells a zero counts as small, for register counts it does not;
+- no share or mean on a base of fewer than ``min_base`` respondents, and on
+  such a base no cell counts either (count / base is the share);
+- a share is a count when its base is known (share x base = count), so a
+  suppressed row publishes neither estimate, interval nor count;
+- complementary suppression: published cells, bases, margins and collapsed
+  categories of the same table (item x group, margin, district row ...) form
+  linear relations; after the primary suppression further cells are hidden
+  until no hidden cell is determined by them (:func:`protect`, exact over the
+  non-negative reals, i.e. what a linear-programming attacker can recover);
 - free text never leaves the kit: only counts of answers that mention a
   keyword (e.g. a district name), small counts suppressed.
 
-Not covered: differencing between overlapping groups (e.g. "Gesamt" minus all
-published districts). Reports should show either the overall result or a
-complete split, or keep groups large.
+Not covered: differencing *between* groups of one breakdown (e.g. "Gesamt"
+minus all published districts, where every respondent has a district) and
+between different tables of overlapping groups. Reports should keep groups
+large; ``min_base`` makes single small groups unreadable as shares.
 """
 
 from __future__ import annotations
@@ -23,47 +30,410 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+_EPS = 1e-9
+
+
+# ---------------------------------------------------------------------------
+# the policy
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DominanceRule:
+    """(n, k) dominance rule for magnitude tables (e.g. amounts): a cell is
+    sensitive when its ``n`` largest contributors make up more than ``k`` of
+    its total. Placeholder: the kit publishes no magnitude tables yet."""
+
+    n: int = 1
+    k: float = 0.85
+
+
+@dataclass(frozen=True)
+class DisclosurePolicy:
+    min_cell: int = 5
+    min_base: int = 30
+    dominance: DominanceRule | None = None
+
+    # -- elementary rules ------------------------------------------------
+    def small_count(self, count, zero_is_small: bool = True) -> bool:
+        """True if ``count`` may not be published (NaN counts as small)."""
+        if count is None or pd.isna(count):
+            return True
+        c = float(count)
+        if not zero_is_small and c == 0:
+            return False
+        return c < self.min_cell
+
+    def base_ok(self, n) -> bool:
+        """A share or mean may be given on a base of ``n`` respondents."""
+        return n is not None and not pd.isna(n) and float(n) >= self.min_base
+
+    def share_ok(self, n_cell, n) -> bool:
+        """A share n_cell / n may be given on its own (cell, complement and base large enough)."""
+        return (self.base_ok(n) and not self.small_count(n_cell)
+                and not self.small_count(float(n) - float(n_cell)))
+
+    def count_or_na(self, count, zero_is_small: bool = True):
+        return pd.NA if self.small_count(count, zero_is_small) else count
+
+    # -- survey estimates (tidy format of kit.survey.estimates) -------------
+    def survey_estimates(self, tidy: pd.DataFrame) -> pd.DataFrame:
+        """Disclosure control of tidy survey estimates; returns a new frame.
+
+        A block is one item x group (with one base): its distribution cells,
+        the collapsed categories ("3+4") and key-indicator rows (kind "key",
+        category "1+2"), or one multiple-choice option (ticked / not ticked),
+        or one mean. Hidden rows keep no estimate, interval or count; a hidden
+        base blanks ``n_unweighted``, ``weighted_base`` and ``n_eff``.
+        """
+        df = tidy.copy().reset_index(drop=True)
+        n = pd.to_numeric(df["n_unweighted"], errors="coerce").astype(float)
+        cell = pd.to_numeric(df["n_cell"], errors="coerce").astype(float)
+        hide_row = np.zeros(len(df), dtype=bool)
+        hide_base = np.zeros(len(df), dtype=bool)
+        keys = [df["item"].astype(str), df["group_var"].fillna("").astype(str), df["group"].astype(str),
+                n.fillna(-1.0)]
+        for _, idx in df.groupby(keys, sort=False).indices.items():
+            rows, base = self._survey_block(df["kind"].to_numpy()[idx], df["category"].astype(str).to_numpy()[idx],
+                                            float(n.iloc[idx[0]]), cell.to_numpy()[idx])
+            hide_row[idx] = rows
+            hide_base[idx] = base
+        df.loc[hide_row, ["estimate", "lower", "upper"]] = np.nan
+        df["suppressed"] = hide_row | df["suppressed"].fillna(False).astype(bool).to_numpy()
+        df["n_cell"] = _int_na(np.where(df["suppressed"].to_numpy(), np.nan, cell))
+        df["n_unweighted"] = _int_na(np.where(hide_base, np.nan, n))
+        df.loc[hide_base, ["weighted_base", "n_eff"]] = np.nan
+        return df
+
+    def _survey_block(self, kinds, cats, n: float, cells) -> tuple[np.ndarray, bool]:
+        r = len(kinds)
+        base_small = self.small_count(n)
+        if not self.base_ok(n):
+            primary_rows = np.ones(r, dtype=bool)
+        else:
+            primary_rows = np.array([k != "mean" and self.small_count(c) for k, c in zip(kinds, cells)])
+        if all(k == "mean" for k in kinds):
+            return primary_rows, base_small
+        values = [0.0 if pd.isna(c) else float(c) for c in cells] + [0.0 if pd.isna(n) else float(n)]
+        base_var = r
+        primary = list(primary_rows) + [base_small]
+        publishable = [True] * (r + 1)
+        cost = [v + (0.0 if "+" not in str(c) and k in ("distribution", "multi") else
+                     (2e6 if k == "key" else 1e6)) for v, c, k in zip(values[:r], cats, kinds)] + [1e9]
+        relations: list[dict[int, float]] = []
+
+        def virtual(value: float, sensitive: bool) -> int:
+            values.append(value)
+            primary.append(sensitive)
+            publishable.append(False)
+            cost.append(np.inf)
+            return len(values) - 1
+
+        code_var = {c: i for i, (k, c) in enumerate(zip(kinds, cats))
+                    if k in ("distribution", "multi") and "+" not in c}
+        dist = [i for i, k in enumerate(kinds) if k == "distribution" and "+" not in cats[i]]
+        if dist:
+            rel = {base_var: 1.0, **{i: -1.0 for i in dist}}
+            rest = values[base_var] - sum(values[i] for i in dist)
+            if abs(rest) > _EPS:
+                rel[virtual(max(rest, 0.0), False)] = -1.0
+            relations.append(rel)
+        for i, k in enumerate(kinds):
+            if k == "multi":
+                comp = values[base_var] - values[i]
+                relations.append({base_var: 1.0, i: -1.0, virtual(comp, self.small_count(comp)): -1.0})
+            elif k in ("collapsed", "key") or "+" in cats[i]:
+                parts = [code_var.get(c) for c in cats[i].split("+")]
+                if parts and all(p is not None and p != i for p in parts):
+                    rel = {i: 1.0}
+                    for p in parts:
+                        rel[p] = rel.get(p, 0.0) - 1.0
+                    relations.append(rel)
+                else:  # standalone share: cell and its complement within the base
+                    comp = values[base_var] - values[i]
+                    relations.append({base_var: 1.0, i: -1.0, virtual(comp, self.small_count(comp)): -1.0})
+        hidden = protect(values, relations, primary, publishable, cost)
+        return hidden[:r], bool(hidden[base_var])
+
+    # -- other survey tables --------------------------------------------------
+    def response_rates(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Returns (``returned``) and rates by margin (``margin`` "gesamt" = total row);
+        the categories of every margin add up to the total. ``issued`` (persons
+        written to) is not about respondents and stays."""
+        df = df.copy().reset_index(drop=True)
+        hidden = self._margin_hidden(df, "returned", total_margin="gesamt")
+        df["returned"] = _int_na(np.where(hidden, np.nan, pd.to_numeric(df["returned"], errors="coerce")))
+        df.loc[hidden, "rate"] = np.nan
+        return df
+
+    def sample_vs_population(self, df: pd.DataFrame, respondents: int) -> pd.DataFrame:
+        """Respondents by weighting margin (``sample_n``, shares); within a margin the
+        categories (incl. "fehlend") add up to ``respondents``, which is published."""
+        df = df.copy().reset_index(drop=True)
+        total = pd.DataFrame({"margin": ["__total__"], "sample_n": [respondents]})
+        both = pd.concat([total, df[["margin", "sample_n"]]], ignore_index=True)
+        hidden = self._margin_hidden(both, "sample_n", total_margin="__total__")[1:]
+        df["sample_n"] = _int_na(np.where(hidden, np.nan, pd.to_numeric(df["sample_n"], errors="coerce")))
+        df.loc[hidden, ["sample_share", "weighted_share"]] = np.nan
+        return df
+
+    def _margin_hidden(self, df: pd.DataFrame, col: str, total_margin: str) -> np.ndarray:
+        values = [float(v) if pd.notna(v) else 0.0 for v in pd.to_numeric(df[col], errors="coerce")]
+        primary = [self.small_count(v) for v in pd.to_numeric(df[col], errors="coerce")]
+        publishable = [True] * len(values)
+        totals = np.flatnonzero((df["margin"] == total_margin).to_numpy())
+        cost = [v + (1e9 if i in totals else 0.0) for i, v in enumerate(values)]
+        relations = []
+        if len(totals) == 1:
+            t = int(totals[0])
+            for margin, idx in df.groupby("margin", sort=False).indices.items():
+                if margin == total_margin:
+                    continue
+                rel = {t: 1.0, **{int(i): -1.0 for i in idx}}
+                rest = values[t] - sum(values[i] for i in idx)
+                if abs(rest) > _EPS:
+                    values.append(max(rest, 0.0))
+                    primary.append(False)
+                    publishable.append(False)
+                    cost.append(np.inf)
+                    rel[len(values) - 1] = -1.0
+                relations.append(rel)
+        return protect(values, relations, primary, publishable, cost)[: len(df)]
+
+    def key_indicator(self, n, n_cell) -> bool:
+        """A single share outside any table (cell, complement and base checked)."""
+        return self.share_ok(n_cell, n)
+
+    def scales(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Scale batteries: alpha and ``n_complete`` only on ``min_base`` complete
+        answers, the mean index only on ``min_base`` respondents (``index_n``)."""
+        df = df.copy()
+        small = ~pd.to_numeric(df["n_complete"], errors="coerce").ge(self.min_base)
+        df.loc[small, ["n_complete", "alpha"]] = np.nan
+        small = ~pd.to_numeric(df["index_n"], errors="coerce").ge(self.min_base)
+        df.loc[small, ["index_mean", "index_lower", "index_upper", "index_n"]] = np.nan
+        return df
+
+    def free_text(self, counts: Sequence[tuple[str, int]], n: int, exclusive: bool = False) -> pd.DataFrame:
+        """Topic counts of free-text answers. ``counts``: (topic, mentions) with the
+        rows "Antworten insgesamt" (= ``n``) and "ohne Zuordnung" last; ``exclusive``:
+        no answer mentions two topics, so topics + "ohne Zuordnung" add up to ``n``."""
+        values = [float(c) for _, c in counts]
+        primary = [self.small_count(v) for v in values]
+        relations = []
+        if exclusive and len(values) >= 2:
+            total = len(values) - 2
+            relations.append({total: 1.0, **{i: -1.0 for i in range(len(values)) if i != total}})
+        cost = [v + (1e9 if i == len(values) - 2 else 0.0) for i, v in enumerate(values)]
+        hidden = protect(values, relations, primary, None, cost)
+        out = []
+        for (topic, count), h in zip(counts, hidden):
+            share = np.nan if (h or not self.base_ok(n) or n == 0) else count / n
+            out.append({"topic": topic, "mentions": pd.NA if h else int(count), "share": share,
+                        "suppressed": bool(h)})
+        df = pd.DataFrame(out, columns=["topic", "mentions", "share", "suppressed"])
+        df["mentions"] = df["mentions"].astype("Int64")
+        df["share"] = df["share"].astype(float)
+        return df
+
+    # -- register counts (residents) -------------------------------------------
+    def resident_counts(self, table: pd.DataFrame, parts: Sequence[str], total: str,
+                        sum_row=None) -> pd.DataFrame:
+        """Which resident counts may not be published: a frame of booleans with the
+        columns ``parts`` and ``total``. Every row has ``total = sum(parts)``; with
+        ``sum_row`` (an index label) that row is the sum of all other rows. Counts
+        between 1 and ``min_cell - 1`` are hidden (a zero names nobody), plus the
+        complementary cells that would give them away."""
+        cols = [*parts, total]
+        vals = table[cols].apply(pd.to_numeric, errors="coerce").astype(float)
+        rows = list(table.index)
+        k = len(cols)
+        var = {(r, c): i * k + j for i, r in enumerate(rows) for j, c in enumerate(cols)}
+        values = [0.0 if pd.isna(vals.loc[r, c]) else float(vals.loc[r, c]) for r in rows for c in cols]
+        primary = [self.small_count(v, zero_is_small=False) for v in values]
+        publishable = [True] * len(values)
+        cost = [v + (1e9 if c == total else 0.0) for r in rows for c, v in zip(cols, vals.loc[r])]
+        relations = []
+        for r in rows:
+            relations.append({var[(r, total)]: 1.0, **{var[(r, p)]: -1.0 for p in parts}})
+        if sum_row is not None and len(rows) > 1:
+            others = [r for r in rows if r != sum_row]
+            for c in cols:
+                rel = {var[(sum_row, c)]: 1.0, **{var[(r, c)]: -1.0 for r in others}}
+                rest = values[var[(sum_row, c)]] - sum(values[var[(r, c)]] for r in others)
+                if abs(rest) > _EPS:  # residents without a district: an unknown remainder
+                    values.append(max(rest, 0.0))
+                    primary.append(False)
+                    publishable.append(False)
+                    cost.append(np.inf)
+                    rel[len(values) - 1] = -1.0
+                relations.append(rel)
+        hidden = protect(values, relations, primary, publishable, cost)
+        mask = np.array(hidden[: len(rows) * k]).reshape(len(rows), k)
+        return pd.DataFrame(mask, index=table.index, columns=cols)
+
+    def population_tables(self, totals: pd.DataFrame, by_district: pd.DataFrame,
+                          parts: Sequence[str] = ("m", "w", "d")) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Resident counts by sex (commune per year, districts in one year) after
+        :meth:`resident_counts`; the district rows and the commune row of their
+        year are one table (districts add up to the commune). Shares that
+        would give a hidden count back (women's share, shares of a hidden
+        total) are blanked as well."""
+        totals = totals.copy().reset_index(drop=True)
+        by_district = by_district.copy().reset_index(drop=True)
+        parts = [p for p in parts if p in totals.columns]
+        year = by_district["year"].iloc[0] if len(by_district) and "year" in by_district.columns else None
+        for i in totals.index:
+            joint = len(by_district) and year is not None and totals.loc[i, "year"] == year
+            frame = pd.concat([totals.loc[[i], [*parts, "total"]],
+                               by_district[[*parts, "total"]] if joint else None])
+            frame.index = ["__commune__"] + ([f"d{j}" for j in by_district.index] if joint else [])
+            mask = self.resident_counts(frame, parts, "total", sum_row="__commune__" if joint else None)
+            _blank_residents(totals, i, mask.loc["__commune__"])
+            if joint:
+                for j in by_district.index:
+                    _blank_residents(by_district, j, mask.loc[f"d{j}"])
+        return totals, by_district
+
+
+def _blank_residents(df: pd.DataFrame, i, hidden: pd.Series) -> None:
+    for col, h in hidden.items():
+        if h:
+            df[col] = df[col].astype("Int64")
+            df.loc[i, col] = pd.NA
+    if hidden.get("w", False) or hidden.get("total", False):
+        for col in ("share_female_pct",):
+            if col in df.columns:
+                df.loc[i, col] = np.nan
+    if hidden.get("total", False):
+        for col in df.columns:
+            if col.startswith("share_") or col.startswith("change"):
+                df.loc[i, col] = np.nan
+
+
+def policy_from_params(params) -> DisclosurePolicy:
+    """The policy of a commune, from ``params["privacy"]`` (min_cell, min_base_percent)."""
+    privacy = params["privacy"] if isinstance(params, Mapping) else getattr(params, "privacy")
+
+    def get(key):
+        return privacy[key] if isinstance(privacy, Mapping) else getattr(privacy, key)
+
+    return DisclosurePolicy(min_cell=int(get("min_cell")), min_base=int(get("min_base_percent")))
+
+
+def _int_na(values) -> pd.Series:
+    return pd.array(np.asarray(values, dtype=float), dtype="Float64").round().astype("Int64")
+
+
+# ---------------------------------------------------------------------------
+# complementary suppression
+# ---------------------------------------------------------------------------
+
+
+def _matrix(relations: Sequence[Mapping[int, float]], k: int) -> np.ndarray:
+    A = np.zeros((len(relations), k))
+    for i, rel in enumerate(relations):
+        for j, a in rel.items():
+            A[i, j] += a
+    return A
+
+
+def determined(A: np.ndarray, values: np.ndarray, hidden: np.ndarray, v: int) -> bool:
+    """Is hidden variable ``v`` fixed by the relations ``A @ x = 0``, the published
+    (not hidden) values and ``x >= 0``? Uses the true values: ``v`` is free iff
+    some direction ``d`` with ``A d = 0``, ``d = 0`` on published variables and
+    ``d >= 0`` on hidden zeros changes ``v``."""
+    H = np.flatnonzero(hidden)
+    if A.size == 0 or not A[:, v].any():
+        return False
+    rows = np.flatnonzero((A[:, H] != 0).any(axis=1))
+    M = A[np.ix_(rows, H)]
+    pos = int(np.flatnonzero(H == v)[0])
+    zero = values[H] <= _EPS
+
+    def fixed_by(rows_: np.ndarray) -> bool:  # is e_pos in the row space of rows_?
+        e = np.zeros((1, len(H)))
+        e[0, pos] = 1.0
+        return np.linalg.matrix_rank(np.vstack([rows_, e])) == np.linalg.matrix_rank(rows_)
+
+    # fast exact test: a direction that leaves every other hidden zero at 0 needs no bounds
+    others = [j for j in np.flatnonzero(zero) if j != pos]
+    if not fixed_by(np.vstack([M, np.eye(len(H))[others]]) if others else M):
+        return False
+    if not zero.any():
+        return True  # fixed by the equalities alone
+    from scipy.optimize import linprog
+
+    for sign in (1.0, -1.0):
+        if sign < 0 and zero[pos]:
+            continue
+        bounds = [(0, None) if z else (None, None) for z in zero]
+        bounds[pos] = (sign, sign)
+        res = linprog(np.zeros(len(H)), A_eq=M, b_eq=np.zeros(len(rows)), bounds=bounds, method="highs")
+        if res.status == 0:
+            return False
+    return True
+
+
+def protect(values: Sequence[float], relations: Sequence[Mapping[int, float]], primary: Sequence[bool],
+            publishable: Sequence[bool] | None = None, cost: Sequence[float] | None = None) -> np.ndarray:
+    """Hidden mask after complementary suppression.
+
+    ``values``: true non-negative counts; ``relations``: linear relations
+    ``sum(coef * x) = 0`` between them (a total minus its parts, a collapsed
+    category minus its categories); ``primary``: counts that must stay hidden
+    (too small); ``publishable``: False for quantities that are never shown
+    but take part in relations (e.g. "not ticked"); they must not be
+    recoverable when primary. Every hidden publishable count must stay
+    undetermined too. Further counts are hidden, cheapest ``cost`` first,
+    until that holds (a fixed point).
+    """
+    x = np.asarray(values, dtype=float)
+    k = len(x)
+    primary = np.asarray(primary, dtype=bool)
+    publishable = np.ones(k, dtype=bool) if publishable is None else np.asarray(publishable, dtype=bool)
+    cost = x.copy() if cost is None else np.asarray(cost, dtype=float)
+    A = _matrix(relations, k)
+    hidden = primary | ~publishable
+    if not relations:
+        return hidden
+    while True:
+        guard = primary | (hidden & publishable)
+        exposed = next((int(v) for v in np.flatnonzero(guard & hidden) if determined(A, x, hidden, int(v))), None)
+        if exposed is None:
+            return hidden
+        # published counts linked to the exposed one (through relations and hidden counts)
+        comp, rows = {exposed}, set()
+        while True:
+            new_rows = {i for i in range(len(A)) if i not in rows and any(A[i, j] for j in comp)}
+            if not new_rows:
+                break
+            rows |= new_rows
+            comp |= {int(j) for i in new_rows for j in np.flatnonzero(A[i]) if hidden[j]}
+        cands = sorted({int(j) for i in rows for j in np.flatnonzero(A[i]) if not hidden[j] and publishable[j]},
+                       key=lambda j: (cost[j], j))
+        if not cands:  # cannot happen for consistent relations; stop rather than loop
+            return hidden
+        pick = cands[0]
+        for j in cands:
+            trial = hidden.copy()
+            trial[j] = True
+            if not determined(A, x, trial, exposed):
+                pick = j
+                break
+        hidden[pick] = True
+
 
 def apply_disclosure(tidy: pd.DataFrame, min_cell: int = 5, min_base: int = 30,
-                     secondary: bool = True) -> pd.DataFrame:
-    """Suppress estimates on small bases and small cells (tidy format of
-    :mod:`kit.survey.estimates`); returns a new frame with ``suppressed`` set."""
-    df = tidy.copy().reset_index(drop=True)
-    n = pd.to_numeric(df["n_unweighted"], errors="coerce").astype(float)
-    cell = pd.to_numeric(df["n_cell"], errors="coerce").astype(float)
-    is_mean = (df["kind"] == "mean").to_numpy()
-    small_base = ~(n >= min_base)  # NaN counts as small
-    small_cell = ~(cell >= min_cell) & ~is_mean
-    blank_cell = small_cell.copy()
-    primary = small_base | small_cell
-    if secondary:
-        is_multi = (df["kind"] == "multi").to_numpy()
-        complement_small = is_multi & ((n - cell) < min_cell)
-        primary = primary | complement_small
-        blank_cell = blank_cell | complement_small
-        keys = ["item", "group_var", "group"]
-        dist = df["kind"].isin(["distribution"]).to_numpy()
-        for _, idx in df[dist].groupby(keys, sort=False).groups.items():
-            idx = list(idx)
-            block = primary.loc[idx]
-            if small_base.loc[idx].any():
-                continue  # the whole block is suppressed already
-            if int(block.sum()) == 1 and len(idx) > 1:
-                others = [i for i in idx if not primary.loc[i]]
-                nxt = min(others, key=lambda i: (cell.loc[i], i))
-                primary.loc[nxt] = True
-                blank_cell.loc[nxt] = True
-    df.loc[primary, ["estimate", "lower", "upper"]] = np.nan
-    df["suppressed"] = primary.to_numpy() | df["suppressed"].fillna(False).astype(bool).to_numpy()
-    df["n_cell"] = pd.array(np.where(blank_cell, np.nan, cell), dtype="Float64").round().astype("Int64")
-    small_n = ~(n >= min_cell)
-    df["n_unweighted"] = pd.array(np.where(small_n, np.nan, n), dtype="Float64").round().astype("Int64")
-    df.loc[small_n, ["weighted_base", "n_eff"]] = np.nan
-    return df
+                     policy: DisclosurePolicy | None = None) -> pd.DataFrame:
+    """Disclosure control of tidy survey estimates (:meth:`DisclosurePolicy.survey_estimates`)."""
+    policy = policy or DisclosurePolicy(min_cell=min_cell, min_base=min_base)
+    return policy.survey_estimates(tidy)
 
 
 # ---------------------------------------------------------------------------
@@ -86,17 +456,19 @@ def district_keywords(districts: Mapping[str, str]) -> dict[str, list[str]]:
 
 
 def free_text_summary(texts: pd.Series, keywords: Mapping[str, Sequence[str]] | Sequence[str],
-                      min_cell: int = 5, min_base: int = 30) -> pd.DataFrame:
+                      min_cell: int = 5, min_base: int = 30,
+                      policy: DisclosurePolicy | None = None) -> pd.DataFrame:
     """Count free-text answers that mention each topic; never returns the answers.
 
     ``keywords``: topic -> list of keywords (or a plain list, one topic per
     keyword). A keyword matches at the start of a word, ignoring case, umlaut
     spelling (ä/ae, ß/ss) and accents; "Hundekot" also matches "Hundekots".
     Columns: topic, mentions (respondents), share (of respondents who wrote
-    something), suppressed. Counts below ``min_cell`` are blanked and shares
-    on fewer than ``min_base`` answers are not given. The last two rows give
-    all answers and the answers that mention no topic.
+    something), suppressed; disclosure control by
+    :meth:`DisclosurePolicy.free_text`. The last two rows give all answers and
+    the answers that mention no topic.
     """
+    policy = policy or DisclosurePolicy(min_cell=min_cell, min_base=min_base)
     if not isinstance(keywords, Mapping):
         keywords = {str(k): [str(k)] for k in keywords}
     answers = [
@@ -108,24 +480,16 @@ def free_text_summary(texts: pd.Series, keywords: Mapping[str, Sequence[str]] | 
         topic: re.compile("|".join(r"(?<!\w)" + re.escape(_norm(k)) for k in words if str(k).strip()))
         for topic, words in keywords.items() if any(str(k).strip() for k in words)
     }
-    matched_any = np.zeros(n, dtype=bool)
+    hits_per_answer = np.zeros(n, dtype=int)
     rows = []
     for topic, pattern in patterns.items():
         hits = np.array([bool(pattern.search(a)) for a in answers], dtype=bool)
-        matched_any |= hits
+        hits_per_answer += hits
         rows.append((topic, int(hits.sum())))
     rows.append(("Antworten insgesamt", n))
-    rows.append(("ohne Zuordnung", int((~matched_any).sum())))
-    out = []
-    for topic, count in rows:
-        suppressed = count < min_cell
-        share = np.nan if (suppressed or n < min_base or n == 0) else count / n
-        out.append({"topic": topic, "mentions": None if suppressed else count, "share": share,
-                    "suppressed": suppressed})
-    df = pd.DataFrame(out, columns=["topic", "mentions", "share", "suppressed"])
-    df["mentions"] = df["mentions"].astype("Int64")
-    df["share"] = df["share"].astype(float)
-    return df
+    rows.append(("ohne Zuordnung", int((hits_per_answer == 0).sum())))
+    return policy.free_text(rows, n, exclusive=bool((hits_per_answer <= 1).all()))
 
 
-__all__ = ["apply_disclosure", "district_keywords", "free_text_summary"]
+__all__ = ["DisclosurePolicy", "DominanceRule", "apply_disclosure", "determined", "district_keywords",
+           "free_text_summary", "policy_from_params", "protect"]

@@ -293,6 +293,73 @@ def test_published_survey_estimates_respect_disclosure_limits(muldenau_run):
     assert topics.loc[topics["suppressed"], "mentions"].isna().all()
 
 
+# columns of the survey report whose cells count respondents (the cleaning log's
+# "Fragebögen"/"Werte" count data-quality findings, not answers, and are left out)
+SURVEY_COUNT_HEADERS = {"Antworten", "Befragte", "Rücklauf", "Nennungen", "vollständige Antworten"}
+
+
+def _kit_tables(page: str):
+    """(caption, headers, rows of cell texts) of every kit table in an HTML text."""
+    for table in re.findall(r'<table class="kit-table">(.*?)</table>', page, flags=re.S):
+        cap = re.search(r"<caption>(.*?)</caption>", table, flags=re.S)
+        headers = [html.unescape(h) for h in re.findall(r"<th>(.*?)</th>", table, flags=re.S)]
+        body = table.split("<tbody>", 1)[-1]
+        rows = [[html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", tr, flags=re.S)]
+                for tr in re.findall(r"<tr>(.*?)</tr>", body, flags=re.S)]
+        yield html.unescape(cap.group(1)) if cap else "", headers, rows
+
+
+def _small_counts_in_tables(page: str, min_cell: int) -> list[str]:
+    bad = []
+    for caption, headers, rows in _kit_tables(page):
+        for j, h in enumerate(headers):
+            if h not in SURVEY_COUNT_HEADERS:
+                continue
+            for row in rows:
+                text = row[j].replace(".", "").strip() if j < len(row) else ""
+                if text.isdigit() and int(text) < min_cell:
+                    bad.append(f"{caption}: {h} = {text} ({row[0]})")
+    return bad
+
+
+def test_no_output_file_holds_a_survey_count_below_min_cell(muldenau_run):
+    """CSV, JSON, HTML report and executed notebook: no survey count below min_cell, no base
+    below min_cell, and no scale figures on fewer than min_base answers."""
+    privacy = load_params(muldenau_run.params_file)["privacy"]
+    min_cell, min_base = privacy["min_cell"], privacy["min_base_percent"]
+    results = muldenau_run.commune_dir / "results"
+    est = pd.read_csv(results / "survey_estimates.csv")
+    assert (est["n_cell"].dropna() >= min_cell).all() and (est["n_unweighted"].dropna() >= min_cell).all()
+    assert est.loc[est["suppressed"], "n_cell"].isna().all()  # suppressed rows publish no counts
+    rr = pd.read_csv(results / "survey_response_rates.csv")
+    assert (rr["returned"].dropna() >= min_cell).all() and rr.loc[rr["returned"].isna(), "rate"].isna().all()
+    svp = pd.read_csv(results / "survey_sample_vs_population.csv")
+    assert (svp["sample_n"].dropna() >= min_cell).all()
+    assert svp.loc[svp["sample_n"].isna(), "sample_share"].isna().all()
+    topics = pd.read_csv(results / "survey_free_text_topics.csv")
+    assert (topics["mentions"].dropna() >= min_cell).all()
+    scales = pd.read_csv(results / "survey_scales.csv")
+    assert (scales["n_complete"].dropna() >= min_base).all() and (scales["index_n"].dropna() >= min_base).all()
+    meta = json.loads((results / "survey_meta.json").read_text(encoding="utf-8"))
+    assert "missing_by_margin" not in meta["weighting"]
+    for name in ("population_totals.csv", "population_by_district.csv"):
+        pop = pd.read_csv(results / name)
+        for col in ("m", "w", "d"):
+            shown = pop[col].dropna()
+            assert ((shown == 0) | (shown >= min_cell)).all(), (name, col)
+
+    page = (muldenau_run.commune_dir / "2_survey.html").read_text(encoding="utf-8")
+    tables = list(_kit_tables(page))
+    assert any(set(h) & SURVEY_COUNT_HEADERS for _, h, _ in tables)  # the check sees the count columns
+    assert _small_counts_in_tables(page, min_cell) == []
+    nb = muldenau_run.commune_dir / "notebooks" / "2_survey.ipynb"
+    html_parts = "".join(h for _, h, _ in _outputs(nb))
+    assert _small_counts_in_tables(html_parts, min_cell) == []
+    # the checker itself finds a small count
+    assert _small_counts_in_tables('<table class="kit-table"><thead><tr><th>Gruppe</th><th>Antworten</th></tr>'
+                                   '</thead><tbody><tr><td>x</td><td>3</td></tr></tbody></table>', min_cell)
+
+
 def _free_texts(data_dir: Path) -> list[str]:
     """Q12 answers longer than 15 characters that exist only in the response file.
 

@@ -4,6 +4,7 @@ the interactive explorer. Values are recomputed here independently (numpy)."""
 from __future__ import annotations
 
 import math
+import re
 import shutil
 
 import numpy as np
@@ -17,8 +18,11 @@ from kit.errors import InputError, KitError
 from kit.profile.inputs import load_profile_inputs
 from kit.results import ResultStore
 from kit.profile.stage import compute_profile, write_profile
-from kit.survey.stage import (compute_survey, explore, negative_codes, read_sample, response_rates,
-                        survey_key_indicators, write_survey)
+from kit.disclosure import DisclosurePolicy
+from kit.survey.stage import (PublicSurveyResult, compute_survey, explore, negative_codes, read_sample,
+                              response_rates, survey_key_indicators, write_survey)
+
+POLICY = DisclosurePolicy(min_cell=5, min_base=30)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +38,7 @@ def muldenau(tmp_path_factory):
     inputs = load_profile_inputs(params)
     write_profile(compute_profile(inputs), store, inputs)
     result = compute_survey(params, store)
-    write_survey(result, store)
+    write_survey(result.public, store)
     return {"root": root, "params": params, "store": store, "result": result}
 
 
@@ -42,7 +46,7 @@ def test_response_rates_by_hand_with_small_counts_blanked():
     sample = pd.DataFrame({
         "district_id": ["1", "1", "2", "2"], "age_group": ["16-34", "75+", "16-34", "75+"],
         "sex": ["m", "w", "w", "m"], "issued": [100, 50, 20, 30], "returned": [30, 25, 3, 12]})
-    rr = response_rates(sample, {"1": "Nord", "2": "Süd"}, min_cell=5).set_index(["margin", "category"])
+    rr = response_rates(sample, {"1": "Nord", "2": "Süd"}, POLICY).set_index(["margin", "category"])
     assert rr.loc[("gesamt", ""), "rate"] == pytest.approx(70 / 200)
     assert rr.loc[("district", "1"), "rate"] == pytest.approx(55 / 150)
     assert rr.loc[("district", "2"), "rate"] == pytest.approx(15 / 50)
@@ -51,9 +55,13 @@ def test_response_rates_by_hand_with_small_counts_blanked():
     assert rr.loc[("district", "2"), "label"] == "Süd"
     # no group with fewer than 5 returns in this sample except the cell, which is never shown alone
     assert not rr["returned"].isna().any()
-    tiny = response_rates(sample.assign(returned=[30, 25, 3, 1]), {"1": "Nord", "2": "Süd"}, min_cell=5)
-    row = tiny.set_index(["margin", "category"]).loc[("district", "2")]
+    tiny = response_rates(sample.assign(returned=[30, 25, 3, 1]), {"1": "Nord", "2": "Süd"}, POLICY)
+    tiny = tiny.set_index(["margin", "category"])
+    row = tiny.loc[("district", "2")]
     assert pd.isna(row["returned"]) and pd.isna(row["rate"])
+    # total 59 minus district 1 (55) would give district 2 back: district 1 is hidden too
+    assert pd.isna(tiny.loc[("district", "1"), "returned"]) and tiny.loc[("gesamt", ""), "returned"] == 59
+    assert not tiny.loc["age_group", "returned"].isna().any()  # 33 and 26: nothing to protect
 
 
 def test_sample_file_with_more_returns_than_issued_is_rejected(tmp_path):
@@ -112,11 +120,11 @@ def test_key_indicators_match_an_independent_computation(muldenau):
 def test_key_indicator_on_a_tiny_group_is_suppressed(muldenau):
     res = muldenau["result"]
     spec = [{"id": "x", "label": "divers, nachts unsicher", "item": "Q05", "codes": [3, 4], "group": {"Q51": 3}}]
-    out = survey_key_indicators(res.clean.data, res.weights, spec, 0.95, min_cell=5, min_base=30)
+    out = survey_key_indicators(res.clean.data, res.weights, spec, 0.95, POLICY)
     assert out["value"].isna().all() and out["lower"].isna().all()
     # the same definition on the whole sample is shown
     spec[0].pop("group")
-    out = survey_key_indicators(res.clean.data, res.weights, spec, 0.95, min_cell=5, min_base=30)
+    out = survey_key_indicators(res.clean.data, res.weights, spec, 0.95, POLICY)
     assert out["value"].notna().all()
 
 
@@ -124,7 +132,7 @@ def test_unknown_key_indicator_item_is_a_clear_error(muldenau):
     res = muldenau["result"]
     with pytest.raises(KitError, match="Q99"):
         survey_key_indicators(res.clean.data, res.weights,
-                              [{"id": "x", "label": "x", "item": "Q99", "codes": [1]}], 0.95, 5, 30)
+                              [{"id": "x", "label": "x", "item": "Q99", "codes": [1]}], 0.95, POLICY)
 
 
 def _check_disclosed(df: pd.DataFrame, min_cell=5, min_base=30):
@@ -164,9 +172,10 @@ def test_explorer_by_any_item_is_disclosure_controlled(muldenau):
 def test_explorer_widget_builds(muldenau):
     from kit.survey.view import explorer, explorer_choices
 
-    questions, breakdowns = explorer_choices(muldenau["result"])
+    result = muldenau["result"]
+    questions, breakdowns = explorer_choices(result.public)
     assert ("Gesamt", None) in breakdowns and all(q != "Q12" for _, q in questions)
-    box = explorer(muldenau["result"])
+    box = explorer(result.public, result.explore)
     q_box, b_box, out = box.children
     b_box.value = "sex"  # triggers a recomputation; must not raise
     assert q_box.value == questions[0][1]
@@ -201,3 +210,94 @@ def test_missing_response_file_is_named(muldenau, tmp_path):
     params["survey"] = dict(params["survey"], responses=str(data / "survey_responses.csv"))
     with pytest.raises(InputError, match="survey_responses.csv"):
         compute_survey(params, muldenau["store"])
+
+
+def test_views_and_writers_get_only_the_public_part(muldenau, tmp_path):
+    """The public part holds no microdata, weights or unsuppressed estimates."""
+    public = muldenau["result"].public
+    assert isinstance(public, PublicSurveyResult)
+    for value in vars(public).values():
+        assert not isinstance(value, pd.Series), "weights or a data column in the public part"
+        if isinstance(value, pd.DataFrame):
+            assert not (set(value.columns) & set(public.codebook.items)), "microdata in the public part"
+    assert "missing_by_margin" not in public.weighting and "sample_vs_population" not in public.weighting
+    with pytest.raises(TypeError):
+        write_survey(muldenau["result"], ResultStore(tmp_path, "muldenau"))
+    import inspect
+
+    from kit.survey import view
+
+    for name, fn in inspect.getmembers(view, inspect.isfunction):
+        if fn.__module__ == view.__name__ and "result" in inspect.signature(fn).parameters:
+            assert inspect.signature(fn).parameters["result"].annotation in ("PublicSurveyResult",
+                                                                               PublicSurveyResult), name
+
+
+# ---------------------------------------------------------------------------
+# roles, not ids
+# ---------------------------------------------------------------------------
+
+
+def _rerun(muldenau, tmp_path, codebook_text: str, column_map: dict, replace_item: str | None = None):
+    from kit.params import load_params
+
+    data = tmp_path / "data"  # the codebook must lie inside data_dir
+    shutil.copytree(muldenau["params"]["data_dir"], data)
+    cb = data / "codebook.yaml"
+    cb.write_text(codebook_text, encoding="utf-8")
+    raw = yaml.safe_load((REPO_ROOT / "params" / "muldenau.yaml").read_text(encoding="utf-8"))
+    raw["data_dir"] = str(data)
+    survey = dict(raw.get("survey") or {})
+    survey["codebook"] = str(cb)
+    survey["column_map"] = column_map
+    if replace_item:
+        specs = yaml.safe_load((REPO_ROOT / "params" / "defaults.yaml").read_text(encoding="utf-8"))
+        specs = specs["survey"]["key_indicators"]
+        survey["key_indicators"] = [dict(s, item=replace_item) if s.get("item") == "Q05" else s for s in specs]
+    raw["survey"] = survey
+    path = tmp_path / "muldenau.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return compute_survey(load_params(path), muldenau["store"])
+
+
+def test_night_safety_item_comes_from_the_codebook_role(muldenau, tmp_path):
+    """A codebook that numbers the night-safety question N05 gets the same test on N05."""
+    text = (REPO_ROOT / "data_schemas" / "survey_codebook.yaml").read_text(encoding="utf-8")
+    assert "night_safety: Q05" in text
+    res = _rerun(muldenau, tmp_path, text.replace("Q05", "N05"), {"Q05": "N05"}, replace_item="N05")
+    assert res.public.night_item == "N05" and "N05" in res.clean.data.columns and "Q05" not in res.clean.data
+    test = res.public.tests["night_unsafe_by_sex"]
+    original = muldenau["result"].public.tests["night_unsafe_by_sex"]
+    assert test["item"] == "N05" and original["item"] == "Q05"
+    assert test["statistic"] == pytest.approx(original["statistic"], rel=1e-12)
+    assert test["p_value"] == pytest.approx(original["p_value"], rel=1e-9)
+    rows = res.public.estimates
+    assert (rows["item"] == "N05").any() and not (rows["item"] == "Q05").any()
+
+
+def test_missing_night_safety_role_skips_the_test_with_a_german_note(muldenau, tmp_path):
+    from kit.survey.stage import NIGHT_ROLE_MISSING
+
+    text = (REPO_ROOT / "data_schemas" / "survey_codebook.yaml").read_text(encoding="utf-8")
+    res = _rerun(muldenau, tmp_path, re.sub(r"\n  night_safety: Q05[^\n]*", "", text), {})
+    assert res.public.night_item is None
+    assert "night_unsafe_by_sex" not in res.public.tests
+    assert NIGHT_ROLE_MISSING in res.public.notes and "nachts" in NIGHT_ROLE_MISSING
+
+
+def test_night_safety_role_must_be_an_ordered_item(muldenau, tmp_path):
+    text = (REPO_ROOT / "data_schemas" / "survey_codebook.yaml").read_text(encoding="utf-8")
+    with pytest.raises(InputError, match="night_safety"):
+        _rerun(muldenau, tmp_path, text.replace("night_safety: Q05", "night_safety: Q11"), {})
+
+
+def test_key_indicators_are_controlled_with_the_cells_of_their_item(muldenau):
+    """A key indicator is one more combination of its item's cells (same block), so
+    it cannot give back a cell that the estimates hide."""
+    est = muldenau["result"].estimates
+    keys = est[est["kind"] == "key"].set_index("category_label")
+    assert tuple(keys.loc["unsafe_night", ["item", "group_var", "group", "category"]]) == ("Q05", "", "Gesamt", "3+4")
+    assert tuple(keys.loc["unsafe_night_women", ["item", "group_var", "group", "category"]]) == (
+        "Q05", "sex", "Frauen", "3+4")
+    block = est[(est["item"] == "Q05") & (est["group_var"] == "") & (est["kind"] != "key")]
+    assert keys.loc["unsafe_night", "n_unweighted"] == block["n_unweighted"].iloc[0]

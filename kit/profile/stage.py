@@ -221,12 +221,16 @@ def key_indicators(result: ProfileResult) -> pd.DataFrame:
 
 
 def write_profile(result: ProfileResult, store: ResultStore, inputs: ProfileInputs) -> None:
+    from kit.disclosure import policy_from_params
+
     store.write_table("districts", pd.DataFrame(
         {"district_id": inputs.districts["district_id"], "district_name": inputs.districts["district_name"]}))
     if inputs["prevention"] is not None:  # stage 3 relates recommended measures to what exists
         store.write_table("prevention_inventory", inputs["prevention"])
-    store.write_table("population_totals", result.totals)
-    store.write_table("population_by_district", result.by_district)
+    # resident counts by sex follow the small-number rule (e.g. a few "divers" in a district)
+    totals, by_district = policy_from_params(inputs.params).population_tables(result.totals, result.by_district)
+    store.write_table("population_totals", totals)
+    store.write_table("population_by_district", by_district)
     store.write_table("population_margins", result.margins)
     store.write_table("profile_indicators", result.indicators())
     if result.pmk is not None:

@@ -223,6 +223,8 @@ def show_data_notes(result: ProfileResult) -> None:
 
 
 def show_population(result: ProfileResult, inputs: ProfileInputs) -> None:
+    from kit.disclosure import policy_from_params
+
     t = result.totals
     last = t.iloc[-1]
     first = t.iloc[0]
@@ -245,7 +247,11 @@ def show_population(result: ProfileResult, inputs: ProfileInputs) -> None:
     _show_fig(plots.age_pyramid(result.pyramid[result.pyramid["sex"].isin(["m", "w"])], REGISTER_AGE_GROUPS,
                                 title=f"Altersaufbau {result.latest_year}"))
     d_total = result.pyramid.loc[result.pyramid["sex"] == "d", "count"].sum()
-    if d_total:
+    policy = policy_from_params(inputs.params)
+    if d_total and policy.small_count(d_total, zero_is_small=False):
+        show_md(f"Zusätzlich sind weniger als {policy.min_cell} Personen mit dem Geschlechtseintrag „divers“ "
+                "gemeldet (genaue Zahl aus Datenschutzgründen nicht ausgewiesen).")
+    elif d_total:
         show_md(f"Zusätzlich sind {fmt_int(d_total)} Personen mit dem Geschlechtseintrag „divers“ gemeldet.")
 
 

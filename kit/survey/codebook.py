@@ -37,7 +37,7 @@ from kit.errors import CodebookLookupError, InputError, Problem, missing_file
 ITEM_TYPES = ("single", "multi", "scale", "numeric", "text")
 DIRECTIONS = ("high_is_negative", "high_is_positive")
 DISTRICTS_SET = "@districts"
-KNOWN_ROLES = ("age", "sex", "district")
+KNOWN_ROLES = ("age", "sex", "district", "night_safety")
 AGE_GROUPS = ("16-34", "35-54", "55-74", "75+")  # survey weighting groups
 MULTI_VALUES = {0: "nicht genannt", 1: "genannt"}
 ITEM_KEYS = {"id", "block", "question", "question_text", "text", "type", "values", "direction",
@@ -429,6 +429,11 @@ def codebook_from_dict(data: Mapping[str, Any], *, source: str = "<codebook>",
         dist = items[roles["district"]]
         if dist.type != "single":
             bad("single mit values: '@districts'", column=f"roles.district ({dist.id})", value=dist.type)
+    if "night_safety" in roles:  # feeling safe at night: an ordered scale whose high codes are unsafe
+        night = items[roles["night_safety"]]
+        if night.type not in ("single", "scale") or night.direction != "high_is_negative" or len(night.values) < 3:
+            bad("single/scale mit mindestens 3 geordneten Antworten und direction: high_is_negative",
+                column=f"roles.night_safety ({night.id})", value=night.type)
 
     # consistency rules
     rules: list[ConsistencyRule] = []

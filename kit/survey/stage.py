@@ -1,10 +1,14 @@
 """Stage 2, Bürgerbefragung: from the response file to public results.
 
 ``compute_survey`` runs import -> cleaning -> weighting (to the population
-margins that stage 1 wrote) -> estimates -> disclosure control. Everything a
-report or a result file shows comes from ``SurveyResult.public`` and the
-other already-suppressed tables; the microdata (``clean``, ``weights``) stay
-in memory for interactive work and are never written under output/.
+margins that stage 1 wrote) -> estimates -> disclosure control. It returns a
+private :class:`SurveyResult` (microdata, weights, unsuppressed estimates: in
+memory only) whose ``public`` part (:class:`PublicSurveyResult`) holds only
+tables that passed the commune's :class:`kit.disclosure.DisclosurePolicy`.
+Writers and views receive the public part only; the interactive explorer
+computes from the private part and hands out policy-applied tables only.
+Items with a special meaning (night-time safety, sex, age, district) come from
+the codebook's ``roles``, never from item ids.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from kit.disclosure import DisclosurePolicy, policy_from_params
 from kit.errors import InputError, KitError, Problem, missing_file
 from kit.io import file_sha256, read_geometry, read_table
 from kit.profile.indicators import natural_key
@@ -22,7 +27,6 @@ from kit.indicators import KEY_INDICATOR_COLUMNS
 from kit.results import ResultStore
 from kit.schemas import check_district_ids, validate_table
 from kit.survey import (
-    apply_disclosure,
     clean_responses,
     collapse,
     cronbach_alpha,
@@ -40,32 +44,76 @@ from kit.survey import (
 from kit.survey.cleaning import CleanResult
 from kit.survey.codebook import Codebook
 from kit.survey.estimates import DERIVED_GROUP_LABELS
+from kit.survey.estimates import _frame as _tidy_frame
 
-# Subgroups every question is broken down by (derived columns of the cleaning step).
+# Subgroups every question is broken down by (derived columns of the cleaning step,
+# each present when the codebook has the role of the same name).
 BREAKDOWNS = ("sex", "age_group", "district")
+BREAKDOWN_ROLES = {"sex": "sex", "age_group": "age", "district": "district"}
 AGE_LABELS = {"16-34": "16 bis 34 Jahre", "35-54": "35 bis 54 Jahre", "55-74": "55 bis 74 Jahre",
               "75+": "75 Jahre und älter"}
 SEX_LABELS = DERIVED_GROUP_LABELS["sex"]
 
 
 @dataclass
-class SurveyResult:
-    params: dict
-    codebook: Codebook
+class PublicSurveyResult:
+    """What may leave memory: disclosure-controlled tables and aggregate meta.
+
+    Writers (:func:`write_survey`) and every view in :mod:`kit.survey.view`
+    receive only this object."""
+
+    name: str
+    codebook: Codebook  # questionnaire structure and labels (no answers)
     districts: dict[str, str]
-    clean: CleanResult  # microdata: interactive use only
-    weights: pd.Series  # microdata: interactive use only
-    weighting: dict  # report of weight_survey (sample_vs_population suppressed separately)
-    estimates: pd.DataFrame  # unsuppressed tidy estimates: never shown or written
-    public: pd.DataFrame  # tidy estimates after disclosure control
+    policy: DisclosurePolicy
+    estimates: pd.DataFrame  # tidy estimates after disclosure control
     key_indicators: pd.DataFrame  # KEY_INDICATOR_COLUMNS, suppressed values are empty
     sample_vs_population: pd.DataFrame  # after disclosure control
     response: pd.DataFrame | None  # response rates by margin, after disclosure control
-    free_text: pd.DataFrame | None
+    free_text: pd.DataFrame | None  # topic counts after disclosure control
+    scales: pd.DataFrame | None  # after disclosure control
+    cleaning_log: pd.DataFrame  # rules and numbers of affected questionnaires
+    weighting: dict  # aggregate report of the weighting (no weights)
+    n_respondents: int
+    records_in: int
+    confidence: float
     tests: dict = field(default_factory=dict)
-    scales: pd.DataFrame | None = None
     hashes: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    night_item: str | None = None  # item with the role night_safety
+    breakdowns: dict[str, str] = field(default_factory=dict)  # breakdown -> group_var in ``estimates``
+
+    @property
+    def min_cell(self) -> int:
+        return self.policy.min_cell
+
+    @property
+    def min_base(self) -> int:
+        return self.policy.min_base
+
+
+@dataclass
+class SurveyResult:
+    """Private result: microdata and unsuppressed estimates stay in memory (interactive
+    use, tests); ``public`` is the only part handed to writers and views."""
+
+    params: dict
+    codebook: Codebook
+    districts: dict[str, str]
+    policy: DisclosurePolicy
+    clean: CleanResult  # microdata
+    weights: pd.Series  # microdata
+    weighting: dict  # full report of weight_survey
+    estimates: pd.DataFrame  # unsuppressed tidy estimates (incl. key-indicator rows, kind "key")
+    public: PublicSurveyResult
+
+    @property
+    def key_indicators(self) -> pd.DataFrame:
+        return self.public.key_indicators
+
+    def explore(self, question: str, by: str | None = None) -> pd.DataFrame:
+        """:func:`explore` on this result (policy-applied tables only)."""
+        return explore(self, question, by)
 
     @property
     def n_respondents(self) -> int:
@@ -73,11 +121,11 @@ class SurveyResult:
 
     @property
     def min_cell(self) -> int:
-        return int(self.params["privacy"]["min_cell"])
+        return self.policy.min_cell
 
     @property
     def min_base(self) -> int:
-        return int(self.params["privacy"]["min_base_percent"])
+        return self.policy.min_base
 
 
 def district_geometry(params: dict):
@@ -107,11 +155,12 @@ def read_sample(path: str | Path, districts: dict[str, str]) -> pd.DataFrame:
     return sample
 
 
-def response_rates(sample: pd.DataFrame, districts: dict[str, str], min_cell: int) -> pd.DataFrame:
+def response_rates(sample: pd.DataFrame, districts: dict[str, str], policy: DisclosurePolicy) -> pd.DataFrame:
     """Response rate overall and by district, age group and sex.
 
-    Returned counts below ``min_cell`` are blanked together with their rate
-    (a small count of returns could point to single persons).
+    Returns too small to publish are blanked with their rate, and so are the
+    complementary ones that would give them away (each margin adds up to the
+    total; see :meth:`DisclosurePolicy.response_rates`).
     Columns: margin, category, label, issued, returned, rate.
     """
     rows = [("gesamt", "", "Gesamt", sample["issued"].sum(), sample["returned"].sum())]
@@ -119,6 +168,7 @@ def response_rates(sample: pd.DataFrame, districts: dict[str, str], min_cell: in
                                 ("sex", "sex", SEX_LABELS)):
         g = sample.groupby(col, sort=False)[["issued", "returned"]].sum()
         order = list(labels) if margin != "district" else sorted(g.index, key=natural_key)
+        order += [c for c in g.index if c not in order]
         for cat in order:
             if cat in g.index:
                 rows.append((margin, str(cat), labels.get(cat, str(cat)), g.loc[cat, "issued"], g.loc[cat, "returned"]))
@@ -126,18 +176,13 @@ def response_rates(sample: pd.DataFrame, districts: dict[str, str], min_cell: in
     df["issued"] = df["issued"].astype("Int64")
     df["returned"] = df["returned"].astype("Int64")
     df["rate"] = (df["returned"].astype(float) / df["issued"].astype(float).where(df["issued"] > 0)).astype(float)
-    small = df["returned"] < min_cell
-    df.loc[small, "rate"] = np.nan
-    df["returned"] = df["returned"].mask(small)
-    return df
+    return policy.response_rates(df)
 
 
-def suppress_sample_vs_population(svp: pd.DataFrame, districts: dict[str, str], min_cell: int) -> pd.DataFrame:
-    """Sample vs population by margin with German category labels; small sample counts blanked."""
-    df = svp.copy()
-    small = df["sample_n"] < min_cell
-    df["sample_n"] = df["sample_n"].astype("Int64").mask(small)
-    df.loc[small, "sample_share"] = np.nan
+def suppress_sample_vs_population(svp: pd.DataFrame, districts: dict[str, str], policy: DisclosurePolicy,
+                                  respondents: int) -> pd.DataFrame:
+    """Sample vs population by margin with German category labels, after disclosure control."""
+    df = policy.sample_vs_population(svp, respondents)
     df["label"] = [_margin_label(m, c, districts) for m, c in zip(df["margin"], df["category"])]
     return df
 
@@ -165,11 +210,25 @@ def _breakdown_column(name: str, codebook: Codebook) -> str:
     return name
 
 
-def estimate_all(data: pd.DataFrame, weights: pd.Series, codebook: Codebook, conf: float) -> pd.DataFrame:
-    """Every closed question overall and by sex, age group and district (one tidy table)."""
-    parts = [estimate_survey(data, weights, codebook, conf=conf)]
+def breakdown_columns(codebook: Codebook, data: pd.DataFrame) -> dict[str, str]:
+    """Breakdown name -> data column, for the breakdowns whose codebook role exists
+    (sex, age, district) and whose column has values."""
+    out = {}
     for name in BREAKDOWNS:
+        if codebook.role_item(BREAKDOWN_ROLES[name]) is None:
+            continue
         col = _breakdown_column(name, codebook)
+        if col in data.columns and data[col].notna().any():
+            out[name] = col
+    return out
+
+
+def estimate_all(data: pd.DataFrame, weights: pd.Series, codebook: Codebook, conf: float,
+                 breakdowns: dict[str, str] | None = None) -> pd.DataFrame:
+    """Every closed question overall and by sex, age group and district (one tidy table)."""
+    breakdowns = breakdown_columns(codebook, data) if breakdowns is None else breakdowns
+    parts = [estimate_survey(data, weights, codebook, conf=conf)]
+    for col in breakdowns.values():
         part = estimate_survey(data, weights, codebook, by=col, conf=conf)
         parts.append(part[part["group_var"] != ""])
     return pd.concat(parts, ignore_index=True)
@@ -232,21 +291,69 @@ def _key_indicator_share(data: pd.DataFrame, weights: pd.Series, spec: dict, con
     return {"value": p, "lower": float(lo), "upper": float(hi), "n": n, "n_cell": n_cell}
 
 
-def survey_key_indicators(data: pd.DataFrame, weights: pd.Series, specs: list[dict], conf: float,
-                          min_cell: int, min_base: int) -> pd.DataFrame:
-    """Key indicators for stage 3 (KEY_INDICATOR_COLUMNS); suppressed ones have no value."""
+def _key_block(spec: dict, codebook: Codebook | None, districts: dict[str, str],
+               breakdowns: dict[str, str]) -> tuple[str, str, str, str]:
+    """(item, group_var, group, category) of a key indicator in the tidy estimates, so
+    that disclosure control treats it as one more combination of the same item's
+    cells; definitions that match no published table form a block of their own."""
+    if "index" in spec:
+        return f"index:{spec['id']}", "", "Gesamt", "1"
+    category = "+".join(str(int(c)) if float(c).is_integer() else str(c) for c in spec["codes"])
+    group = dict(spec.get("group") or {})
+    if not group:
+        return str(spec["item"]), "", "Gesamt", category
+    if len(group) == 1:
+        col, value = next(iter(group.items()))
+        if col == "sex" and "sex" in breakdowns:
+            return str(spec["item"]), "sex", SEX_LABELS.get(str(value), str(value)), category
+        if col == "age_group" and "age_group" in breakdowns:
+            return str(spec["item"]), "age_group", str(value), category
+        district_col = breakdowns.get("district")
+        if district_col and col in ("district_id", district_col):
+            return str(spec["item"]), district_col, districts.get(str(value), str(value)), category
+    where = ",".join(f"{k}={v}" for k, v in group.items())
+    return str(spec["item"]), f"key:{where}", where, category
+
+
+def key_indicator_rows(data: pd.DataFrame, weights: pd.Series, specs: list[dict], conf: float,
+                       codebook: Codebook | None = None, districts: dict[str, str] | None = None,
+                       breakdowns: dict[str, str] | None = None) -> pd.DataFrame:
+    """Unsuppressed key indicators as tidy rows (kind "key", ``category_label`` = id)."""
     rows = []
     for spec in specs:
         res = _key_indicator_share(data, weights, spec, conf)
-        suppressed = res["n"] < min_base or res["n_cell"] < min_cell or (res["n"] - res["n_cell"]) < min_cell
-        if suppressed:
-            res["value"] = res["lower"] = res["upper"] = np.nan
-        rows.append({"indicator": f"survey.{spec['id']}", "label": spec["label"], "value": res["value"],
-                     "lower": res["lower"], "upper": res["upper"], "unit": "Anteil", "source": "Bürgerbefragung"})
+        item, group_var, group, category = _key_block(spec, codebook, districts or {}, breakdowns or {})
+        rows.append({"item": item, "question": "", "item_label": spec["label"], "category": category,
+                     "category_label": str(spec["id"]), "group_var": group_var, "group": group,
+                     "estimate": res["value"], "lower": res["lower"], "upper": res["upper"],
+                     "n_unweighted": res["n"], "n_cell": res["n_cell"], "weighted_base": np.nan,
+                     "n_eff": np.nan, "kind": "key", "suppressed": False})
+    return _tidy_frame(rows)
+
+
+def key_indicator_table(disclosed: pd.DataFrame, specs: list[dict]) -> pd.DataFrame:
+    """KEY_INDICATOR_COLUMNS from disclosure-controlled key rows (suppressed: no value)."""
+    by_id = {str(r["category_label"]): r for _, r in disclosed[disclosed["kind"] == "key"].iterrows()}
+    rows = []
+    for spec in specs:
+        r = by_id.get(str(spec["id"]))
+        hidden = r is None or bool(r["suppressed"])
+        rows.append({"indicator": f"survey.{spec['id']}", "label": spec["label"],
+                     "value": np.nan if hidden else r["estimate"], "lower": np.nan if hidden else r["lower"],
+                     "upper": np.nan if hidden else r["upper"], "unit": "Anteil", "source": "Bürgerbefragung"})
     return pd.DataFrame(rows, columns=KEY_INDICATOR_COLUMNS)
 
 
-def _scales(data: pd.DataFrame, weights: pd.Series, codebook: Codebook, min_base: int,
+def survey_key_indicators(data: pd.DataFrame, weights: pd.Series, specs: list[dict], conf: float,
+                          policy: DisclosurePolicy) -> pd.DataFrame:
+    """Key indicators on their own (each a share with its base; KEY_INDICATOR_COLUMNS).
+    :func:`compute_survey` controls them together with the estimates of the same item."""
+    rows = key_indicator_rows(data, weights, specs, conf)
+    rows["group_var"] = [f"key:{i}" for i in range(len(rows))]  # one block each
+    return key_indicator_table(policy.survey_estimates(rows), specs)
+
+
+def _scales(data: pd.DataFrame, weights: pd.Series, codebook: Codebook, policy: DisclosurePolicy,
             conf: float) -> pd.DataFrame:
     """Cronbach's alpha (unweighted, complete answers) and the weighted mean index
     (mean of the item codes, respondents with at least half of the items) with its
@@ -258,22 +365,42 @@ def _scales(data: pd.DataFrame, weights: pd.Series, codebook: Codebook, min_base
             continue
         block = data[[it.id for it in items]].astype(float)
         complete = block.dropna()
-        alpha = cronbach_alpha(complete) if len(complete) >= min_base else np.nan
+        alpha = cronbach_alpha(complete) if len(complete) >= 2 else np.nan
         index = scale_index(data, items)
         valid = index.notna().to_numpy()
         mean = weighted_mean_ci(index.to_numpy()[valid], weights.reindex(data.index).to_numpy()[valid], conf)
-        shown = int(valid.sum()) >= min_base
         rows.append({"question": q, "label": codebook.question_text(q), "items": len(items),
-                     "n_complete": len(complete) if len(complete) >= min_base else np.nan, "alpha": alpha,
-                     "index_mean": mean["estimate"] if shown else np.nan,
-                     "index_lower": mean["lower"] if shown else np.nan,
-                     "index_upper": mean["upper"] if shown else np.nan,
-                     "index_n": int(valid.sum()) if shown else np.nan,
+                     "n_complete": len(complete), "alpha": alpha, "index_mean": mean["estimate"],
+                     "index_lower": mean["lower"], "index_upper": mean["upper"], "index_n": int(valid.sum()),
                      "scale_min": min(min(it.values) for it in items), "scale_max": max(max(it.values) for it in items),
                      "high_is_negative": items[0].direction == "high_is_negative"})
-    return pd.DataFrame(rows, columns=["question", "label", "items", "n_complete", "alpha", "index_mean",
-                                       "index_lower", "index_upper", "index_n", "scale_min", "scale_max",
-                                       "high_is_negative"])
+    df = pd.DataFrame(rows, columns=["question", "label", "items", "n_complete", "alpha", "index_mean",
+                                     "index_lower", "index_upper", "index_n", "scale_min", "scale_max",
+                                     "high_is_negative"])
+    return policy.scales(df.astype({"n_complete": float, "index_n": float}))
+
+
+NIGHT_ROLE_MISSING = ("Im Codebuch ist keine Frage als Sicherheitsgefühl nachts gekennzeichnet "
+                      "(roles: night_safety); der Vergleich von Frauen und Männern entfällt.")
+SEX_ROLE_MISSING = ("Im Codebuch ist keine Frage als Geschlecht gekennzeichnet (roles: sex) oder sie wurde "
+                    "nicht beantwortet; der Vergleich von Frauen und Männern entfällt.")
+
+
+def _night_safety_test(data: pd.DataFrame, weights: pd.Series, codebook: Codebook,
+                       breakdowns: dict[str, str]) -> tuple[dict, list[str]]:
+    """Rao-Scott test: is the unsafe end of the night-safety item (codebook role) related to sex?"""
+    night = codebook.role_item("night_safety")
+    if night is None or night.id not in data.columns:
+        return {}, [NIGHT_ROLE_MISSING]
+    if "sex" not in breakdowns:
+        return {}, [SEX_ROLE_MISSING]
+    codes = negative_codes(night)
+    y = data[night.id]
+    frame = pd.DataFrame({"unsicher": y.isin([float(c) for c in codes]).where(y.notna()),
+                          "sex": data[breakdowns["sex"]]}).dropna()
+    frame["unsicher"] = frame["unsicher"].astype(bool)
+    test = rao_scott_test(frame, weights.reindex(frame.index), "unsicher", "sex")
+    return {"night_unsafe_by_sex": {**test, "item": night.id, "codes": [int(c) for c in codes]}}, []
 
 
 def compute_survey(params: dict, store: ResultStore) -> SurveyResult:
@@ -300,12 +427,17 @@ def compute_survey(params: dict, store: ResultStore) -> SurveyResult:
         raise KitError(f"Gewichtung der Befragung in {params['name']} ist nach {report['iterations']} "
                        "Iterationen nicht konvergiert; bitte die Gewichtungsränder in den Parametern prüfen.")
     conf = float(survey["confidence"])
-    min_cell, min_base = int(params["privacy"]["min_cell"]), int(params["privacy"]["min_base_percent"])
+    policy = policy_from_params(params)
     data = clean.data
-    estimates = estimate_all(data, weights, codebook, conf)
+    breakdowns = breakdown_columns(codebook, data)
+    estimates = estimate_all(data, weights, codebook, conf, breakdowns)
     estimates = pd.concat([estimates, collapse_negative(estimates, codebook)], ignore_index=True)
-    public = apply_disclosure(estimates, min_cell=min_cell, min_base=min_base)
-    key = survey_key_indicators(data, weights, survey["key_indicators"], conf, min_cell, min_base)
+    key_rows = key_indicator_rows(data, weights, survey["key_indicators"], conf, codebook, districts, breakdowns)
+    estimates = pd.concat([estimates, key_rows], ignore_index=True)
+    disclosed = policy.survey_estimates(estimates)  # key indicators with the cells of their item
+    is_key = (disclosed["kind"] == "key").to_numpy()
+    public_estimates = disclosed[~is_key].reset_index(drop=True)
+    key = key_indicator_table(disclosed[is_key], survey["key_indicators"])
 
     hashes = {str(responses): file_sha256(responses), str(survey["codebook"]): file_sha256(survey["codebook"])}
     response = None
@@ -313,7 +445,7 @@ def compute_survey(params: dict, store: ResultStore) -> SurveyResult:
     if survey.get("sample"):
         sample = read_sample(survey["sample"], districts)
         hashes[str(survey["sample"])] = file_sha256(survey["sample"])
-        response = response_rates(sample, districts, min_cell)
+        response = response_rates(sample, districts, policy)
     else:
         notes.append("Die Zahl der angeschriebenen Personen je Gruppe wurde nicht geliefert; "
                      "Rücklaufquoten können daher nicht berechnet werden.")
@@ -323,70 +455,76 @@ def compute_survey(params: dict, store: ResultStore) -> SurveyResult:
     if text_item and text_item in data.columns:
         topics = dict(survey.get("free_text_topics") or {})
         topics.update({name: [name] for name in districts.values()})
-        free = free_text_summary(data[text_item], topics, min_cell=min_cell, min_base=min_base)
+        free = free_text_summary(data[text_item], topics, policy=policy)
 
-    tests = {}
-    sex_item = "sex"
-    night = data["Q05"] if "Q05" in data.columns else None
-    if night is not None:
-        frame = pd.DataFrame({"unsicher": night.isin([3.0, 4.0]).where(night.notna()),
-                              "sex": data[sex_item]}).dropna()
-        frame["unsicher"] = frame["unsicher"].astype(bool)
-        tests["night_unsafe_by_sex"] = rao_scott_test(frame, weights.reindex(frame.index), "unsicher", "sex")
+    tests, test_notes = _night_safety_test(data, weights, codebook, breakdowns)
+    notes += test_notes
 
-    svp = suppress_sample_vs_population(report.pop("sample_vs_population"), districts, min_cell)
-    return SurveyResult(params=params, codebook=codebook, districts=districts, clean=clean, weights=weights,
-                        weighting=report, estimates=estimates, public=public, key_indicators=key,
-                        sample_vs_population=svp, response=response, free_text=free, tests=tests,
-                        scales=_scales(data, weights, codebook, min_base, conf), hashes=hashes, notes=notes)
+    svp = suppress_sample_vs_population(report.pop("sample_vs_population"), districts, policy, len(data))
+    log = clean.log.set_index("rule")["cases"]
+    public = PublicSurveyResult(
+        name=str(params.get("name", "")), codebook=codebook, districts=districts, policy=policy,
+        estimates=public_estimates, key_indicators=key, sample_vs_population=svp, response=response,
+        free_text=free, scales=_scales(data, weights, codebook, policy, conf), cleaning_log=clean.log.copy(),
+        weighting={k: report[k] for k in PUBLIC_WEIGHTING if k in report}, n_respondents=int(len(data)),
+        records_in=int(log.get("records_in", len(data))), confidence=conf, tests=tests, hashes=hashes,
+        notes=notes, night_item=(codebook.role_item("night_safety").id
+                                 if codebook.role_item("night_safety") is not None else None),
+        breakdowns={name: col for name, col in breakdowns.items()})
+    return SurveyResult(params=params, codebook=codebook, districts=districts, policy=policy, clean=clean,
+                        weights=weights, weighting=report, estimates=estimates, public=public)
 
 
-def survey_meta(result: SurveyResult) -> dict:
+# weighting report keys that may be published (no weights, no counts of respondents by group)
+PUBLIC_WEIGHTING = ("method", "margins", "converged", "iterations", "max_abs_margin_error", "population_total",
+                    "deff", "n_eff", "weight_min", "weight_max", "trimming", "empty_categories")
+
+
+def survey_meta(public: PublicSurveyResult) -> dict:
     """Machine-readable summary (no microdata): sizes, weighting, tests, privacy settings."""
-    w = result.weighting
-    log = result.clean.log.set_index("rule")["cases"]
     return {
-        "respondents": result.n_respondents,
-        "records_in": int(log.get("records_in", result.n_respondents)),
-        "cases_dropped": int(log.get("cases_dropped", 0)),
-        "weighting": {k: w[k] for k in ("method", "margins", "converged", "iterations", "max_abs_margin_error",
-                                         "population_total", "deff", "n_eff", "weight_min", "weight_max",
-                                         "trimming", "empty_categories")},
-        "tests": result.tests,
-        "privacy": {"min_cell": result.min_cell, "min_base_percent": result.min_base},
-        "confidence": float(result.params["survey"]["confidence"]),
-        "notes": result.notes,
+        "respondents": public.n_respondents,
+        "records_in": public.records_in,
+        "cases_dropped": public.records_in - public.n_respondents,
+        "weighting": dict(public.weighting),
+        "tests": public.tests,
+        "privacy": {"min_cell": public.min_cell, "min_base_percent": public.min_base},
+        "confidence": public.confidence,
+        "notes": public.notes,
     }
 
 
-def write_survey(result: SurveyResult, store: ResultStore) -> None:
+def write_survey(public: PublicSurveyResult, store: ResultStore) -> None:
     """Write the public (disclosure-controlled) results; never microdata or free text."""
-    store.write_table("survey_estimates", result.public)
-    store.write_table("survey_sample_vs_population", result.sample_vs_population)
-    store.write_table("survey_cleaning_log", result.clean.log)
-    if result.response is not None:
-        store.write_table("survey_response_rates", result.response)
-    if result.free_text is not None:
-        store.write_table("survey_free_text_topics", result.free_text)
-    if result.scales is not None:
-        store.write_table("survey_scales", result.scales)
-    store.write_table("key_indicators_survey", result.key_indicators)
-    store.write_json("survey_meta", survey_meta(result))
-    store.write_json("provenance_survey", {"input_hashes": result.hashes})
+    if not isinstance(public, PublicSurveyResult):
+        raise TypeError("write_survey erhält nur den öffentlichen Teil (SurveyResult.public).")
+    store.write_table("survey_estimates", public.estimates)
+    store.write_table("survey_sample_vs_population", public.sample_vs_population)
+    store.write_table("survey_cleaning_log", public.cleaning_log)
+    if public.response is not None:
+        store.write_table("survey_response_rates", public.response)
+    if public.free_text is not None:
+        store.write_table("survey_free_text_topics", public.free_text)
+    if public.scales is not None:
+        store.write_table("survey_scales", public.scales)
+    store.write_table("key_indicators_survey", public.key_indicators)
+    store.write_json("survey_meta", survey_meta(public))
+    store.write_json("provenance_survey", {"input_hashes": public.hashes})
 
 
 def explore(result: SurveyResult, question: str, by: str | None = None) -> pd.DataFrame:
     """Weighted results of one question split by any closed item or derived group
-    (sex, age_group), computed on demand for interactive exploration and passed
-    through the same disclosure control as everything else."""
+    (sex, age_group), computed on demand from the private result for interactive
+    exploration and returned only after the commune's disclosure policy."""
     from kit.survey import estimate_question
 
     cb = result.codebook
     if question not in cb.questions() or cb.question_type(question) == "text":
         raise KitError(f"Frage '{question}' gibt es nicht oder sie ist eine Freitextfrage.")
-    if by is not None and by not in ("sex", "age_group") and by not in cb.items:
+    derived = [name for name in ("sex", "age_group") if name in result.public.breakdowns]
+    if by is not None and by not in derived and by not in cb.items:
         raise KitError(f"Gruppierung '{by}' ist weder Geschlecht, Altersgruppe noch eine Frage des Codebuchs.")
     conf = float(result.params["survey"]["confidence"])
     tidy = estimate_question(result.clean.data, result.weights, cb, question, by=by, conf=conf)
     tidy = pd.concat([tidy, collapse_negative(tidy, cb)], ignore_index=True)
-    return apply_disclosure(tidy, min_cell=result.min_cell, min_base=result.min_base)
+    return result.policy.survey_estimates(tidy)

@@ -1,8 +1,10 @@
 """Display of the citizen survey in the stage-2 notebook.
 
-Only formats and draws what kit.survey.stage computed, and only from the tables
-that passed disclosure control (``result.public`` and the suppressed
-summaries); the microdata are never touched here.
+Only formats and draws what kit.survey.stage computed. Every function receives
+the public part of the result (:class:`kit.survey.stage.PublicSurveyResult`:
+disclosure-controlled tables and aggregate meta); the microdata never reach
+this module. The explorer gets a function that computes from the private part
+and returns policy-applied tables only.
 """
 
 from __future__ import annotations
@@ -12,10 +14,19 @@ import pandas as pd
 
 from kit import figures as plots
 from kit.report import DASH, fmt_int, fmt_interval, fmt_num, fmt_pct, interactive_session, show_md, show_note, show_table  # noqa: F401 (interactive_session: used by the notebook)
-from kit.survey.stage import AGE_LABELS, SurveyResult, negative_codes
+from kit.survey.stage import AGE_LABELS, NIGHT_ROLE_MISSING, PublicSurveyResult, negative_codes
 
 SUPPRESSED = "nicht ausgewiesen"
 GROUP_TITLES = {"sex": "Geschlecht", "age_group": "Altersgruppe"}
+
+
+def _person_groups(result: PublicSurveyResult) -> dict[str, str]:
+    """group_var in the estimates -> German title, for the breakdowns by sex and age present."""
+    return {result.breakdowns[name]: title for name, title in GROUP_TITLES.items() if name in result.breakdowns}
+
+
+def _group_label(group: str, group_var: str, result: PublicSurveyResult) -> str:
+    return AGE_LABELS.get(group, group) if group_var == result.breakdowns.get("age_group") else group
 
 
 def _show_fig(fig) -> None:
@@ -29,10 +40,9 @@ def _n(value) -> str:
     return DASH if pd.isna(value) else fmt_int(value)
 
 
-def show_overview(result: SurveyResult) -> None:
+def show_overview(result: PublicSurveyResult) -> None:
     meta = result.weighting
-    log = result.clean.log.set_index("rule")["cases"]
-    records_in = int(log.get("records_in", result.n_respondents))
+    records_in = result.records_in
     dropped = records_in - result.n_respondents
     text = (f"Ausgewertet werden **{fmt_int(result.n_respondents)} Fragebögen**"
             + (f" ({fmt_int(records_in)} eingegangen, {fmt_int(dropped)} bei der Bereinigung entfernt)" if dropped else "")
@@ -45,14 +55,14 @@ def show_overview(result: SurveyResult) -> None:
              f"(Designeffekt {fmt_num(meta['deff'], 2)}, effektive Fallzahl {fmt_int(meta['n_eff'])}). "
              f"Alle Anteile werden mit ihrem **95-%-Vertrauensbereich** angegeben. Aus Datenschutzgründen wird kein "
              f"Wert gezeigt, der auf weniger als {result.min_cell} Personen beruht, und kein Anteil, dem weniger als "
-             f"{result.min_base} Antworten zugrunde liegen; solche Felder sind mit „{SUPPRESSED}“ oder „–“ "
-             "gekennzeichnet.")
+             f"{result.min_base} Antworten zugrunde liegen, und auch keine Zahl, aus der sich ein solcher Wert "
+             f"zurückrechnen ließe; solche Felder sind mit „{SUPPRESSED}“ oder „–“ gekennzeichnet.")
     show_md(text)
     for note in result.notes:
         show_note(note)
 
 
-def show_response(result: SurveyResult) -> None:
+def show_response(result: PublicSurveyResult) -> None:
     if result.response is None:
         show_note("Ohne Angaben zur Stichprobe kann der Rücklauf nicht dargestellt werden.")
         return
@@ -70,7 +80,7 @@ def show_response(result: SurveyResult) -> None:
                 "gleicht die Gewichtung aus.")
 
 
-def show_weighting(result: SurveyResult) -> None:
+def show_weighting(result: PublicSurveyResult) -> None:
     svp = result.sample_vs_population
     titles = {"age_sex": "Alter und Geschlecht", "district": "Stadtteil", "sex": "Geschlecht",
               "age_group": "Altersgruppe"}
@@ -98,8 +108,8 @@ def show_weighting(result: SurveyResult) -> None:
         show_note(f"Gewichtung: {', '.join(map(str, note['categories']))} – {note['action']}.")
 
 
-def show_cleaning(result: SurveyResult) -> None:
-    log = result.clean.log
+def show_cleaning(result: PublicSurveyResult) -> None:
+    log = result.cleaning_log
     touched = log[(log["cases"] > 0) | (log["values"] > 0)]
     touched = touched[~touched["rule"].isin(["records_in", "cases_out"])]
     if touched.empty:
@@ -110,7 +120,7 @@ def show_cleaning(result: SurveyResult) -> None:
                caption="Datenprüfung und Bereinigung (Anzahl betroffener Fragebögen und Werte)")
 
 
-def show_key_indicators(result: SurveyResult) -> None:
+def show_key_indicators(result: PublicSurveyResult) -> None:
     k = result.key_indicators.copy()
     k["share"] = [SUPPRESSED if pd.isna(v) else fmt_pct(v) for v in k["value"]]
     k["interval"] = [fmt_interval(lo, hi, percent=True) for lo, hi in zip(k["lower"], k["upper"])]
@@ -118,8 +128,8 @@ def show_key_indicators(result: SurveyResult) -> None:
                caption="Kennzahlen der Befragung (gewichtet), die in die Handlungsempfehlungen eingehen")
 
 
-def _overall(result: SurveyResult, kind: str | None = None) -> pd.DataFrame:
-    p = result.public
+def _overall(result: PublicSurveyResult, kind: str | None = None) -> pd.DataFrame:
+    p = result.estimates
     p = p[p["group_var"] == ""]
     return p if kind is None else p[p["kind"] == kind]
 
@@ -133,21 +143,22 @@ def _with_interval(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def show_breakdown(result: SurveyResult, item_id: str) -> None:
-    p = result.public
-    rows = p[(p["item"] == item_id) & (p["kind"] == "collapsed") & p["group_var"].isin(["", "sex", "age_group"])]
+def show_breakdown(result: PublicSurveyResult, item_id: str) -> None:
+    p = result.estimates
+    groups = _person_groups(result)
+    rows = p[(p["item"] == item_id) & (p["kind"] == "collapsed") & p["group_var"].isin(["", *groups])]
     if rows.empty:
         return
     df = _with_interval(rows)
-    df["merkmal"] = [GROUP_TITLES.get(g, "") for g in df["group_var"]]
-    df["group"] = [AGE_LABELS.get(g, g) if v == "age_group" else g for g, v in zip(df["group"], df["group_var"])]
+    df["merkmal"] = [groups.get(g, "") for g in df["group_var"]]
+    df["group"] = [_group_label(g, v, result) for g, v in zip(df["group"], df["group_var"])]
     label = df["category_label"].iloc[0]
     show_table(df, {"merkmal": ("Merkmal", None), "group": ("Gruppe", None), "share": ("Anteil", None),
                     "interval": ("95-%-Bereich", None), "n_unweighted": ("Antworten", _n)},
                caption=f"Anteil {label} nach Geschlecht und Alter")
 
 
-def show_question(result: SurveyResult, question: str) -> None:
+def show_question(result: PublicSurveyResult, question: str) -> None:
     cb = result.codebook
     items = cb.question_items(question)
     qtype = items[0].type
@@ -155,11 +166,12 @@ def show_question(result: SurveyResult, question: str) -> None:
     if qtype == "text":
         return
     if qtype == "numeric":
-        p = result.public
-        rows = p[p["item"].isin([it.id for it in items]) & p["group_var"].isin(["", "sex", "age_group"])]
+        p = result.estimates
+        groups = _person_groups(result)
+        rows = p[p["item"].isin([it.id for it in items]) & p["group_var"].isin(["", *groups])]
         df = rows.copy()
-        df["merkmal"] = [GROUP_TITLES.get(g, "") for g in df["group_var"]]
-        df["group"] = [AGE_LABELS.get(g, g) if v == "age_group" else g for g, v in zip(df["group"], df["group_var"])]
+        df["merkmal"] = [groups.get(g, "") for g in df["group_var"]]
+        df["group"] = [_group_label(g, v, result) for g, v in zip(df["group"], df["group_var"])]
         df["mean"] = [SUPPRESSED if s or pd.isna(e) else fmt_num(e, 1)
                       for s, e in zip(df["suppressed"].astype(bool), df["estimate"])]
         df["interval"] = [DASH if s or pd.isna(lo) else fmt_interval(lo, hi, 1)
@@ -197,14 +209,14 @@ def _wrap(text: str, width: int = 70) -> str:
     return "\n".join(textwrap.wrap(text, width))
 
 
-def show_block(result: SurveyResult, block: str) -> None:
+def show_block(result: PublicSurveyResult, block: str) -> None:
     """Every closed question of one topic block of the questionnaire."""
     for q in result.codebook.questions():
         if result.codebook.block_of(q) == block:
             show_question(result, q)
 
 
-def show_blocks(result: SurveyResult, skip: tuple[str, ...] = ()) -> None:
+def show_blocks(result: PublicSurveyResult, skip: tuple[str, ...] = ()) -> None:
     for block in result.codebook.blocks():
         if block in skip:
             continue
@@ -212,11 +224,20 @@ def show_blocks(result: SurveyResult, skip: tuple[str, ...] = ()) -> None:
         show_block(result, block)
 
 
-def show_districts(result: SurveyResult, districts_gdf, item_id: str = "Q05") -> None:
-    """Map and table of the unfavourable share of one item by district."""
-    p = result.public
-    district_item = result.codebook.role_item("district")
-    rows = p[(p["item"] == item_id) & (p["kind"] == "collapsed") & (p["group_var"] == district_item.id)]
+def show_districts(result: PublicSurveyResult, districts_gdf, item_id: str | None = None) -> None:
+    """Map and table of the unfavourable share of one item by district (default: the
+    item with the codebook role night_safety)."""
+    item_id = item_id or result.night_item
+    if item_id is None:
+        show_note(NIGHT_ROLE_MISSING)
+        return
+    district_col = result.breakdowns.get("district")
+    if district_col is None:
+        show_note("Im Codebuch ist keine Frage als Stadtteil gekennzeichnet (roles: district) oder sie wurde nicht "
+                  "beantwortet; eine Auswertung nach Stadtteilen entfällt.")
+        return
+    p = result.estimates
+    rows = p[(p["item"] == item_id) & (p["kind"] == "collapsed") & (p["group_var"] == district_col)]
     if rows.empty:
         return
     name_to_id = {v: k for k, v in result.districts.items()}
@@ -237,10 +258,10 @@ def show_districts(result: SurveyResult, districts_gdf, item_id: str = "Q05") ->
                   "Karte weiß.")
 
 
-def show_night_safety_test(result: SurveyResult) -> None:
+def show_night_safety_test(result: PublicSurveyResult) -> None:
     t = result.tests.get("night_unsafe_by_sex")
     if not t or pd.isna(t.get("p_value")):
-        return
+        return  # a missing role is stated in the notes of the overview
     k = result.key_indicators.set_index("indicator")
     women = k.loc["survey.unsafe_night_women", "value"] if "survey.unsafe_night_women" in k.index else float("nan")
     verdict = ("Der Unterschied zwischen Frauen und Männern ist **statistisch gesichert**"
@@ -251,7 +272,7 @@ def show_night_safety_test(result: SurveyResult) -> None:
             + (f" Von den Frauen fühlen sich {fmt_pct(women)} nachts in ihrer Wohngegend unsicher." if pd.notna(women) else ""))
 
 
-def show_scales(result: SurveyResult) -> None:
+def show_scales(result: PublicSurveyResult) -> None:
     if result.scales is None or result.scales.empty:
         return
     df = result.scales.copy()
@@ -265,7 +286,7 @@ def show_scales(result: SurveyResult) -> None:
                caption="Fragenbatterien: gewichteter Mittelwert-Index (Mittel der Antwortcodes) und Zuverlässigkeit (Cronbachs Alpha; ab 0,7 gilt eine Skala als zuverlässig)")
 
 
-def show_free_text(result: SurveyResult) -> None:
+def show_free_text(result: PublicSurveyResult) -> None:
     if result.free_text is None:
         return
     df = result.free_text.copy()
@@ -278,11 +299,12 @@ def show_free_text(result: SurveyResult) -> None:
         show_note(f"Weniger als {result.min_base} offene Antworten: Anteile werden nicht ausgewiesen.")
 
 
-def explorer_choices(result: SurveyResult) -> tuple[list[tuple[str, str]], list[tuple[str, str | None]]]:
+def explorer_choices(result: PublicSurveyResult) -> tuple[list[tuple[str, str]], list[tuple[str, str | None]]]:
     """(question choices, breakdown choices) for the interactive explorer."""
     cb = result.codebook
     questions = [(f"{q}: {_short(cb.question_text(q))}", q) for q in cb.questions() if cb.question_type(q) != "text"]
-    breakdowns: list[tuple[str, str | None]] = [("Gesamt", None), ("Geschlecht", "sex"), ("Altersgruppe", "age_group")]
+    breakdowns: list[tuple[str, str | None]] = [("Gesamt", None)]
+    breakdowns += [(title, name) for name, title in GROUP_TITLES.items() if name in result.breakdowns]
     for q in cb.questions():
         items = cb.question_items(q)
         if len(items) == 1 and items[0].type == "single" and items[0].values:
@@ -294,10 +316,9 @@ def _short(text: str, width: int = 70) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def show_explored(result: SurveyResult, question: str, by: str | None) -> None:
-    from kit.survey.stage import explore
-
-    tidy = _with_interval(explore(result, question, by))
+def show_explored(result: PublicSurveyResult, ask, question: str, by: str | None) -> None:
+    """``ask(question, by)``: disclosure-controlled tidy estimates (:meth:`SurveyResult.explore`)."""
+    tidy = _with_interval(ask(question, by))
     tidy = tidy[tidy["kind"] != "collapsed"]
     if by == "age_group":
         tidy["group"] = [AGE_LABELS.get(g, g) for g in tidy["group"]]
@@ -307,8 +328,10 @@ def show_explored(result: SurveyResult, question: str, by: str | None) -> None:
                caption=result.codebook.question_text(question))
 
 
-def explorer(result: SurveyResult):
-    """Widgets to explore any question by any group in JupyterLab (disclosure-controlled)."""
+def explorer(result: PublicSurveyResult, ask):
+    """Widgets to explore any question by any group in JupyterLab. ``ask(question, by)``
+    computes from the private result and returns only policy-applied tables
+    (:meth:`kit.survey.stage.SurveyResult.explore`)."""
     import ipywidgets as widgets
     from IPython.display import display
 
@@ -320,7 +343,7 @@ def explorer(result: SurveyResult):
     def update(_change=None):
         with out:
             out.clear_output(wait=True)
-            show_explored(result, q_box.value, b_box.value)
+            show_explored(result, ask, q_box.value, b_box.value)
 
     q_box.observe(update, names="value")
     b_box.observe(update, names="value")

@@ -1,0 +1,268 @@
+"""Disclosure control (kit.disclosure): small cells and bases, complementary suppression
+against differencing, exact thresholds, free text, resident counts."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from disclosure_attack import attack, small_published_counts
+from kit.disclosure import DisclosurePolicy, apply_disclosure, district_keywords, free_text_summary, policy_from_params
+from kit.survey.estimates import TIDY_COLUMNS, _frame
+
+
+def rows(item, group, kind, base, cells):
+    out = []
+    for i, c in enumerate(cells):
+        out.append({"item": item, "question": item, "item_label": item, "category": str(i + 1),
+                    "category_label": f"k{i + 1}", "group_var": "" if group == "Gesamt" else "x",
+                    "group": group, "estimate": c / base, "lower": 0.0, "upper": 1.0, "n_unweighted": base,
+                    "n_cell": c, "weighted_base": base * 10.0, "n_eff": base * 0.8, "kind": kind,
+                    "suppressed": False})
+    return out
+
+
+def tidy():
+    r = []
+    r += rows("q1", "Gesamt", "distribution", 40, [20, 12, 5, 3])  # 3 < 5: primary; 5: complementary
+    r += rows("q1", "Nord", "distribution", 25, [10, 8, 4, 3])  # base < 30: all
+    r += rows("q1", "Winzig", "distribution", 3, [2, 1, 0, 0])  # base < 5: counts blanked too
+    r += rows("q1", "Süd", "distribution", 60, [30, 24, 4, 2])  # two small cells: no secondary
+    r += rows("m1", "Gesamt", "multi", 50, [47])  # 3 did not tick: complement too small
+    r += rows("m2", "Gesamt", "multi", 50, [10])
+    mean = rows("v", "Gesamt", "mean", 31, [31]) + rows("v", "Nord", "mean", 29, [29])
+    for m in mean:
+        m.update(category="", category_label="Mittelwert", estimate=6.5)
+    return _frame(r + mean)
+
+
+def block(df, item, group):
+    return df[(df["item"] == item) & (df["group"] == group)].reset_index(drop=True)
+
+
+def test_small_cells_and_bases_are_suppressed():
+    out = apply_disclosure(tidy(), min_cell=5, min_base=30)
+    assert list(out.columns) == TIDY_COLUMNS
+    a = block(out, "q1", "Gesamt")
+    assert a["suppressed"].tolist() == [False, False, True, True]
+    assert a["estimate"].isna().tolist() == [False, False, True, True]
+    assert a["lower"].isna().tolist() == [False, False, True, True]
+    assert a["n_cell"].isna().tolist() == [False, False, True, True]
+    assert a["estimate"].iloc[0] == 0.5 and a["n_unweighted"].iloc[0] == 40
+
+    nord = block(out, "q1", "Nord")
+    assert nord["suppressed"].all() and nord["estimate"].isna().all()
+    assert nord["n_cell"].isna().all()  # count / base would be the share on a base < 30
+    assert (nord["n_unweighted"] == 25).all()
+
+    tiny = block(out, "q1", "Winzig")
+    assert tiny["suppressed"].all() and tiny["n_unweighted"].isna().all()
+    assert tiny["weighted_base"].isna().all() and tiny["n_eff"].isna().all()
+
+    sued = block(out, "q1", "Süd")
+    assert sued["suppressed"].tolist() == [False, False, True, True]
+
+
+def test_multi_complement_and_means():
+    out = apply_disclosure(tidy())
+    assert block(out, "m1", "Gesamt")["suppressed"].tolist() == [True]
+    assert block(out, "m1", "Gesamt")["n_cell"].isna().all()
+    assert block(out, "m2", "Gesamt")["suppressed"].tolist() == [False]
+    assert block(out, "v", "Gesamt")["estimate"].tolist() == [6.5]
+    nord = block(out, "v", "Nord")
+    assert nord["suppressed"].tolist() == [True] and nord["estimate"].isna().all()
+
+
+def test_suppressed_rows_publish_no_counts_and_resist_subtraction():
+    out = apply_disclosure(tidy(), min_cell=5, min_base=30)
+    hidden = out[out["suppressed"]]
+    assert hidden["n_cell"].isna().all() and hidden["estimate"].isna().all()
+    assert attack(out, tidy(), 5) == []
+
+
+def test_collapsed_category_does_not_give_its_hidden_part_away():
+    # "3+4" = 9 with "4" = 6 published would give "3" = 3
+    t = rows("q", "Gesamt", "distribution", 60, [30, 21, 3, 6])
+    t += [dict(t[2], category="3+4", category_label="unsicher", n_cell=9, estimate=9 / 60, kind="collapsed")]
+    t = _frame(t)
+    out = apply_disclosure(t)
+    got = out.set_index("category")
+    assert got.loc["3", "suppressed"] and got.loc["4", "suppressed"]
+    assert not got.loc["3+4", "suppressed"] and got.loc["3+4", "n_cell"] == 9  # the key share stays
+    assert attack(out, t, 5) == []
+    # without complementary suppression the attacker wins (the test can see it)
+    naive = out.copy()
+    naive.loc[naive["category"] == "4", ["n_cell", "estimate"]] = [6, 0.1]
+    assert [(r.category, r.value) for r in attack(naive, t, 5)] == [("3", 3.0)]
+
+
+@pytest.mark.parametrize("policy", [DisclosurePolicy(5, 30), DisclosurePolicy(3, 10), DisclosurePolicy(10, 50)])
+def test_thresholds_at_exact_equality(policy):
+    """A base exactly at min_base and a cell exactly at min_cell are published; one below is not."""
+    m, b = policy.min_cell, policy.min_base
+    at = _frame(rows("q", "Gesamt", "distribution", b, [b - 2 * m, m, m]))
+    out = policy.survey_estimates(at)
+    assert not out["suppressed"].any() and out["n_cell"].tolist() == [b - 2 * m, m, m]
+    below_cell = policy.survey_estimates(_frame(rows("q", "Gesamt", "distribution", b, [b - 2 * m + 1, m, m - 1])))
+    assert below_cell["suppressed"].tolist() == [False, True, True]  # m - 1 and its complement
+    below_base = policy.survey_estimates(_frame(rows("q", "Gesamt", "distribution", b - 1, [b - 1 - 2 * m, m, m])))
+    assert below_base["suppressed"].all() and (below_base["n_unweighted"] == b - 1).all()
+    # a base below min_cell is not even shown as a number
+    tiny = policy.survey_estimates(_frame(rows("q", "Gesamt", "distribution", m - 1, [m - 1, 0])))
+    assert tiny["n_unweighted"].isna().all()
+    assert policy.share_ok(m, b) and not policy.share_ok(m - 1, b) and not policy.share_ok(m, b - 1)
+    assert not policy.share_ok(b - m + 1, b)  # complement below min_cell
+
+
+def test_policy_is_built_from_params():
+    policy = policy_from_params({"privacy": {"min_cell": 7, "min_base_percent": 40}})
+    assert (policy.min_cell, policy.min_base, policy.dominance) == (7, 40, None)
+
+
+@st.composite
+def tables(draw):
+    """A random item x group block: 2-6 categories, maybe a collapsed set of the top codes."""
+    cells = draw(st.lists(st.integers(0, 40), min_size=2, max_size=6))
+    kind = draw(st.sampled_from(["distribution", "multi"])) if len(cells) == 2 else "distribution"
+    if kind == "multi":
+        base = cells[0] + cells[1]
+        t = rows("m", "Gesamt", "multi", max(base, 1), [cells[0]])
+        for r in t:
+            r["n_unweighted"] = base
+        return _frame(t)
+    base = sum(cells)
+    t = rows("q", "Gesamt", "distribution", max(base, 1), cells)
+    for r in t:
+        r["n_unweighted"] = base
+    top = draw(st.integers(0, min(3, len(cells) - 1)))
+    if top >= 2:
+        part = t[-top:]
+        cat = "+".join(r["category"] for r in part)
+        n = sum(r["n_cell"] for r in part)
+        t.append(dict(part[0], category=cat, category_label="zusammen", n_cell=n, kind="collapsed",
+                      estimate=n / max(base, 1)))
+    return _frame(t)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables(), st.sampled_from([(5, 30), (3, 10), (5, 5)]))
+def test_no_hidden_cell_is_recoverable_from_random_tables(t, limits):
+    min_cell, min_base = limits
+    out = apply_disclosure(t, min_cell=min_cell, min_base=min_base)
+    assert attack(out, t, min_cell) == []
+    assert small_published_counts(out, t, min_cell, min_base) == []
+    shown = out[out["n_cell"].notna()]
+    assert (shown["n_cell"] >= min_cell).all()
+
+
+def test_response_rates_and_sample_counts_resist_subtraction():
+    policy = DisclosurePolicy()
+    rr = pd.DataFrame({"margin": ["gesamt", "district", "district", "district", "sex", "sex"],
+                       "category": ["", "1", "2", "3", "m", "w"], "label": [""] * 6,
+                       "issued": [300, 100, 100, 100, 150, 150], "returned": [100, 60, 37, 3, 50, 50],
+                       "rate": [1 / 3, 0.6, 0.37, 0.03, 1 / 3, 1 / 3]})
+    out = policy.response_rates(rr).set_index(["margin", "category"])
+    assert pd.isna(out.loc[("district", "3"), "returned"]) and pd.isna(out.loc[("district", "3"), "rate"])
+    assert pd.isna(out.loc[("district", "2"), "returned"])  # 100 - 60 - 37 = 3 otherwise
+    assert out.loc[("district", "1"), "returned"] == 60 and out.loc[("sex", "m"), "returned"] == 50
+    svp = pd.DataFrame({"margin": ["district"] * 3, "category": ["1", "2", "fehlend"], "sample_n": [60, 37, 3],
+                        "sample_share": [0.6, 0.37, 0.03], "population_share": [0.5, 0.5, np.nan],
+                        "weighted_share": [0.5, 0.47, 0.03]})
+    out = policy.sample_vs_population(svp, respondents=100)
+    assert out["sample_n"].isna().tolist() == [False, True, True]
+    assert out["sample_share"].isna().tolist() == [False, True, True]
+
+
+def test_small_resident_counts_are_hidden_with_their_complements():
+    policy = DisclosurePolicy()
+    totals = pd.DataFrame({"year": [2023, 2024], "total": [1000, 1012], "m": [500, 505], "w": [500, 500],
+                           "d": [0, 7], "share_female_pct": [50.0, 49.4]})
+    by_district = pd.DataFrame({"year": [2024] * 3, "district_id": ["1", "2", "3"], "total": [500, 302, 210],
+                                "m": [250, 150, 105], "w": [245, 150, 105], "d": [5, 2, 0],
+                                "share_female_pct": [49.0, 49.7, 50.0]})
+    t, d = policy.population_tables(totals, by_district)
+    assert t.loc[0, "d"] == 0 and t.loc[0, "m"] == 500  # a zero names nobody: 2023 unchanged
+    assert pd.isna(d.loc[1, "d"])  # 2 "divers" in district 2
+    assert d.loc[0, "total"] == 500 and t.loc[1, "total"] == 1012  # totals stay
+    # nothing hidden can be recomputed: rows add up to their total, districts to the commune
+    hidden = [(i, c) for i in d.index for c in ("m", "w", "d", "total") if pd.isna(d.loc[i, c])]
+    assert len(hidden) >= 4  # a rectangle at least: d2, d_other, and one of m/w in both rows
+    for i, c in hidden:
+        row_known = [x for x in ("m", "w", "d") if pd.notna(d.loc[i, x])]
+        assert len(row_known) < 2 or pd.isna(d.loc[i, "total"])
+        col_hidden = [j for j in d.index if pd.isna(d.loc[j, c])]
+        assert len(col_hidden) >= 2 or pd.isna(t.loc[1, c])
+    assert pd.isna(d.loc[1, "share_female_pct"]) or pd.notna(d.loc[1, "w"])
+
+
+def test_thresholds_are_parameters_and_input_is_unchanged():
+    t = tidy()
+    before = t.copy()
+    out = apply_disclosure(t, min_cell=2, min_base=10)
+    pd.testing.assert_frame_equal(t, before)
+    assert not block(out, "q1", "Nord")["suppressed"].any()
+    assert attack(out, t, 2) == []
+    assert block(out, "q1", "Winzig")["suppressed"].all()
+
+
+ANSWERS = [
+    "Am Altmarkt ist es nachts zu dunkel",
+    "altmarkt: Betrunkene",
+    "Mehr Licht in der Südvorstadt!",
+    "suedvorstadt, hundekot überall",
+    "Hundekot, Hundekot",
+    "Hundekots auf dem Gehweg",
+    "HUNDEKOT am Spielplatz",
+    "Hundekot vor der Schule",
+    "Parken auf dem Radweg",
+    "",
+    None,
+]
+
+
+def test_free_text_is_counted_never_returned():
+    out = free_text_summary(pd.Series(ANSWERS), {"Hundekot": ["Hundekot"], "Altmarkt": ["Altmarkt"],
+                                                 "Südvorstadt": ["Südvorstadt"]}, min_cell=3, min_base=5)
+    got = out.set_index("topic")
+    assert got.loc["Hundekot", "mentions"] == 5  # case, umlaut spelling and word start ignored
+    assert got.loc["Hundekot", "share"] == pytest.approx(5 / 9)
+    assert pd.isna(got.loc["Altmarkt", "mentions"]) and got.loc["Altmarkt", "suppressed"]
+    assert pd.isna(got.loc["Südvorstadt", "mentions"])  # 2 < 3
+    assert got.loc["Antworten insgesamt", "mentions"] == 9
+    assert pd.isna(got.loc["ohne Zuordnung", "mentions"])  # only "Parken ..."
+    shown = {str(v) for v in out.to_numpy().ravel()}
+    assert not any(a and a in shown for a in ANSWERS)
+    assert set(out.columns) == {"topic", "mentions", "share", "suppressed"}
+
+
+def test_free_text_small_base_has_no_shares_and_district_keywords():
+    out = free_text_summary(pd.Series(ANSWERS), district_keywords({"01": "Altmarkt", "02": "Südvorstadt"}),
+                            min_cell=2, min_base=30)
+    got = out.set_index("topic")
+    assert got.loc["Altmarkt", "mentions"] == 2 and got.loc["Südvorstadt", "mentions"] == 2
+    assert np.isnan(got["share"]).all()  # 9 answers < 30
+
+
+def test_free_text_counts_that_add_up_are_protected_together():
+    # every answer names at most one topic: topics + "ohne Zuordnung" = all answers
+    texts = ["Bahnhof"] * 12 + ["Park"] * 3 + ["nichts"] * 10
+    out = free_text_summary(pd.Series(texts), {"Bahnhof": ["Bahnhof"], "Park": ["Park"]}, min_cell=5, min_base=5)
+    got = out.set_index("topic")
+    assert pd.isna(got.loc["Park", "mentions"])
+    assert got.loc["Antworten insgesamt", "mentions"] == 25
+    # 25 - 12 - 10 would give Park = 3: one more count is hidden
+    assert pd.isna(got.loc["Bahnhof", "mentions"]) or pd.isna(got.loc["ohne Zuordnung", "mentions"])
+
+
+def test_key_indicator_row_cannot_reveal_a_hidden_collapsed_part():
+    # "3" = 2 is hidden; the key share "3+4" (with "4" published) would give it back
+    t = rows("q", "Gesamt", "distribution", 60, [6, 40, 2, 12])  # "1" = 6 is the cheapest complement
+    t += [dict(t[2], category="3+4", category_label="unsafe", n_cell=14, estimate=14 / 60, kind="key")]
+    t = _frame(t)
+    out = apply_disclosure(t)
+    assert attack(out, t, 5) == []
+    got = out.set_index("category")
+    assert got.loc["3", "suppressed"] and (got.loc["4", "suppressed"] or got.loc["3+4", "suppressed"])
+    assert not got.loc["3+4", "suppressed"]  # the key indicator is kept; "4" is hidden instead
