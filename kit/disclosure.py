@@ -81,6 +81,32 @@ class DisclosurePolicy:
     def count_or_na(self, count, zero_is_small: bool = True):
         return pd.NA if self.small_count(count, zero_is_small) else count
 
+    # -- cleaning log of the survey -----------------------------------------
+    def cleaning_log(self, log: pd.DataFrame) -> tuple[pd.DataFrame, int | None]:
+        """The survey's cleaning log with small counts of questionnaires hidden.
+
+        A count of 1 to min_cell-1 affected questionnaires (a duplicate, an invalid
+        code) is blanked together with its number of values; 0 is published (it
+        names nobody). When the number of removed questionnaires is hidden, the
+        number received is hidden too, since received minus analysed would give it
+        back. Returns the log (columns as given plus ``suppressed``) and the number
+        of questionnaires received that may be published (None when hidden).
+        """
+        out = log.copy().reset_index(drop=True)
+        cases = pd.to_numeric(out["cases"], errors="coerce")
+        hidden = np.array([self.small_count(c, zero_is_small=False) for c in cases])
+        by_rule = dict(zip(out["rule"], cases))
+        dropped_hidden = self.small_count(by_rule.get("cases_dropped", 0), zero_is_small=False)
+        if dropped_hidden:
+            hidden |= out["rule"].isin(["records_in", "cases_dropped"]).to_numpy()
+        out["cases"] = _int_na(np.where(hidden, np.nan, cases))
+        if "values" in out.columns:
+            values = pd.to_numeric(out["values"], errors="coerce")
+            out["values"] = _int_na(np.where(hidden, np.nan, values))
+        out["suppressed"] = hidden
+        received = by_rule.get("records_in")
+        return out, (None if dropped_hidden or received is None or pd.isna(received) else int(received))
+
     # -- survey estimates (tidy format of kit.survey.estimates) -------------
     def survey_estimates(self, tidy: pd.DataFrame) -> pd.DataFrame:
         """Disclosure control of tidy survey estimates; returns a new frame.

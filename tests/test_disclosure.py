@@ -266,3 +266,34 @@ def test_key_indicator_row_cannot_reveal_a_hidden_collapsed_part():
     got = out.set_index("category")
     assert got.loc["3", "suppressed"] and (got.loc["4", "suppressed"] or got.loc["3+4", "suppressed"])
     assert not got.loc["3+4", "suppressed"]  # the key indicator is kept; "4" is hidden instead
+
+
+def _cleaning_log(dropped: int, duplicate: int, invalid: int, analysed: int = 400) -> pd.DataFrame:
+    rows = [("missing_id", 0, 0), ("duplicate_id", duplicate, duplicate), ("missing_code", 377, 1508),
+            ("invalid_code", invalid, invalid), ("records_in", analysed + dropped, 0),
+            ("cases_dropped", dropped, 0), ("cases_out", analysed, 0)]
+    return pd.DataFrame(rows, columns=["rule", "cases", "values"]).assign(description="x", action="y")
+
+
+def test_cleaning_log_hides_small_counts_and_the_number_received():
+    policy = DisclosurePolicy(min_cell=5, min_base=30)
+    out, received = policy.cleaning_log(_cleaning_log(dropped=1, duplicate=1, invalid=1))
+    by_rule = out.set_index("rule")
+    assert by_rule.loc[["duplicate_id", "invalid_code", "records_in", "cases_dropped"], "cases"].isna().all()
+    assert by_rule.loc[["duplicate_id", "invalid_code"], "values"].isna().all()
+    assert by_rule.loc["missing_id", "cases"] == 0 and by_rule.loc["missing_code", "cases"] == 377
+    assert by_rule.loc["cases_out", "cases"] == 400 and received is None
+    # a removed number at the minimum is published, and with it the number received
+    out, received = policy.cleaning_log(_cleaning_log(dropped=5, duplicate=5, invalid=0))
+    assert received == 405 and out.set_index("rule").loc["cases_dropped", "cases"] == 5
+
+
+@given(dropped=st.integers(0, 12), duplicate=st.integers(0, 12), invalid=st.integers(0, 12),
+       min_cell=st.integers(3, 10))
+def test_cleaning_log_never_publishes_a_small_count_or_lets_it_be_recomputed(dropped, duplicate, invalid, min_cell):
+    policy = DisclosurePolicy(min_cell=min_cell, min_base=max(30, min_cell))
+    out, received = policy.cleaning_log(_cleaning_log(dropped, duplicate, invalid))
+    shown = out["cases"].dropna()
+    assert ((shown == 0) | (shown >= min_cell)).all()
+    if 0 < dropped < min_cell:  # received - analysed would give the removed number back
+        assert received is None and pd.isna(out.set_index("rule").loc["records_in", "cases"])

@@ -342,6 +342,13 @@ def test_no_output_file_holds_a_survey_count_below_min_cell(muldenau_run):
     assert (scales["n_complete"].dropna() >= min_base).all() and (scales["index_n"].dropna() >= min_base).all()
     meta = json.loads((results / "survey_meta.json").read_text(encoding="utf-8"))
     assert "missing_by_margin" not in meta["weighting"]
+    # the demo's LimeSurvey export has one duplicate and one invalid code: neither count is published,
+    # and neither is the number received (received minus analysed would give the removed one back)
+    log = pd.read_csv(results / "survey_cleaning_log.csv")
+    shown = log["cases"].dropna()
+    assert ((shown == 0) | (shown >= min_cell)).all()
+    assert log.loc[log["rule"].isin(["duplicate_id", "invalid_code"]), "suppressed"].all()
+    assert meta["records_in"] is None and meta["cases_dropped"] is None
     for name in ("population_totals.csv", "population_by_district.csv"):
         pop = pd.read_csv(results / name)
         for col in ("m", "w", "d"):

@@ -72,10 +72,10 @@ class PublicSurveyResult:
     response: pd.DataFrame | None  # response rates by margin, after disclosure control
     free_text: pd.DataFrame | None  # topic counts after disclosure control
     scales: pd.DataFrame | None  # after disclosure control
-    cleaning_log: pd.DataFrame  # rules and numbers of affected questionnaires
+    cleaning_log: pd.DataFrame  # rules and numbers of affected questionnaires (small counts hidden)
     weighting: dict  # aggregate report of the weighting (no weights)
     n_respondents: int
-    records_in: int
+    records_in: int | None  # questionnaires received; None when it would reveal a small number removed
     confidence: float
     tests: dict = field(default_factory=dict)
     hashes: dict[str, str] = field(default_factory=dict)
@@ -461,13 +461,13 @@ def compute_survey(params: dict, store: ResultStore) -> SurveyResult:
     notes += test_notes
 
     svp = suppress_sample_vs_population(report.pop("sample_vs_population"), districts, policy, len(data))
-    log = clean.log.set_index("rule")["cases"]
+    cleaning_log, records_in = policy.cleaning_log(clean.log)
     public = PublicSurveyResult(
         name=str(params.get("name", "")), codebook=codebook, districts=districts, policy=policy,
         estimates=public_estimates, key_indicators=key, sample_vs_population=svp, response=response,
-        free_text=free, scales=_scales(data, weights, codebook, policy, conf), cleaning_log=clean.log.copy(),
+        free_text=free, scales=_scales(data, weights, codebook, policy, conf), cleaning_log=cleaning_log,
         weighting={k: report[k] for k in PUBLIC_WEIGHTING if k in report}, n_respondents=int(len(data)),
-        records_in=int(log.get("records_in", len(data))), confidence=conf, tests=tests, hashes=hashes,
+        records_in=records_in, confidence=conf, tests=tests, hashes=hashes,
         notes=notes, night_item=(codebook.role_item("night_safety").id
                                  if codebook.role_item("night_safety") is not None else None),
         breakdowns={name: col for name, col in breakdowns.items()})
@@ -485,7 +485,7 @@ def survey_meta(public: PublicSurveyResult) -> dict:
     return {
         "respondents": public.n_respondents,
         "records_in": public.records_in,
-        "cases_dropped": public.records_in - public.n_respondents,
+        "cases_dropped": None if public.records_in is None else public.records_in - public.n_respondents,
         "weighting": dict(public.weighting),
         "tests": public.tests,
         "privacy": {"min_cell": public.min_cell, "min_base_percent": public.min_base},

@@ -43,10 +43,12 @@ def _n(value) -> str:
 def show_overview(result: PublicSurveyResult) -> None:
     meta = result.weighting
     records_in = result.records_in
-    dropped = records_in - result.n_respondents
-    text = (f"Ausgewertet werden **{fmt_int(result.n_respondents)} Fragebögen**"
-            + (f" ({fmt_int(records_in)} eingegangen, {fmt_int(dropped)} bei der Bereinigung entfernt)" if dropped else "")
-            + ".")
+    if records_in is None:  # fewer than min_cell questionnaires were removed: not given exactly
+        removed = f" (bei der Bereinigung wurden weniger als {result.min_cell} Fragebögen entfernt)"
+    else:
+        dropped = records_in - result.n_respondents
+        removed = f" ({fmt_int(records_in)} eingegangen, {fmt_int(dropped)} bei der Bereinigung entfernt)" if dropped else ""
+    text = f"Ausgewertet werden **{fmt_int(result.n_respondents)} Fragebögen**{removed}."
     if result.response is not None:
         total = result.response.iloc[0]
         text += (f" Angeschrieben wurden {fmt_int(total['issued'])} zufällig aus dem Melderegister gezogene Personen "
@@ -110,13 +112,18 @@ def show_weighting(result: PublicSurveyResult) -> None:
 
 def show_cleaning(result: PublicSurveyResult) -> None:
     log = result.cleaning_log
-    touched = log[(log["cases"] > 0) | (log["values"] > 0)]
+    touched = log[log["suppressed"] | (log["cases"].fillna(0) > 0) | (log["values"].fillna(0) > 0)]
     touched = touched[~touched["rule"].isin(["records_in", "cases_out"])]
     if touched.empty:
         show_md("Bei der Prüfung gegen das Codebuch fielen keine Werte auf.")
         return
+    few = f"weniger als {result.min_cell}"
+    show_md("Die Tabelle zeigt, welche Prüfungen gegen das Codebuch angeschlagen haben und wie die betroffenen "
+            f"Angaben behandelt wurden. Betrifft eine Prüfung weniger als {result.min_cell} Fragebögen, steht dort "
+            f"„{few}“, damit kein einzelner Fragebogen erkennbar wird.")
     show_table(touched, {"description": ("Prüfung", None), "action": ("Behandlung", None),
-                         "cases": ("Fragebögen", fmt_int), "values": ("Werte", fmt_int)},
+                         "cases": ("Fragebögen", lambda v: few if pd.isna(v) else fmt_int(v)),
+                         "values": ("Werte", lambda v: few if pd.isna(v) else fmt_int(v))},
                caption="Datenprüfung und Bereinigung (Anzahl betroffener Fragebögen und Werte)")
 
 
