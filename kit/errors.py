@@ -7,6 +7,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+EXCERPT_CHARS = 60  # at most this many characters of a file's content are quoted in a message
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """Text from an input file for an error message: control characters replaced, at most
+    ``limit`` characters. Messages reach index.html, so they quote only a short, sanitised
+    piece of what a file holds (a path pointing at the wrong file must not publish it)."""
+    text = "".join(ch if ch.isprintable() else " " for ch in str(value) if ch not in "\x00\x7f")
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 @dataclass
 class Problem:
     """One defect found in an input file."""
@@ -24,7 +35,7 @@ class Problem:
         if self.column is not None:
             parts.append(f"Spalte '{self.column}'")
         where = ", ".join(parts)
-        value = "" if self.value is None else f": Wert '{self.value}'"
+        value = "" if self.value is None else f": Wert '{excerpt(self.value)}'"
         return f"{where}{value} – erwartet: {self.expected}"
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 import pandera.pandas as pa
 import yaml
 
-from kit.errors import InputError, ParamsError, Problem
+from kit.errors import EXCERPT_CHARS, InputError, ParamsError, Problem, excerpt
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "data_schemas"
 
@@ -126,7 +126,7 @@ def validate_table(raw: pd.DataFrame, name: str, *, source: str | None = None) -
     present = [f for f in fields if f["name"] in raw.columns]
     missing = [f["name"] for f in fields if f["name"] not in raw.columns and not f.get("optional")]
     if missing:
-        found = ", ".join(map(str, raw.columns)) or "(keine)"
+        found = excerpt(", ".join(map(str, raw.columns)), 2 * EXCERPT_CHARS) or "(keine)"
         for col in missing:
             problems.append(Problem(file=source, row=1, column=col, value=None,
                                     expected=f"Pflichtspalte '{col}' in der Kopfzeile (gefunden: {found})"))

@@ -217,3 +217,22 @@ def test_batch_kernels_do_not_inherit_kit_output_dir(monkeypatch):
     with runner._batch_environment():
         assert OUTPUT_DIR_ENV not in os.environ and os.environ["KIT_BATCH"] == "1"
     assert os.environ[OUTPUT_DIR_ENV] == "/somewhere/else"
+
+
+def test_messages_quote_only_a_short_sanitised_excerpt_of_a_wrong_file(tmp_path):
+    """An input path pointing at the wrong file (e.g. a system file) must not publish its content:
+    the message names the file and quotes at most a short piece, without control characters."""
+    from kit.io import read_table
+    from kit.schemas import validate_table
+
+    secret_line = "root:x:0:0:root:/root:/bin/bash" + "".join(f":geheim{i}" for i in range(40))
+    wrong = tmp_path / "residents.csv"
+    wrong.write_text(secret_line + "\n" + "daemon:x:1:1\x1b[31m:rot" * 3 + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        validate_table(read_table(wrong), "residents")
+    message = str(err.value)
+    assert str(wrong) in message and "Pflichtspalte" in message
+    assert "geheim10" not in message  # the long first line is cut short
+    assert "\x1b" not in message
+    quoted = Problem(file="x.csv", row=2, column="sex", value="A" * 500 + "\x00\x07").describe()
+    assert "A" * 60 not in quoted and "\x00" not in quoted and "\x07" not in quoted and "…" in quoted
