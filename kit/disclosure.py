@@ -221,13 +221,8 @@ class DisclosurePolicy:
                 if margin == total_margin:
                     continue
                 rel = {t: 1.0, **{int(i): -1.0 for i in idx}}
-                rest = values[t] - sum(values[i] for i in idx)
-                if abs(rest) > _EPS:
-                    values.append(max(rest, 0.0))
-                    primary.append(False)
-                    publishable.append(False)
-                    cost.append(np.inf)
-                    rel[len(values) - 1] = -1.0
+                _add_unknown_remainder(rel, values[t] - sum(values[i] for i in idx),
+                                       values, primary, publishable, cost)
                 relations.append(rel)
         return protect(values, relations, primary, publishable, cost)[: len(df)]
 
@@ -291,13 +286,9 @@ class DisclosurePolicy:
             others = [r for r in rows if r != sum_row]
             for c in cols:
                 rel = {var[(sum_row, c)]: 1.0, **{var[(r, c)]: -1.0 for r in others}}
-                rest = values[var[(sum_row, c)]] - sum(values[var[(r, c)]] for r in others)
-                if abs(rest) > _EPS:  # residents without a district: an unknown remainder
-                    values.append(max(rest, 0.0))
-                    primary.append(False)
-                    publishable.append(False)
-                    cost.append(np.inf)
-                    rel[len(values) - 1] = -1.0
+                # residents without a district: an unknown remainder
+                _add_unknown_remainder(rel, values[var[(sum_row, c)]] - sum(values[var[(r, c)]] for r in others),
+                                       values, primary, publishable, cost)
                 relations.append(rel)
         hidden = protect(values, relations, primary, publishable, cost)
         mask = np.array(hidden[: len(rows) * k]).reshape(len(rows), k)
@@ -340,6 +331,19 @@ def _blank_residents(df: pd.DataFrame, i, hidden: pd.Series) -> None:
         for col in df.columns:
             if col.startswith("share_") or col.startswith("change"):
                 df.loc[i, col] = np.nan
+
+
+def _add_unknown_remainder(rel: dict, rest: float, values: list, primary: list, publishable: list,
+                           cost: list) -> None:
+    """A total that exceeds the sum of its published parts has an unpublished remainder (e.g.
+    a margin category not shown): add it as a variable that is never published, so the
+    relation stays exact."""
+    if abs(rest) > _EPS:
+        values.append(max(rest, 0.0))
+        primary.append(False)
+        publishable.append(False)
+        cost.append(np.inf)
+        rel[len(values) - 1] = -1.0
 
 
 def policy_from_params(params) -> DisclosurePolicy:

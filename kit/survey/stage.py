@@ -55,8 +55,22 @@ AGE_LABELS = {"16-34": "16 bis 34 Jahre", "35-54": "35 bis 54 Jahre", "55-74": "
 SEX_LABELS = DERIVED_GROUP_LABELS["sex"]
 
 
+class _PolicyThresholds:
+    """min_cell / min_base of the result's disclosure policy (for the report texts)."""
+
+    policy: DisclosurePolicy
+
+    @property
+    def min_cell(self) -> int:
+        return self.policy.min_cell
+
+    @property
+    def min_base(self) -> int:
+        return self.policy.min_base
+
+
 @dataclass
-class PublicSurveyResult:
+class PublicSurveyResult(_PolicyThresholds):
     """What may leave memory: disclosure-controlled tables and aggregate meta.
 
     Writers (:func:`write_survey`) and every view in :mod:`kit.survey.view`
@@ -83,17 +97,9 @@ class PublicSurveyResult:
     night_item: str | None = None  # item with the role night_safety
     breakdowns: dict[str, str] = field(default_factory=dict)  # breakdown -> group_var in ``estimates``
 
-    @property
-    def min_cell(self) -> int:
-        return self.policy.min_cell
-
-    @property
-    def min_base(self) -> int:
-        return self.policy.min_base
-
 
 @dataclass
-class SurveyResult:
+class SurveyResult(_PolicyThresholds):
     """Private result: microdata and unsuppressed estimates stay in memory (interactive
     use, tests); ``public`` is the only part handed to writers and views."""
 
@@ -118,14 +124,6 @@ class SurveyResult:
     @property
     def n_respondents(self) -> int:
         return int(len(self.clean.data))
-
-    @property
-    def min_cell(self) -> int:
-        return self.policy.min_cell
-
-    @property
-    def min_base(self) -> int:
-        return self.policy.min_base
 
 
 def district_geometry(params: dict):
