@@ -683,43 +683,6 @@ def test_report_tables_show_hand_computed_values(demo_root, capture):
     assert_clean(capture.text)
 
 
-def test_interactive_map_of_demo_commune(demo_root, capture, monkeypatch):
-    import folium
-
-    from kit.profile import view as view
-
-    inputs, result = run_profile(demo_params(demo_root))
-    m = view.interactive_map(result, inputs)
-    elements = list(_walk(m))
-    assert not any(isinstance(e, folium.TileLayer) for e in elements)
-    groups = [e.layer_name for e in elements if isinstance(e, folium.FeatureGroup)]
-    assert groups == ["Stadtteile", "Orte des Unwohlseins", "Polizei, Ordnungsamt, Feuerwehr, Rettung",
-                      "Präventionsaktivitäten"]
-    html = m.get_root().render()
-    # popup of district 1: residents of the latest year, summed here from the raw file
-    res = raw_demo_rows(demo_root / "data" / "muldenau" / "residents.csv")
-    latest = max(int(r["year"]) for r in res)
-    n = sum(int(r["count"]) for r in res if int(r["year"]) == latest and r["district_id"] == "1")
-    name = inputs.district_names["1"]
-    assert f"<b>{name}</b><br>Einwohner {latest}: {n:,}".replace(",", ".") in html
-    for german in ("Art: ", "Stadtteil: ", "Thema: ", "Zielgruppe: ", "Träger: ", "Personal "):
-        assert german in html, german
-    assert_clean(html)
-    # BOS markers: units of the latest year only, one marker each
-    bos = raw_demo_rows(demo_root / "data" / "muldenau" / "bos.csv")
-    last_bos = max(int(b["year"]) for b in bos)
-    bos_group = next(e for e in elements if isinstance(e, folium.FeatureGroup)
-                     and e.layer_name.startswith("Polizei"))
-    assert sum(isinstance(c, folium.CircleMarker) for c in bos_group._children.values()) == \
-        sum(1 for b in bos if int(b["year"]) == last_bos and b["lon"])
-    # in a batch run (KIT_BATCH=1, papermill) nothing is shown; forced, the map is displayed
-    monkeypatch.setenv("KIT_BATCH", "1")
-    view.show_interactive_map(result, inputs)
-    assert capture.other == []
-    view.show_interactive_map(result, inputs, force=True)
-    assert len(capture.other) == 1 and isinstance(capture.other[0], folium.Map)
-
-
 def test_notebook_keeps_interactive_map_out_of_the_report():
     import nbformat
 

@@ -328,9 +328,10 @@ def _text(v) -> str:
 
 
 def interactive_map(result: ProfileResult, inputs: ProfileInputs):
-    """folium map of the districts (popup: residents and age structure),
-    places of discomfort, BOS units (latest year) and prevention activities,
-    one switchable layer each, no tile server. Returns folium.Map."""
+    """Map of the districts (popup: residents and age structure), places of
+    discomfort, BOS units (latest year) and prevention activities, one
+    switchable layer each; works with no network (Leaflet inlined, no tile
+    server: :mod:`kit.profile.webmap`). Returns a folium.Map."""
     names = inputs.district_names
     by = result.by_district.set_index("district_id")
     places = inputs["places"]
@@ -381,7 +382,10 @@ def interactive_map(result: ProfileResult, inputs: ProfileInputs):
                    for _, r in pts.iterrows()],
             tooltip=[html.escape(_text(v)) for v in pts["title"]])
         layers["Präventionsaktivitäten"] = (pts, plots.GREEN)
-    return plots.interactive_map(inputs.districts, district_popups, layers)
+    from kit.profile import webmap
+
+    return webmap.district_map(inputs.districts, district_popups, layers,
+                               source=f"Daten: {inputs.params['name']} (Stadtteile, Orte, BOS, Prävention)")
 
 
 def show_interactive_map(result: ProfileResult, inputs: ProfileInputs, force: bool = False) -> None:
