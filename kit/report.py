@@ -38,6 +38,21 @@ def fmt_int(x) -> str:
     return fmt_num(x, 0)
 
 
+MINUS, PLUS_MINUS = "\u2212", "\u00b1"  # typographic minus (not the hyphen) and "±" for no change
+
+
+def fmt_signed(x, decimals: int = 0, percent: bool = False) -> str:
+    """A change with its sign, German format: 85 -> '+85', -65 -> '−65', 0.027 with
+    percent=True -> '+2,7 %' (x is then a share); '±0' when it rounds to zero."""
+    if _is_missing(x) or (isinstance(x, float) and math.isinf(x)):
+        return DASH
+    v = 100 * float(x) if percent else float(x)
+    text = fmt_num(abs(v), decimals)
+    zero = float(f"{abs(v):.{decimals}f}") == 0
+    sign = PLUS_MINUS if zero else ("+" if v > 0 else MINUS)
+    return f"{sign}{text}" + ("\u00a0%" if percent else "")
+
+
 def fmt_pct(share, decimals: int = 1) -> str:
     """A share 0..1 as '12,3 %'."""
     if _is_missing(share):
@@ -119,6 +134,9 @@ def setup_notebook(output_dir: str | Path, commune_id: str, stage: str) -> None:
 
     plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "axes.spines.top": False,
                          "axes.spines.right": False, "font.size": 10})
+    from kit.figures import reset_figure_numbers
+
+    reset_figure_numbers()  # "Abbildung 1" is the first figure of each report
     log_dir = Path(output_dir) / commune_id / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     logging.captureWarnings(True)

@@ -522,6 +522,7 @@ class Captured:
         for obj in objs:
             if isinstance(obj, (HTML, Markdown)):
                 self.texts.append(obj.data)
+                self.figures += obj.data.count('<figure class="kit-figure"')  # kit.figures.show_figure
             elif isinstance(obj, Figure):
                 self.figures += 1
             else:

@@ -477,6 +477,59 @@ def age_pyramid(residents: pd.DataFrame, year: int | None = None, district_id: s
     return out.reset_index(drop=True)
 
 
+OPEN_BAND_YEARS = 10  # the open register group "85+" is drawn over 85 to 94 years
+
+
+def age_band_limits(age_group: str) -> tuple[int, int]:
+    """Ages a register group covers, upper limit exclusive: '25-34' -> (25, 35), '16-17' ->
+    (16, 18), '85+' -> (85, 85 + OPEN_BAND_YEARS)."""
+    text = str(age_group).strip()
+    if text.endswith("+"):
+        start = int(text[:-1])
+        return start, start + OPEN_BAND_YEARS
+    a, b = text.split("-", 1)
+    return int(a), int(b) + 1
+
+
+def age_bands(pyramid: pd.DataFrame, policy=None) -> pd.DataFrame:
+    """The pyramid of :func:`age_pyramid` (m and w) on a true age axis, for drawing.
+
+    The register groups differ in width (2 to 10 years) and their limits (0, 6, 16, 18, 25, …)
+    admit no common width, so the comparable quantity is residents per year of age: count /
+    width. Drawn over the ages it covers, each bar's area is then proportional to its residents.
+
+    Columns: age_group, sex (m, w), age_from, age_to (exclusive), width (years), count (Int64,
+    <NA> when hidden), per_year (NaN when hidden), hidden (bool).
+
+    ``policy`` (:class:`kit.disclosure.DisclosurePolicy`): counts of 1 to min_cell - 1 residents
+    are hidden, and so are the counts that would give them back (each sex sums over the groups
+    to the published total by sex; the sum m + w of a group is treated as known).
+    """
+    mw = pyramid[pyramid["sex"].isin(["m", "w"])].copy()
+    mw["age_group"] = mw["age_group"].astype(str)
+    groups = [g for g in REGISTER_AGE_GROUPS if g in set(mw["age_group"])]
+    wide = (mw.pivot_table(index="age_group", columns="sex", values="count", aggfunc="sum")
+            .reindex(index=groups, columns=["m", "w"]).astype(float).fillna(0.0))
+    hidden = pd.DataFrame(False, index=wide.index, columns=["m", "w"])
+    if policy is not None and len(wide):
+        frame = wide.copy()
+        frame.loc["__all__"] = wide.sum()
+        frame["mw"] = frame["m"] + frame["w"]
+        mask = policy.resident_counts(frame, ["m", "w"], "mw", sum_row="__all__")
+        hidden = mask.loc[groups, ["m", "w"]].astype(bool)
+    rows = []
+    for sex in ("m", "w"):
+        for group in groups:
+            start, stop = age_band_limits(group)
+            n, h = float(wide.loc[group, sex]), bool(hidden.loc[group, sex])
+            rows.append({"age_group": group, "sex": sex, "age_from": start, "age_to": stop, "width": stop - start,
+                         "count": np.nan if h else n, "per_year": np.nan if h else n / (stop - start), "hidden": h})
+    out = pd.DataFrame(rows, columns=["age_group", "sex", "age_from", "age_to", "width", "count", "per_year",
+                                      "hidden"])
+    out["count"] = out["count"].round().astype("Int64")
+    return out
+
+
 def survey_population_margins(residents: pd.DataFrame, year: int | None = None,
                               diverse: str = "distribute") -> pd.DataFrame:
     """Population aged 16+ by district x survey age group x sex (m/w), the

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import html
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from kit import figures as plots
 from kit.profile.inputs import INPUT_TITLES, ProfileInputs
 from kit.profile.pks import CONTROL_KEYS, POPULATION_LAG
-from kit.profile.indicators import GAP_ACTIVITY, GAP_MISSING, REGISTER_AGE_GROUPS, note_codes
+from kit.profile.indicators import GAP_ACTIVITY, GAP_MISSING, REGISTER_AGE_GROUPS, age_bands, note_codes
 from kit.report import (DASH, fmt_int, interactive_session, fmt_interval, fmt_num, show_md, show_note, show_table)
 from kit.profile.stage import (ProfileResult, indicator_by_district, indicator_by_year, pks_overview, pks_row,
                                pks_year_table, reference_value)
@@ -179,11 +178,18 @@ def problem_evidence(problems: pd.DataFrame, reference_label: str = "") -> pd.Da
     return pd.DataFrame(rows, columns=["topic", "district_id", "evidence"])
 
 
-def _show_fig(fig) -> None:
-    from IPython.display import display
+def _show_fig(fig, source: str = "") -> None:
+    """The figure with its number, caption, German alt text and source line (kit.figures.show_figure)."""
+    plots.show_figure(fig, source=source)
 
-    display(fig)
-    plt.close(fig)
+
+def _register_source(inputs: ProfileInputs, year=None) -> str:
+    stand = f"Stand 31.12.{int(year)}" if year is not None else "Stand jeweils 31.12."
+    return f"Melderegister {inputs.params['name']} (Einwohner mit Hauptwohnsitz), {stand}"
+
+
+def _map_attribution(inputs: ProfileInputs) -> str:
+    return f"Kartengrundlage: Stadtteilgrenzen {inputs.params['name']}"
 
 
 def _year_text(v) -> str:
@@ -243,11 +249,11 @@ def show_population(result: ProfileResult, inputs: ProfileInputs) -> None:
     if "share_nongerman_pct" in t.columns:
         cols["share_nongerman_pct"] = ("nichtdeutsch (%)", 1)
     show_table(t, cols, caption="Einwohner nach Jahren (Hauptwohnsitz, 31.12.)")
-    _show_fig(plots.population_trend(t))
-    _show_fig(plots.age_pyramid(result.pyramid[result.pyramid["sex"].isin(["m", "w"])], REGISTER_AGE_GROUPS,
-                                title=f"Altersaufbau {result.latest_year}"))
-    d_total = result.pyramid.loc[result.pyramid["sex"] == "d", "count"].sum()
+    _show_fig(plots.population_trend(t), _register_source(inputs))
     policy = policy_from_params(inputs.params)
+    _show_fig(plots.age_pyramid(age_bands(result.pyramid, policy), year=result.latest_year, min_cell=policy.min_cell),
+              _register_source(inputs, result.latest_year))
+    d_total = result.pyramid.loc[result.pyramid["sex"] == "d", "count"].sum()
     if d_total and policy.small_count(d_total, zero_is_small=False):
         show_md(f"Zusätzlich sind weniger als {policy.min_cell} Personen mit dem Geschlechtseintrag „divers“ "
                 "gemeldet (genaue Zahl aus Datenschutzgründen nicht ausgewiesen).")
@@ -267,17 +273,23 @@ def show_districts(result: ProfileResult, inputs: ProfileInputs) -> None:
         cols["share_nongerman_pct"] = ("nichtdeutsch (%)", 1)
     show_table(d, cols, caption=f"Einwohner nach Stadtteilen {result.latest_year}: Alters- und Geschlechtsstruktur")
     _show_fig(plots.choropleth(inputs.districts, d.set_index("district_id")["share_65plus_pct"],
-                               title=f"Anteil der Einwohner ab 65 Jahren {result.latest_year}",
-                               legend="Anteil in %", cmap="Oranges"))
+                               title=f"Anteil der Einwohner ab 65 Jahren {result.latest_year} nach Stadtteilen",
+                               legend="Anteil der Einwohner ab 65 Jahren in %", cmap="Oranges", value_suffix=" %",
+                               attribution=_map_attribution(inputs)),
+              f"{_register_source(inputs, result.latest_year)}; {_map_attribution(inputs)}")
     crs = inputs.districts.crs
     layers = {
-        "Orte des Unwohlseins": (points_from_lonlat(inputs["places"], crs), plots.RED, "X"),
+        "Orte des Unwohlseins (Nr. wie in der Tabelle)": (_numbered(points_from_lonlat(inputs["places"], crs),
+                                                                   inputs["places"]), plots.RED, "X"),
         "Polizei / Ordnungsamt / Feuerwehr / Rettung": (points_from_lonlat(_latest_bos(inputs["bos"]), crs),
                                                         plots.BLUE, "s"),
         "Präventionsaktivitäten": (points_from_lonlat(inputs["prevention"], crs), plots.GREEN, "o"),
     }
     if any(v[0] is not None for v in layers.values()):
-        _show_fig(plots.point_map(inputs.districts, layers, title="Orte des Unwohlseins, BOS und Prävention"))
+        _show_fig(plots.point_map(inputs.districts, layers, title="Orte des Unwohlseins, Standorte der BOS und "
+                                  "Präventionsaktivitäten", attribution=_map_attribution(inputs)),
+                  f"Angaben der Kommune {inputs.params['name']} (Orte des Unwohlseins, BOS-Standorte, "
+                  f"Bestandsaufnahme der Prävention); {_map_attribution(inputs)}")
         without = {label: _count_without_coordinates(inputs[name]) for label, name in
                    (("Orte des Unwohlseins", "places"), ("Präventionsaktivitäten", "prevention"))}
         without = {k: v for k, v in without.items() if v}
@@ -290,11 +302,30 @@ def show_districts(result: ProfileResult, inputs: ProfileInputs) -> None:
     else:
         p = inputs["places"].copy()
         p["Stadtteil"] = p["district_id"].map(names)
-        cols = {"name": ("Ort", None), "category": ("Art", None), "Stadtteil": ("Stadtteil", None),
+        p["nr"] = range(1, len(p) + 1)  # the numbers beside the places on the map
+        cols = {"nr": ("Nr.", None), "name": ("Ort", None), "category": ("Art", None), "Stadtteil": ("Stadtteil", None),
                 "source": ("Quelle", None)}
         if "mentions" in p.columns:
             cols["mentions"] = ("Nennungen", fmt_int)
         show_table(p, cols, caption="Orte des Unwohlseins")
+
+
+def _numbered(points, table: pd.DataFrame | None):
+    """Points with ``map_label``: their row number in ``table`` (the table below the map)."""
+    if points is None or table is None:
+        return points
+    position = {idx: i + 1 for i, idx in enumerate(table.index)}
+    return points.assign(map_label=[position.get(i) for i in points.index])
+
+
+def _pks_source(result: ProfileResult, params: dict) -> str:
+    spec = params["inputs"].get("pks") or {}
+    pks = ("Bundeskriminalamt, Polizeiliche Kriminalstatistik (Kreistabelle)" if spec.get("format") == "bka"
+           else f"Polizeiliche Kriminalstatistik (PKS) für {params['name']}")
+    text = f"{pks}; Einwohner: Melderegister {params['name']} (31.12. des Vorjahres)"
+    if result.reference_label:
+        text += f"; Referenz: {result.reference_label}"
+    return text
 
 
 def _count_without_coordinates(df: pd.DataFrame | None) -> int:
@@ -455,7 +486,8 @@ def show_pks(result: ProfileResult, params: dict) -> None:
         ref = reference_value(result, "000000", int(total["year"].max()))
         _show_fig(plots.rate_with_interval(data, title="Häufigkeitszahl Straftaten insgesamt mit 95-%-Zufallsintervall",
                                            ylabel="Fälle je 100.000 Einw.", reference=ref,
-                                           reference_label=f"{label} (letztes Jahr)"))
+                                           reference_label=f"{label} (letztes Jahr)"),
+                  _pks_source(result, params))
 
 
 def _pks_note(result: ProfileResult, indicator: str, key: str) -> str:

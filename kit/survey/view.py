@@ -9,7 +9,6 @@ and returns policy-applied tables only.
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from kit import figures as plots
@@ -29,11 +28,10 @@ def _group_label(group: str, group_var: str, result: PublicSurveyResult) -> str:
     return AGE_LABELS.get(group, group) if group_var == result.breakdowns.get("age_group") else group
 
 
-def _show_fig(fig) -> None:
-    from IPython.display import display
-
-    display(fig)
-    plt.close(fig)
+def _show_fig(fig, result: PublicSurveyResult, source: str = "") -> None:
+    """The figure with its number, caption, German alt text and source line (kit.figures.show_figure)."""
+    survey = f"Bürgerbefragung {result.name}, gewichtete Ergebnisse ({fmt_int(result.n_respondents)} Fragebögen)"
+    plots.show_figure(fig, source=f"{survey}; {source}" if source else survey)
 
 
 def _n(value) -> str:
@@ -189,7 +187,7 @@ def show_question(result: PublicSurveyResult, question: str) -> None:
     if qtype == "multi":
         data = _overall(result, "multi")
         data = data[data["question"] == question]
-        _show_fig(plots.share_bars(data, title=_wrap(qtext), label_col="item_label"))
+        _show_fig(plots.share_bars(data, title=_wrap(qtext), label_col="item_label"), result)
         return
     if len(items) > 1:
         # battery: unfavourable share per item when the scale is ordered, else "ja" share
@@ -201,11 +199,11 @@ def show_question(result: PublicSurveyResult, question: str) -> None:
             label = items[0].values.get(1, "")
         else:
             label = data["category_label"].iloc[0]
-        _show_fig(plots.share_bars(data, title=_wrap(f"{qtext} – Anteil {label}"), label_col="item_label"))
+        _show_fig(plots.share_bars(data, title=_wrap(f"{qtext} – Anteil {label}"), label_col="item_label"), result)
         return
     dist = _overall(result, "distribution")
     data = dist[dist["item"] == items[0].id]
-    _show_fig(plots.share_bars(data, title=_wrap(qtext)))
+    _show_fig(plots.share_bars(data, title=_wrap(qtext)), result)
     if negative_codes(items[0]):
         show_breakdown(result, items[0].id)
 
@@ -254,8 +252,10 @@ def show_districts(result: PublicSurveyResult, districts_gdf, item_id: str | Non
     label = df["category_label"].iloc[0]
     if len(values):
         _show_fig(plots.choropleth(districts_gdf, values, title=_wrap(f"Anteil {label} nach Stadtteil"),
-                                   legend="Prozent", decimals=0, cmap="Oranges", vmin=0,
-                                   vmax=max(50.0, float(values.max()))))
+                                   legend=f"Anteil {label} in %", decimals=0, cmap="Oranges", vmin=0,
+                                   vmax=max(50.0, float(values.max())), value_suffix=" %",
+                                   attribution=f"Kartengrundlage: Stadtteilgrenzen {result.name}"),
+                  result, f"Kartengrundlage: Stadtteilgrenzen {result.name}")
     show_table(df, {"group": ("Stadtteil", None), "share": ("Anteil", None), "interval": ("95-%-Bereich", None),
                     "n_unweighted": ("Antworten", _n)},
                caption=f"{result.codebook.question_text(item_id)} – Anteil {label}")
