@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from kit.profile import pks as pks_mod
+from kit.profile import reference as bench
 from kit.profile import indicators as prof
 from kit.errors import ParamsError
 from kit.profile.inputs import ProfileInputs
@@ -54,6 +55,11 @@ class ProfileResult:
     reference_label: str = ""
     population: pd.DataFrame | None = None  # population indicator rows (every year, commune and districts)
     pmk_indicators: pd.DataFrame | None = None  # PMK cases as indicator rows
+    # default comparison with Land Sachsen and the Landkreis (kit.profile.reference): indicator rows
+    # pks_hz_land / pks_hz_kreis, what they rest on, and the population shares beside Kreis and Land
+    benchmarks: pd.DataFrame | None = None
+    benchmark_info: bench.BenchmarkInfo | None = None
+    population_benchmarks: pd.DataFrame | None = None
 
     def latest_pks_year(self, key: str) -> int | None:
         years = self.pks.loc[(self.pks["indicator"] == "pks_cases") & (self.pks["subject"] == key), "year"]
@@ -61,7 +67,7 @@ class ProfileResult:
 
     def indicators(self) -> pd.DataFrame:
         """Every stage-1 indicator in one long table (written as profile_indicators)."""
-        parts = [t for t in (self.population, self.pks, self.pmk_indicators, self.owi, self.clubs,
+        parts = [t for t in (self.population, self.pks, self.benchmarks, self.pmk_indicators, self.owi, self.clubs,
                              self.accommodation, self.bos, self.education)
                  if t is not None and len(t)]
         return pd.concat(parts, ignore_index=True) if parts else prof.empty_indicators()
@@ -125,7 +131,9 @@ def compute_profile(inputs: ProfileInputs) -> ProfileResult:
     edu = prof.education_per_resident(inputs["education"], totals) if inputs["education"] is not None else None
     pmk = pks_mod.pmk_summary(inputs["pmk"]) if inputs["pmk"] is not None else None
 
-    indicator_parts = [t for t in (pks_ind, owi) if t is not None]
+    benchmarks, benchmark_info = bench.pks_benchmarks(pks_ind, params["ags"])
+    # a HZ above Saxony's in the most recent year with a Land value is a problem sign like one above the reference
+    indicator_parts = [t for t in (pks_ind, bench.latest_land_rows(benchmarks), owi) if t is not None]
     problems = prof.problem_topics_from_indicators(pd.concat(indicator_parts, ignore_index=True))
     gaps = None
     if inputs["prevention"] is not None:
@@ -138,6 +146,8 @@ def compute_profile(inputs: ProfileInputs) -> ProfileResult:
         reference=reference, reference_label=str(cfg.get("pks_reference_label") or ""),
         population=prof.population_indicators(residents),
         pmk_indicators=pks_mod.pmk_indicators(inputs["pmk"]) if inputs["pmk"] is not None else None,
+        benchmarks=benchmarks, benchmark_info=benchmark_info,
+        population_benchmarks=bench.population_benchmarks(totals, params["ags"]),
     )
 
 
@@ -168,13 +178,17 @@ def key_indicators(result: ProfileResult) -> pd.DataFrame:
                          "label": f"HZ {mean['subject_label']} (Mittel {mean['period']})",
                          "value": mean["value"], "lower": mean["lower"], "upper": mean["upper"],
                          "unit": "je 100.000 Einw."})
-        ref = _row(result.pks, "pks_hz_reference", key)
-        reference = reference_value(result, key, int(ref["year"])) if ref is not None else None
-        if ref is not None and reference:
+        # hand-typed reference (profile.pks_reference) or Land Sachsen; the most recent year with one
+        ratio = bench.hz_ratio_basis(result.pks, result.benchmarks, key)
+        if ratio is not None:
+            who = (f"zum Referenzwert ({result.reference_label})" if result.reference_label else "zum Referenzwert") \
+                if ratio["source"] == "params" else f"zu {bench.LAND_NAME}"
+            when = (" (letztes Jahr mit Vergleichswert)"
+                    if ratio["year"] < ratio["latest_year"] else "")
             rows.append({"indicator": f"profile.hz_ratio_{key}",
-                         "label": f"HZ {ref['subject_label']} {ref['period']} im Verhältnis zum Referenzwert",
-                         "value": ref["value"] / reference, "lower": ref["lower"] / reference,
-                         "upper": ref["upper"] / reference, "unit": "× Referenz"})
+                         "label": f"HZ {ratio['subject_label']} {ratio['year']} im Verhältnis {who}{when}",
+                         "value": ratio["value"] / ratio["reference"], "lower": ratio["lower"] / ratio["reference"],
+                         "upper": ratio["upper"] / ratio["reference"], "unit": "× Referenz"})
         trend = _row(result.pks, "pks_trend", key)
         if trend is not None and trend["flag"]:
             rows.append({"indicator": f"profile.pks_rise_{key}",

@@ -13,6 +13,7 @@ import pandas as pd
 
 from kit import figures as plots
 from kit.profile.inputs import INPUT_TITLES, ProfileInputs
+from kit.profile import reference as bench
 from kit.profile.pks import CONTROL_KEYS, POPULATION_LAG
 from kit.profile.indicators import GAP_ACTIVITY, GAP_MISSING, REGISTER_AGE_GROUPS, age_bands, note_codes
 from kit.report import (DASH, fmt_int, interactive_session, fmt_interval, fmt_num, show_md, show_note, show_table)
@@ -132,6 +133,8 @@ def note_text(row, *, reference_label: str = "", available=None) -> str:
         parts.append(trend_text(row, available))
     elif indicator.endswith("_reference"):
         parts.append(reference_text(row, reference_label))
+    elif indicator in bench.BENCHMARK_INDICATORS.values():
+        parts.append(benchmark_text(row))
     for code in codes:
         if code == "population_fallback":
             parts.append(population_fallback_text(row))
@@ -249,6 +252,7 @@ def show_population(result: ProfileResult, inputs: ProfileInputs) -> None:
     if "share_nongerman_pct" in t.columns:
         cols["share_nongerman_pct"] = ("nichtdeutsch (%)", 1)
     show_table(t, cols, caption="Einwohner nach Jahren (Hauptwohnsitz, 31.12.)")
+    show_population_benchmarks(result, inputs.params)
     _show_fig(plots.population_trend(t), _register_source(inputs))
     policy = policy_from_params(inputs.params)
     _show_fig(plots.age_pyramid(age_bands(result.pyramid, policy), year=result.latest_year, min_cell=policy.min_cell),
@@ -460,9 +464,7 @@ def show_pks(result: ProfileResult, params: dict) -> None:
         show_md(f"Vergleichswerte (Häufigkeitszahlen) aus den Parametern: **{label}**. Als über oder unter dem "
                 "Referenzwert gilt eine HZ nur, wenn der Referenzwert außerhalb ihres 95-%-Zufallsintervalls liegt.")
     show_table(ov, cols, caption="Polizeilich registrierte Kriminalität (Hellfeld): letztes Jahr und Mehrjahresmittel")
-    if not has_reference:
-        show_md("Für einen Vergleich mit dem Land oder dem Landkreis können Referenz-Häufigkeitszahlen in den "
-                "Parametern angegeben werden (profile.pks_reference und profile.pks_reference_label).")
+    show_pks_benchmarks(result, params)
 
     show_md("**Entwicklung über die Jahre** für alle Straftaten und die Summenschlüssel (Gewalt-, Straßen-, "
             "Rauschgift- und Computerkriminalität, Sachbeschädigung, Diebstahl, Körperverletzung, Raub). "
@@ -488,6 +490,229 @@ def show_pks(result: ProfileResult, params: dict) -> None:
                                            ylabel="Fälle je 100.000 Einw.", reference=ref,
                                            reference_label=f"{label} (letztes Jahr)"),
                   _pks_source(result, params))
+
+
+# ---------------------------------------------------------------------------
+# Comparison with Land Sachsen and the Landkreis (kit.profile.reference)
+# ---------------------------------------------------------------------------
+
+# flag -> German comparison word; {where}: "in Sachsen" / "im Landkreis Mittelsachsen",
+# {level}: "des Landeswerts" / "des Kreiswerts"
+BENCHMARK_WORDS = {bench.ABOVE: "höher als {where}", bench.BELOW: "niedriger als {where}",
+                   bench.LIKE: "im Bereich {level}"}
+_LEVEL_WORDS = {bench.LAND_LEVEL: "des Landeswerts", bench.KREIS_LEVEL: "des Kreiswerts"}
+_POPULATION_WORDS = {"share_65plus": "65 Jahre und älter", "share_under18": "unter 18 Jahre",
+                     "share_nongerman": "nichtdeutsche Staatsangehörigkeit"}
+_POPULATION_SENTENCES = {"share_65plus": "{pct} % der Einwohner waren 65 Jahre oder älter",
+                         "share_under18": "{pct} % waren jünger als 18 Jahre",
+                         "share_nongerman": "{pct} % hatten keine deutsche Staatsangehörigkeit"}
+
+
+def _hz_decimals(*values) -> int:
+    """Decimals for HZ shown side by side: whole numbers, one decimal when all are below 100."""
+    known = [abs(float(v)) for v in values if v is not None and not pd.isna(v)]
+    return 1 if known and max(known) < 100 else 0
+
+
+def _hz(value, *beside) -> str:
+    """A HZ, with the decimals of :func:`_hz_decimals` over it and the values shown beside it."""
+    return fmt_num(value, _hz_decimals(value, *beside))
+
+
+def _where(level: str, region_name: str = "") -> str:
+    if level == bench.LAND_LEVEL:
+        return f"in {bench.LAND_NAME}"
+    return f"im {region_name}" if region_name else "im Landkreis"
+
+
+def _list_de(items) -> str:
+    """['a', 'b', 'c'] -> 'a, b und c'."""
+    items = [str(i) for i in items]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " und " + items[-1]
+
+
+def benchmark_phrase(flag: str, value, reference, level: str, region_name: str = "",
+                     with_numbers: bool = True, decimals: int | None = None) -> str:
+    """'höher als in Sachsen (7.018 gegenüber 6.594)', 'im Bereich des Landeswerts (…)' – the
+    words follow the flag of :func:`kit.profile.reference.compare_flag` (the reference outside the
+    95-% interval of the own HZ), never the bare difference of the two numbers."""
+    if flag not in BENCHMARK_WORDS:
+        return "kein Vergleich möglich (eigene Häufigkeitszahl nicht berechenbar)"
+    words = BENCHMARK_WORDS[flag].format(where=_where(level, region_name), level=_LEVEL_WORDS[level])
+    if not with_numbers:
+        return words
+    d = _hz_decimals(value, reference) if decimals is None else decimals
+    return f"{words} ({fmt_num(value, d)} gegenüber {fmt_num(reference, d)})"
+
+
+def benchmark_text(row) -> str:
+    """A pks_hz_land / pks_hz_kreis row in words (for problem evidence)."""
+    level = bench.LAND_LEVEL if _get(row, "indicator") == bench.BENCHMARK_INDICATORS[bench.LAND_LEVEL] \
+        else bench.KREIS_LEVEL
+    text = benchmark_phrase(_get(row, "flag", ""), _get(row, "value"), _get(row, "reference"), level)
+    lower, upper = _get(row, "lower"), _get(row, "upper")
+    return f"{text[0].upper()}{text[1:]}; 95-%-Zufallsintervall der eigenen HZ {_hz(lower, upper)} bis " \
+           f"{_hz(upper, lower)}."
+
+
+def benchmark_table(result: ProfileResult) -> pd.DataFrame:
+    """One row per shown key and year with a reference: key, label, year, hz, lower, upper,
+    land_hz, land_flag, kreis_hz, kreis_flag (NaN/"" without a Kreis value)."""
+    b = result.benchmarks
+    if b is None or b.empty:
+        return pd.DataFrame(columns=["key", "label", "year", "hz", "lower", "upper", "land_hz", "land_flag",
+                                     "kreis_hz", "kreis_flag"])
+    keys = [k for k in pks_overview(result)["key"]] if len(result.pks) else []
+    rows = []
+    for key in keys:
+        for year in sorted({int(y) for y in b.loc[b["subject"] == key, "year"]}):
+            sel = b[(b["subject"] == key) & (b["year"] == year)]
+            land = sel[sel["indicator"] == bench.BENCHMARK_INDICATORS[bench.LAND_LEVEL]]
+            kreis = sel[sel["indicator"] == bench.BENCHMARK_INDICATORS[bench.KREIS_LEVEL]]
+            first = sel.iloc[0]
+            rows.append({"key": key, "label": f"{first['subject_label']} (Kontrolldelikt)"
+                         if key in CONTROL_KEYS else first["subject_label"],
+                         "year": year, "hz": first["value"], "lower": first["lower"], "upper": first["upper"],
+                         "land_hz": land["reference"].iloc[0] if len(land) else float("nan"),
+                         "land_flag": land["flag"].iloc[0] if len(land) else "",
+                         "kreis_hz": kreis["reference"].iloc[0] if len(kreis) else float("nan"),
+                         "kreis_flag": kreis["flag"].iloc[0] if len(kreis) else ""})
+    return pd.DataFrame(rows)
+
+
+def _pks_source_line(info) -> str:
+    years = _list_de(info.reference_years)
+    return (f"*Quelle der Vergleichswerte: Polizeiliche Kriminalstatistik (PKS), Bundeskriminalamt, Tabelle "
+            f"{bench.PKS_TABLE} (Kreise, Fälle, Häufigkeitszahlen), Berichtsjahre {years}, Lizenz: Datenlizenz "
+            "Deutschland – Namensnennung (dl-de/by-2-0); Land Sachsen aus "
+            "den 13 Kreisen berechnet (Summe der Fälle je 100.000 Einwohner aller Kreise). Fälle, die das BKA "
+            "keinem Kreis zuordnet, fehlen in der Kreistabelle; der Landeswert kann deshalb etwas unter dem der "
+            "Landestabelle liegen.*")
+
+
+def show_pks_benchmarks(result: ProfileResult, params: dict) -> None:
+    """Land Sachsen and Landkreis beside the commune's HZ for every year with a reference,
+    the years without one, and the source."""
+    info = result.benchmark_info
+    if info is None:
+        return
+    name = params.get("name", "die Kommune")
+    kreis = info.kreis
+    with_kreis = kreis.status == bench.KREIS_FOUND
+    title = f"Sachsen und dem {kreis.region_name}" if with_kreis else "Sachsen"
+    show_md(f"**Vergleich mit {title}.** Die Häufigkeitszahlen von {name} stehen hier neben den Werten für "
+            f"Sachsen{f' und den {kreis.region_name}' if with_kreis else ''} aus der Polizeilichen "
+            "Kriminalstatistik des Bundeskriminalamts. „Höher“ oder „niedriger“ steht nur, wenn der Vergleichswert "
+            "außerhalb des 95-%-Zufallsintervalls der eigenen Häufigkeitszahl liegt; sonst liegt sie „im Bereich“ "
+            "des Vergleichswerts und der Unterschied kann Zufall sein.")
+    if kreis.status == bench.KREIS_IS_COMMUNE:
+        show_md(f"{name} ist eine kreisfreie Stadt und damit selbst ein Kreis (die Kreiswerte des BKA sind die "
+                "der Stadt); verglichen wird daher nur mit dem Land Sachsen.")
+    elif kreis.status == bench.KREIS_UNKNOWN:
+        kind = "als kreisfreie Stadt angegeben, aber ihr" if "kreisfrei" in str(params.get("landkreis") or "") \
+            else "einem Kreis zugeordnet, dessen"
+        show_md(f"{name} ist {kind} Gemeindeschlüssel ({params.get('ags', '')}) gehört zu keinem der 13 "
+                f"sächsischen Kreise der BKA-Tabelle (Kreisschlüssel {kreis.region_key}); verglichen wird daher "
+                "nur mit dem Land Sachsen.")
+    table = benchmark_table(result)
+    if table.empty:
+        show_md("Für die Jahre und Straftatenschlüssel der PKS-Daten liegen keine Vergleichswerte vor; die "
+                f"BKA-Kreistabellen {_list_de(info.reference_years)} sind im Kit hinterlegt.")
+        return
+    year = int(table["year"].max())
+    latest = table[table["year"] == year]
+    total = latest[latest["key"] == "000000"]
+    if len(total):
+        t = total.iloc[0]
+        parts = [benchmark_phrase(t["land_flag"], t["hz"], t["land_hz"], bench.LAND_LEVEL, with_numbers=False)
+                 + f" ({_hz(t['land_hz'], t['hz'])})"]
+        if with_kreis and t["kreis_flag"]:
+            parts.append(benchmark_phrase(t["kreis_flag"], t["hz"], t["kreis_hz"], bench.KREIS_LEVEL,
+                                          kreis.region_name, with_numbers=False) + f" ({_hz(t['kreis_hz'], t['hz'])})")
+        show_md(f"Im Jahr {year} lag die Häufigkeitszahl aller Straftaten in {name} bei **{_hz(t['hz'])}** "
+                f"(95-%-Zufallsintervall {_hz(t['lower'], t['hz'])} bis {_hz(t['upper'], t['hz'])}) und damit "
+                f"{' sowie '.join(parts)}.")
+    groups = latest[latest["key"] != "000000"]
+    if len(groups):
+        by_flag = {f: list(groups.loc[groups["land_flag"] == f, "label"]) for f in BENCHMARK_WORDS}
+        said = []
+        if by_flag[bench.ABOVE]:
+            said.append(f"höher als in Sachsen: {_list_de(by_flag[bench.ABOVE])}")
+        if by_flag[bench.BELOW]:
+            said.append(f"niedriger: {_list_de(by_flag[bench.BELOW])}")
+        if by_flag[bench.LIKE]:
+            said.append(f"im Bereich des Landeswerts: {_list_de(by_flag[bench.LIKE])}")
+        show_md(f"Straftatengruppen {year} im Vergleich mit Sachsen – " + "; ".join(said) + ".")
+    # one number format per row: the commune's HZ, its interval and the reference values alike
+    table["decimals"] = [_hz_decimals(*vals) for vals in zip(table["hz"], table["land_hz"], table["kreis_hz"])]
+    table["ci"] = [fmt_interval(lo, hi, d) for lo, hi, d in zip(table["lower"], table["upper"], table["decimals"])]
+    for col in ("hz", "land_hz", "kreis_hz"):
+        table[f"{col}_text"] = [fmt_num(v, d) for v, d in zip(table[col], table["decimals"])]
+    table["land_words"] = [benchmark_phrase(f, v, r, bench.LAND_LEVEL, decimals=d) if f else DASH
+                           for f, v, r, d in zip(table["land_flag"], table["hz"], table["land_hz"], table["decimals"])]
+    cols = {"label": ("Straftat", None), "year": ("Jahr", _year_text), "hz_text": (f"HZ {name}", None),
+            "ci": ("95-%-Intervall", None), "land_hz_text": ("HZ Sachsen", None),
+            "land_words": ("Vergleich mit Sachsen", None)}
+    if with_kreis:
+        table["kreis_words"] = [benchmark_phrase(f, v, r, bench.KREIS_LEVEL, kreis.region_name, decimals=d)
+                                if f else DASH for f, v, r, d in
+                                zip(table["kreis_flag"], table["hz"], table["kreis_hz"], table["decimals"])]
+        cols |= {"kreis_hz_text": (f"HZ {kreis.region_name}", None),
+                 "kreis_words": (f"Vergleich mit dem {kreis.region_name}", None)}
+    show_table(table, cols, caption=f"Häufigkeitszahl (Fälle je 100.000 Einwohner) im Vergleich mit {title}")
+    missing_years = info.years_without
+    if missing_years:
+        verb = "liegt" if len(missing_years) == 1 else "liegen"
+        show_md(f"Für {_list_de(missing_years)} {verb} keine Vergleichswerte vor; die BKA-Kreistabellen "
+                f"{_list_de(info.reference_years)} sind im Kit hinterlegt.")
+    shown = set(pks_overview(result)["key"])
+    no_key = [k for k in info.keys_without if k in shown]
+    if no_key:
+        labels = [str(pks_row(result, "pks_cases", k)["subject_label"]) for k in no_key]
+        show_md(f"Für {_list_de(labels)} weist die Kreistabelle des BKA keine Werte aus; dafür gibt es keinen "
+                "Vergleich.")
+    show_md(_pks_source_line(info))
+
+
+def show_population_benchmarks(result: ProfileResult, params: dict) -> None:
+    """The commune's shares of residents 65+, under 18 and non-German beside its Landkreis and Sachsen."""
+    pb = result.population_benchmarks
+    if pb is None or pb.empty:
+        return
+    name = params.get("name", "die Kommune")
+    with_kreis = bool(pb["kreis_pct"].notna().any())
+    kreis_name = str(pb["kreis_name"].iloc[0])
+    ref_year = int(pb["year"].iloc[0])
+    years = sorted(set(int(y) for y in pb["commune_year"]))
+    sentences = []
+    for _, r in pb.set_index("indicator", drop=False).reindex(list(_POPULATION_SENTENCES)).dropna(
+            subset=["indicator"]).iterrows():
+        diff = float(r["commune_pct"]) - float(r["land_pct"])
+        compared = "etwa so viele wie in Sachsen" if abs(diff) < 0.5 else \
+            f"{fmt_num(abs(diff), 1)} Prozentpunkte {'mehr' if diff > 0 else 'weniger'} als in Sachsen"
+        kreis = f"; {kreis_name} {fmt_num(r['kreis_pct'], 1)} %" if with_kreis and not pd.isna(r["kreis_pct"]) else ""
+        sentences.append(_POPULATION_SENTENCES[r["indicator"]].format(pct=fmt_num(r["commune_pct"], 1))
+                         + f", {compared} ({fmt_num(r['land_pct'], 1)} %{kreis})")
+    when = (f"{name} am 31.12.{ref_year}" if years == [ref_year]
+            else f"{name} am 31.12.{_list_de(years)} (Vergleichswerte: {ref_year})")
+    show_md(f"**Bevölkerungsstruktur im Vergleich mit Sachsen{f' und dem {kreis_name}' if with_kreis else ''}.** "
+            f"{when}: " + "; ".join(sentences) + ".")
+    t = pb.set_index("indicator", drop=False).reindex(list(_POPULATION_SENTENCES)).dropna(subset=["indicator"])
+    t = t.assign(what=[_POPULATION_WORDS[i] for i in t["indicator"]])
+    cols = {"what": ("Anteil der Einwohner (%)", None),
+            "commune_pct": (f"{name} {_list_de(years)}", 1)}
+    if with_kreis:
+        cols["kreis_pct"] = (f"{kreis_name} {ref_year}", 1)
+    cols["land_pct"] = (f"Sachsen {ref_year}", 1)
+    show_table(t, cols, caption=f"Bevölkerungsstruktur von {name} im Vergleich mit "
+                                f"{f'dem {kreis_name} und ' if with_kreis else ''}Sachsen")
+    show_md(f"*Quelle der Vergleichswerte: Deutschlandatlas, BMWSB/BBSR, Stand 12/2024 (Kreise, Jahr {ref_year}), "
+            "Lizenz: Datenlizenz Deutschland – Namensnennung (dl-de/by-2-0); Sachsen: Mittel der 13 Kreise, "
+            "gewichtet mit "
+            "ihrer Einwohnerzahl am 31.12.2021 (© Statistisches Bundesamt (Destatis), 2022, Gemeindeverzeichnis). "
+            f"Werte von {name}: Einwohnerdaten der Kommune (31.12.).*")
 
 
 def _pks_note(result: ProfileResult, indicator: str, key: str) -> str:
