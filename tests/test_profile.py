@@ -324,7 +324,10 @@ def test_bos_staff_rates_latest_year():
     ind = P.bos_staff_rates(bos, pd.Series({2021: 20000, 2022: 20000}))
     assert set(ind["year"]) == {2022}
     assert one(ind, indicator="bos_staff_per_10000", subject="Polizeirevier")["value"] == pytest.approx(10.0)
-    assert one(ind, indicator="bos_staff_per_10000", subject="")["value"] == pytest.approx(64 / 20000 * 10000)
+    # full-time posts and volunteer members apart, never one sum of both
+    assert one(ind, indicator="bos_fulltime_per_10000", subject="")["value"] == pytest.approx(24 / 20000 * 10000)
+    assert one(ind, indicator="bos_volunteer_per_10000", subject="")["value"] == pytest.approx(40 / 20000 * 10000)
+    assert "" not in set(ind.loc[ind["indicator"] == "bos_staff_per_10000", "subject"])
     assert one(ind, indicator="bos_units", subject="")["value"] == 3
     volunteers = one(ind, indicator="bos_staff_per_10000", subject="Freiwillige Feuerwehr")
     assert volunteers["note"] == "volunteer_members"
@@ -378,26 +381,27 @@ def test_problem_topics_from_indicators():
 
 
 def test_prevention_gap_matrix():
+    """Rules of kit.profile.gaps (more cases in test_gaps_bos_pmk.py)."""
+    from kit.profile import gaps as G
+
     prevention = pd.DataFrame({
         "activity_id": ["1", "2"], "title": ["Saubere Stadt", "Gewaltprävention an Schulen"],
         "topic": ["Sauberkeit/Ordnung", "Gewalt"], "target_group": ["alle", "Jugend"],
         "district_id": pd.array(["1", pd.NA], dtype="string"), "provider": ["Stadt", "Polizei"],
         "since_year": [2020, 2018]})
     problems = pd.DataFrame({"topic": ["Sauberkeit/Ordnung", "Gewalt", "Verkehr"],
-                             "district_id": ["2", "2", "1"], "evidence": ["OWi Abfall", "HZ", "Befragung"]})
-    mat = P.prevention_gap_matrix(prevention, problems, districts=["1", "2", "3"])
-    assert list(mat.columns) == ["gesamt", "1", "2", "3"]
+                             "district_id": ["2", "", "1"]})
+    table = G.gap_table(prevention, problems, districts=["1", "2", "3"])
+    mat = G.gap_matrix(table)
+    assert list(mat.columns) == ["1", "2", "3"]
     assert list(mat.index) == ["Gewalt", "Verkehr", "Sauberkeit/Ordnung"]  # schema order
-    assert list(mat.loc["Sauberkeit/Ordnung"]) == ["activity", "activity", "gap", ""]
-    # a commune-wide activity covers every district
-    assert list(mat.loc["Gewalt"]) == ["activity"] * 4
-    assert list(mat.loc["Verkehr"]) == ["gap", "gap", "", ""]
-    long = P.prevention_gap_table(prevention, problems)
-    gap = long[(long["topic"] == "Sauberkeit/Ordnung") & (long["district_id"] == "2")].iloc[0]
-    assert gap["status"] == "gap" and gap["evidence"] == "OWi Abfall"
+    assert list(mat.loc["Sauberkeit/Ordnung"]) == ["activity", "gap", "no_signal"]
+    # a commune-wide activity fills no district; a commune-wide signal applies to every district
+    assert list(mat.loc["Gewalt"]) == ["gap"] * 3
+    assert list(mat.loc["Verkehr"]) == ["gap", "no_signal", "no_signal"]
     from kit.profile.view import GAP_TEXT
 
-    assert (GAP_TEXT["activity"], GAP_TEXT["gap"]) == ("Aktivität vorhanden", "Lücke")
+    assert (GAP_TEXT["activity"], GAP_TEXT["gap"]) == ("Aktivität vor Ort", "Lücke")
 
 
 # ---------------------------------------------------------------------------
@@ -443,8 +447,9 @@ def test_bos_staff_rates_by_year():
                  (2022, "G1", "GVD", "Gemeindlicher Vollzugsdienst", "1", 4)],
                 ["year", "unit_id", "name", "type", "district_id", "staff"], {"year": "Int64", "staff": "Int64"})
     ind = P.bos_staff_rates_by_year(bos, pd.Series({2021: 15000, 2022: 20000}))
-    assert one(ind, indicator="bos_staff_per_10000", subject="", year=2021)["value"] == pytest.approx(20.0)
-    assert one(ind, indicator="bos_staff_per_10000", subject="", year=2022)["value"] == pytest.approx(12.0)
+    assert one(ind, indicator="bos_fulltime_per_10000", subject="", year=2021)["value"] == pytest.approx(20.0)
+    assert one(ind, indicator="bos_fulltime_per_10000", subject="", year=2022)["value"] == pytest.approx(12.0)
+    assert "bos_volunteer_per_10000" not in set(ind["indicator"])  # no volunteer brigade in the file
     assert one(ind, indicator="bos_units", subject="", year=2022)["value"] == 2
 
 
@@ -677,8 +682,8 @@ def test_report_tables_show_hand_computed_values(demo_root, capture):
 
     bos = raw_demo_rows(data / "bos.csv")
     for year in sorted({int(b["year"]) for b in bos}):
-        staff = sum(int(b["staff"]) for b in bos if int(b["year"]) == year)
-        assert one(result.bos, indicator="bos_staff_per_10000", subject="", year=year)["value"] == \
+        staff = sum(int(b["staff"]) for b in bos if int(b["year"]) == year and b["type"] != "Freiwillige Feuerwehr")
+        assert one(result.bos, indicator="bos_fulltime_per_10000", subject="", year=year)["value"] == \
             pytest.approx(staff * 10000 / pop[year])
         assert fmt_num(staff * 10000 / pop[year], 1) in html
     assert_clean(capture.text)
@@ -731,7 +736,7 @@ def test_results_hold_every_indicator(demo_root, tmp_path):
     assert row["value"].iloc[0] == pytest.approx(old / sum(int(r["count"]) for r in d1) * 100)
     # key indicators for stage 3
     key = pd.read_csv(store.path("key_indicators_profile", ".csv"))
-    for name in ("profile.population", "profile.bos_staff_per_10000", "profile.clubs_per_1000",
+    for name in ("profile.population", "profile.bos_fulltime_per_10000", "profile.clubs_per_1000",
                  "profile.education_eur_per_resident", "profile.share_nongerman"):
         assert name in set(key["indicator"]), name
 

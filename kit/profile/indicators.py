@@ -88,9 +88,6 @@ PREVENTION_TOPICS: list[str] = [
     "Gewalt", "Sucht/Alkohol", "Verkehr", "Sauberkeit/Ordnung", "Einbruchschutz", "Jugend",
     "Senioren", "Nachbarschaft", "Extremismus", "Häusliche Gewalt", "Cybercrime", "Sonstiges",
 ]
-GAP_ACTIVITY = "activity"  # status codes of the gap matrix (German wording in the view)
-GAP_MISSING = "gap"
-COMMUNE_COLUMN = "gesamt"  # column of the gap matrix for the whole commune
 
 # Flags that make an indicator row count as evidence of a problem.
 PROBLEM_FLAGS: tuple[str, ...] = ("rise", "above_reference")
@@ -768,14 +765,24 @@ def accommodation_summary(accommodation: pd.DataFrame, residents: pd.DataFrame |
     return make_indicators(rows)
 
 
+# BOS types (schema bos.yaml) by kind of staff: full-time posts vs volunteer members.
+BOS_FULLTIME_TYPES: tuple[str, ...] = ("Polizeirevier", "Polizeiposten", "Bürgerpolizist",
+                                       "Gemeindlicher Vollzugsdienst", "Berufsfeuerwehr", "Rettungswache")
+BOS_VOLUNTEER_TYPES: tuple[str, ...] = ("Freiwillige Feuerwehr",)
+
+
 def bos_staff_rates(bos: pd.DataFrame, population_totals: pd.DataFrame | pd.Series,
                     year: int | None = None) -> pd.DataFrame:
     """Staff of police, public-order service, fire brigades and rescue per
-    10,000 residents by type, for one year (default latest in ``bos``).
+    10,000 residents, for one year (default latest in ``bos``).
 
-    Rows ``bos_units`` (number of units) and ``bos_staff_per_10000`` per type
-    and over all types (subject ""). Volunteer fire brigades count members,
-    not full-time posts: the note says so.
+    Rows ``bos_units`` (number of units) per type and over all types (subject
+    ""), ``bos_staff_per_10000`` per type (schema order), and the two kinds of
+    staff, which are never added up: ``bos_fulltime_per_10000`` (staff of the
+    :data:`BOS_FULLTIME_TYPES`: police, public-order service, professional
+    fire brigade, rescue) and ``bos_volunteer_per_10000`` (members of the
+    :data:`BOS_VOLUNTEER_TYPES`, note ``volunteer_members``), each with
+    subject "" and only in a year with units of that kind.
     """
     b = bos.copy()
     b["year"] = b["year"].astype(int)
@@ -785,16 +792,32 @@ def bos_staff_rates(bos: pd.DataFrame, population_totals: pd.DataFrame | pd.Seri
     b = b[b["year"] == year]
     base, used, pnote = population_for_year(_population_series(population_totals), year, lag=0)
     rows = []
-    groups = [(t, g) for t, g in b.groupby("type")] + [("", b)]
-    for t, g in groups:
-        common = dict(year=year, period=str(year), subject=t, subject_label=t or "alle Arten")
+    known = [*BOS_FULLTIME_TYPES, *BOS_VOLUNTEER_TYPES]
+    types = [t for t in known if t in set(b["type"])] + sorted(set(b["type"]) - set(known))
+    for t in types:
+        g = b[b["type"] == t]
+        common = dict(year=year, period=str(year), subject=t, subject_label=t)
         staff = float(g["staff"].sum())
-        note = VOLUNTEER_MEMBERS if t == "Freiwillige Feuerwehr" else ""
+        note = VOLUNTEER_MEMBERS if t in BOS_VOLUNTEER_TYPES else ""
         rows.append(dict(common, indicator="bos_units", label="Dienststellen/Einheiten", unit="Anzahl",
                          value=float(len(g)), count=float(len(g))))
         rows.append(dict(common, indicator="bos_staff_per_10000", label="Personal je 10.000 Einwohner",
                          unit="je 10.000 Einw.", value=rate_per(staff, base, 10000), count=staff, base=base,
                          base_year=used, note=_join_notes(note, pnote)))
+    common = dict(year=year, period=str(year), subject="")
+    rows.append(dict(common, subject_label="alle Arten", indicator="bos_units", label="Dienststellen/Einheiten",
+                     unit="Anzahl", value=float(len(b)), count=float(len(b))))
+    for indicator, kinds, label, note in (
+            ("bos_fulltime_per_10000", BOS_FULLTIME_TYPES, "Hauptamtliches Personal je 10.000 Einwohner", ""),
+            ("bos_volunteer_per_10000", BOS_VOLUNTEER_TYPES,
+             "Mitglieder der Freiwilligen Feuerwehr je 10.000 Einwohner", VOLUNTEER_MEMBERS)):
+        g = b[b["type"].isin(kinds)]
+        if g.empty:
+            continue
+        staff = float(g["staff"].sum())
+        rows.append(dict(common, subject_label="", indicator=indicator, label=label, unit="je 10.000 Einw.",
+                         value=rate_per(staff, base, 10000), count=staff, base=base, base_year=used,
+                         note=_join_notes(note, pnote)))
     return make_indicators(rows)
 
 
@@ -862,7 +885,7 @@ def problem_topics_from_indicators(indicators: pd.DataFrame, rules: Mapping[tupl
     columns of each triggering row (so one row per topic, district and
     indicator row; the view words the evidence). Append rows by hand (e.g.
     from the survey; topic and district_id suffice) before building the gap
-    matrix.
+    matrix (:func:`kit.profile.gaps.gap_table`).
     """
     rules = TOPIC_RULES if rules is None else rules
     flags = set(flags)
@@ -878,76 +901,4 @@ def problem_topics_from_indicators(indicators: pd.DataFrame, rules: Mapping[tupl
     out = make_indicators(rows)
     out.insert(0, "topic", pd.Series([r["topic"] for r in rows], dtype="str"))
     return out.sort_values(["topic", "district_id"], kind="stable").reset_index(drop=True)
-
-
-def prevention_gap_table(prevention: pd.DataFrame, problems: pd.DataFrame,
-                         districts: Iterable[str] | None = None) -> pd.DataFrame:
-    """Long form of the gap matrix: topic, district_id ("" = whole commune),
-    status, activities (titles), evidence.
-
-    Rules: an activity without district (whole commune) covers every
-    district. A district cell has an activity when one runs there or in the
-    whole commune; it has a problem when ``problems`` names the topic for that
-    district. The commune cell has an activity when any runs anywhere and a
-    problem when any is named for the topic (any district or the commune).
-    status = "activity" when there is an activity, "gap" when
-    there is a problem but no activity, else "" (codes :data:`GAP_ACTIVITY`
-    "activity" and :data:`GAP_MISSING` "gap"; the view words them). The
-    evidence column passes on an ``evidence`` column of ``problems`` (rows
-    added by hand), else it is "".
-    """
-    prev = prevention.copy()
-    prev["topic"] = prev["topic"].astype(str)
-    if "district_id" in prev.columns:
-        prev["district_id"] = prev["district_id"].astype("str").where(prev["district_id"].notna(), "")
-        prev["district_id"] = prev["district_id"].str.strip()
-    else:
-        prev["district_id"] = ""
-    prob = problems.copy()
-    prob["topic"] = prob["topic"].astype(str)
-    prob["district_id"] = prob["district_id"].astype("str").where(prob["district_id"].notna(), "").str.strip()
-    if "evidence" not in prob.columns:
-        prob["evidence"] = ""
-    prob["evidence"] = prob["evidence"].astype("str").where(prob["evidence"].notna(), "")
-
-    all_districts = set(districts or []) | set(prev["district_id"]) | set(prob["district_id"])
-    all_districts.discard("")
-    ordered = sorted(all_districts, key=_natural_key)
-    topics = [t for t in PREVENTION_TOPICS if t in set(prev["topic"]) | set(prob["topic"])]
-    topics += sorted((set(prev["topic"]) | set(prob["topic"])) - set(topics))
-
-    rows = []
-    for topic in topics:
-        pt = prev[prev["topic"] == topic]
-        qt = prob[prob["topic"] == topic]
-        for d in ["", *ordered]:
-            if d == "":
-                acts, probs = pt, qt
-            else:
-                acts = pt[pt["district_id"].isin([d, ""])]
-                probs = qt[qt["district_id"] == d]
-            status = GAP_ACTIVITY if len(acts) else (GAP_MISSING if len(probs) else "")
-            rows.append({"topic": topic, "district_id": d, "status": status,
-                         "activities": "; ".join(acts["title"].astype(str)) if "title" in acts else "",
-                         "evidence": " | ".join(e for e in probs["evidence"] if e)})
-    return pd.DataFrame(rows, columns=["topic", "district_id", "status", "activities", "evidence"]).astype("str")
-
-
-def prevention_gap_matrix(prevention: pd.DataFrame, problems: pd.DataFrame,
-                          districts: Iterable[str] | None = None) -> pd.DataFrame:
-    """Topics x districts: "activity", "gap" or "" (:data:`GAP_ACTIVITY`, :data:`GAP_MISSING`).
-
-    Index: topic (schema order); first column :data:`COMMUNE_COLUMN`
-    ("gesamt") for the whole commune, then the districts (``districts`` plus
-    any named in the inputs). Rules in :func:`prevention_gap_table`.
-    """
-    long = prevention_gap_table(prevention, problems, districts)
-    if long.empty:
-        return pd.DataFrame(columns=[COMMUNE_COLUMN], index=pd.Index([], name="topic"), dtype="str")
-    long["column"] = long["district_id"].replace("", COMMUNE_COLUMN)
-    columns = list(dict.fromkeys(long["column"]))
-    topics = list(dict.fromkeys(long["topic"]))
-    wide = long.pivot(index="topic", columns="column", values="status").reindex(index=topics, columns=columns)
-    wide.columns.name = None
-    return wide.astype("str")
 

@@ -285,3 +285,29 @@ def pmk_indicators(pmk: pd.DataFrame) -> pd.DataFrame:
                              year=year, period=str(year), subject=subject,
                              subject_label=subject or "alle Phänomenbereiche", value=n, count=n))
     return make_indicators(rows)
+
+
+
+PMK_TYPE_COLUMNS = ["year", "area", "offence_type", "count"]
+
+
+def pmk_by_area_and_type(pmk: pd.DataFrame) -> pd.DataFrame:
+    """PMK cases by year, phenomenon area and offence type (long table,
+    :data:`PMK_TYPE_COLUMNS`): every year of the input with every area of
+    :data:`PMK_AREAS` and offence type of :data:`PMK_OFFENCE_TYPES` in schema
+    order (0 where the input has no row; categories outside the schema
+    follow, alphabetically). Rows of the same year, area and type are summed."""
+    p = pmk.copy()
+    p["year"] = p["year"].astype(int)
+    p["area"] = p["area"].astype(str)
+    p["offence_type"] = p["offence_type"].astype(str)
+    p["count"] = p["count"].astype("float64")
+    sums = p.groupby(["year", "area", "offence_type"])["count"].sum()
+    areas = PMK_AREAS + sorted(set(p["area"]) - set(PMK_AREAS))
+    types = PMK_OFFENCE_TYPES + sorted(set(p["offence_type"]) - set(PMK_OFFENCE_TYPES))
+    full = pd.MultiIndex.from_product([sorted(p["year"].unique()), areas, types],
+                                      names=["year", "area", "offence_type"])
+    out = sums.reindex(full, fill_value=0.0).reset_index()
+    out["year"] = out["year"].astype("Int64")
+    out["count"] = out["count"].round().astype("Int64")
+    return out[PMK_TYPE_COLUMNS]

@@ -15,6 +15,7 @@ import pandas as pd
 from kit.profile import pks as pks_mod
 from kit.profile import reference as bench
 from kit.profile import indicators as prof
+from kit.profile import gaps as gaps_mod
 from kit.errors import ParamsError
 from kit.profile.inputs import ProfileInputs
 from kit.indicators import KEY_INDICATOR_COLUMNS
@@ -55,6 +56,7 @@ class ProfileResult:
     reference_label: str = ""
     population: pd.DataFrame | None = None  # population indicator rows (every year, commune and districts)
     pmk_indicators: pd.DataFrame | None = None  # PMK cases as indicator rows
+    pmk_types: pd.DataFrame | None = None  # PMK cases by year, area and offence type (pks.pmk_by_area_and_type)
     # default comparison with Land Sachsen and the Landkreis (kit.profile.reference): indicator rows
     # pks_hz_land / pks_hz_kreis, what they rest on, and the population shares beside Kreis and Land
     benchmarks: pd.DataFrame | None = None
@@ -137,7 +139,7 @@ def compute_profile(inputs: ProfileInputs) -> ProfileResult:
     problems = prof.problem_topics_from_indicators(pd.concat(indicator_parts, ignore_index=True))
     gaps = None
     if inputs["prevention"] is not None:
-        gaps = prof.prevention_gap_matrix(inputs["prevention"], problems, districts=list(inputs.districts["district_id"]))
+        gaps = gaps_mod.gap_table(inputs["prevention"], problems, districts=list(inputs.districts["district_id"]))
     return ProfileResult(
         commune_id=params["commune_id"], latest_year=latest, totals=totals,
         by_district=prof.population_by_district(residents), pyramid=prof.age_pyramid(residents),
@@ -146,6 +148,7 @@ def compute_profile(inputs: ProfileInputs) -> ProfileResult:
         reference=reference, reference_label=str(cfg.get("pks_reference_label") or ""),
         population=prof.population_indicators(residents),
         pmk_indicators=pks_mod.pmk_indicators(inputs["pmk"]) if inputs["pmk"] is not None else None,
+        pmk_types=pks_mod.pmk_by_area_and_type(inputs["pmk"]) if inputs["pmk"] is not None else None,
         benchmarks=benchmarks, benchmark_info=benchmark_info,
         population_benchmarks=bench.population_benchmarks(totals, params["ags"]),
     )
@@ -210,8 +213,11 @@ def key_indicators(result: ProfileResult) -> pd.DataFrame:
         rows.append({"indicator": "profile.share_nongerman", "label": "Anteil nichtdeutscher Einwohner",
                      "value": float(latest["share_nongerman_pct"]) / 100, "unit": "Anteil"})
     for table, indicator, key_id, label, unit in (
-            (result.bos, "bos_staff_per_10000", "profile.bos_staff_per_10000",
-             "Personal der BOS je 10.000 Einwohner", "je 10.000 Einw."),
+            (result.bos, "bos_fulltime_per_10000", "profile.bos_fulltime_per_10000",
+             "Hauptamtliches Personal der BOS (Polizei, Vollzugsdienst, Berufsfeuerwehr, Rettung) je 10.000 Einwohner",
+             "je 10.000 Einw."),
+            (result.bos, "bos_volunteer_per_10000", "profile.bos_volunteer_per_10000",
+             "Mitglieder der Freiwilligen Feuerwehr je 10.000 Einwohner", "je 10.000 Einw."),
             (result.clubs, "clubs_per_1000", "profile.clubs_per_1000", "Vereine je 1.000 Einwohner",
              "je 1.000 Einw."),
             (result.education, "education_eur_per_resident", "profile.education_eur_per_resident",
@@ -222,9 +228,10 @@ def key_indicators(result: ProfileResult) -> pd.DataFrame:
         if r is not None:
             rows.append({"indicator": key_id, "label": f"{label} {r['period']}", "value": r["value"], "unit": unit})
     if result.gaps is not None:
-        n_gaps = int((result.gaps == prof.GAP_MISSING).to_numpy().sum())
+        n_gaps = gaps_mod.gap_count(result.gaps)
         rows.append({"indicator": "profile.prevention_gaps",
-                     "label": "Themen/Stadtteile mit Problemanzeichen ohne Präventionsaktivität",
+                     "label": ("Stadtteile und Themen mit Problemanzeichen aus dem Gebietsprofil ohne "
+                               "Präventionsaktivität vor Ort"),
                      "value": float(n_gaps), "unit": "Anzahl"})
     out = pd.DataFrame(rows)
     for col in KEY_INDICATOR_COLUMNS:
@@ -249,8 +256,12 @@ def write_profile(result: ProfileResult, store: ResultStore, inputs: ProfileInpu
     store.write_table("profile_indicators", result.indicators())
     if result.pmk is not None:
         store.write_table("pmk_summary", result.pmk)
+    if result.pmk_types is not None:
+        store.write_table("pmk_by_type", result.pmk_types)
     if result.gaps is not None:
-        store.write_table("prevention_gaps", result.gaps.reset_index())
+        store.write_table("prevention_gaps", result.gaps)  # long: topic x district, status codes
+    # the signals behind the gap matrix, for the combined matrix of stage 3
+    store.write_table("prevention_signals", result.problems.assign(source=gaps_mod.SOURCE_PROFILE))
     store.write_table("key_indicators_profile", key_indicators(result))
     store.write_json("provenance_profile", {"input_hashes": inputs.hashes, "notes": result.notes,
                                             "latest_year": result.latest_year})

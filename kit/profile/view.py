@@ -15,7 +15,8 @@ from kit import figures as plots
 from kit.profile.inputs import INPUT_TITLES, ProfileInputs
 from kit.profile import reference as bench
 from kit.profile.pks import CONTROL_KEYS, POPULATION_LAG
-from kit.profile.indicators import GAP_ACTIVITY, GAP_MISSING, REGISTER_AGE_GROUPS, age_bands, note_codes
+from kit.profile import gaps as gaps_mod
+from kit.profile.indicators import BOS_FULLTIME_TYPES, BOS_VOLUNTEER_TYPES, REGISTER_AGE_GROUPS, age_bands, note_codes
 from kit.report import (DASH, fmt_int, interactive_session, fmt_interval, fmt_num, show_md, show_note, show_table)
 from kit.profile.stage import (ProfileResult, indicator_by_district, indicator_by_year, pks_overview, pks_row,
                                pks_year_table, reference_value)
@@ -45,7 +46,10 @@ TREND_TEXT = {"rise": "Anstieg über das zufällig erwartbare Maß hinaus",
 REFERENCE_TEXT = {"above_reference": ("Über dem Referenzwert", "liegt unter dem"),
                   "below_reference": ("Unter dem Referenzwert", "liegt über dem"),
                   "like_reference": ("Im Rahmen des Referenzwerts", "liegt im")}
-GAP_TEXT = {GAP_ACTIVITY: "Aktivität vorhanden", GAP_MISSING: "Lücke", "": ""}
+GAP_TEXT = {gaps_mod.GAP: "Lücke", gaps_mod.ACTIVITY: "Aktivität vor Ort", gaps_mod.NO_SIGNAL: "kein Anzeichen"}
+GAP_SOURCE_TEXT = {gaps_mod.SOURCE_PROFILE: "dem Gebietsprofil (PKS, Ordnungswidrigkeiten)",
+                   gaps_mod.SOURCE_SURVEY: "der Bürgerbefragung"}
+GAP_SOURCE_SHORT = {gaps_mod.SOURCE_PROFILE: "Gebietsprofil", gaps_mod.SOURCE_SURVEY: "Bürgerbefragung"}
 
 
 def _get(row, name, default=None):
@@ -723,12 +727,75 @@ def _pks_note(result: ProfileResult, indicator: str, key: str) -> str:
 
 
 def show_pmk(result: ProfileResult) -> None:
+    """PMK: a sentence on the latest year, the cases by phenomenon area and offence type (table
+    and stacked bars) and the areas over the years."""
     if result.pmk is None:
         _missing_note(result, "pmk")
         return
+    show_md(pmk_text(result))
+    types = result.pmk_types
+    if types is not None and len(types):
+        year = int(types["year"].max())
+        latest = types[types["year"] == year]
+        cross = latest.pivot_table(index="area", columns="offence_type", values="count", aggfunc="sum", sort=False)
+        cross = cross.reindex(index=list(dict.fromkeys(latest["area"])),
+                              columns=list(dict.fromkeys(latest["offence_type"])))
+        cross["Insgesamt"] = cross.sum(axis=1)
+        cross.loc["Insgesamt"] = cross.sum(axis=0)
+        cross = cross.reset_index().rename(columns={"index": "area"})
+        cols = {"area": ("Phänomenbereich", None)} | {c: (str(c), fmt_int) for c in cross.columns if c != "area"}
+        show_table(cross, cols, caption=f"Politisch motivierte Kriminalität {year} nach Phänomenbereich und "
+                                        "Deliktsart (Fälle)")
+        _show_fig(plots.pmk_bars(latest, title=f"Politisch motivierte Kriminalität {year}: Fälle nach "
+                                               "Phänomenbereich und Deliktsart"),
+                  "Polizeiliche Statistik der politisch motivierten Kriminalität (PMK)")
     cols = {c: (str(c) if c != "year" else "Jahr", _year_text if c == "year" else fmt_int)
             for c in result.pmk.columns}
     show_table(result.pmk, cols, caption="Politisch motivierte Kriminalität nach Phänomenbereich und Jahr (Fälle)")
+
+
+def _and_list(items: list[str]) -> str:
+    """['a', 'b', 'c'] -> 'a, b und c'."""
+    items = [str(i) for i in items]
+    if len(items) < 2:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " und " + items[-1]
+
+
+def _cases(n) -> str:
+    return "1 Fall" if int(n) == 1 else f"{fmt_int(n)} Fälle"
+
+
+def pmk_text(result: ProfileResult) -> str:
+    """The latest PMK year in words: cases, change to the year before, the largest phenomenon
+    area with its main offence type, and the caveat on small numbers."""
+    wide = result.pmk.sort_values("year")
+    last = wide.iloc[-1]
+    year, total = int(last["year"]), int(last["Insgesamt"])
+    text = f"{year} wurden {_cases(total)} politisch motivierter Kriminalität erfasst"
+    if len(wide) > 1:
+        before = wide.iloc[-2]
+        text += f" ({int(before['year'])}: {fmt_int(before['Insgesamt'])})"
+    if total == 0:
+        return text + "."
+    types = result.pmk_types
+    if types is not None and len(types):
+        latest = types[types["year"] == year]
+        by_area = latest.groupby("area", sort=False)["count"].sum()
+        top = by_area[by_area == by_area.max()].index.tolist()
+        text += (f". Die meisten Fälle entfallen auf den Phänomenbereich {_and_list([f'„{a}“' for a in top])} "
+                 f"({_cases(by_area.max())}{' je Bereich' if len(top) > 1 else ''})")
+        if len(top) == 1:
+            main = latest[latest["area"] == top[0]].set_index("offence_type")["count"]
+            if main.max() > 0:
+                lead = main[main == main.max()].index.tolist()
+                text += f", davon {fmt_int(main.max())} {_and_list(lead)}"
+        by_type = latest.groupby("offence_type", sort=False)["count"].sum()
+        lead = by_type[by_type == by_type.max()].index.tolist()
+        text += (f". Nach Deliktsart über alle Bereiche: am häufigsten {_and_list(lead)} "
+                 f"({_cases(by_type.max())}{' je Deliktsart' if len(lead) > 1 else ''})")
+    return (text + ". Verglichen mit der Polizeilichen Kriminalstatistik sind die Zahlen klein: Schon wenige Taten, "
+            "etwa eine Serie von Schmierereien, verändern sie von Jahr zu Jahr deutlich.")
 
 
 # ---------------------------------------------------------------------------
@@ -846,25 +913,85 @@ def show_accommodation(result: ProfileResult, inputs: ProfileInputs) -> None:
     show_md("Frauenschutzhäuser werden nur für die gesamte Kommune ausgewiesen, weil ihr Ort geschützt ist.")
 
 
+BOS_FULLTIME_WORDS = "Polizei, Gemeindlicher Vollzugsdienst, Berufsfeuerwehr und Rettungsdienst"
+
+
+def bos_text(result: ProfileResult) -> str:
+    """Full-time staff and volunteer members per 10,000 residents in words (latest year and
+    the change since the first year), never added up."""
+    from kit.report import fmt_signed
+
+    b = result.bos
+    year = int(b["year"].max())
+
+    def row(indicator, y=year):
+        sel = b[(b["indicator"] == indicator) & (b["year"] == y) & (b["subject"] == "")]
+        return sel.iloc[0] if len(sel) else None
+
+    parts = []
+    full, vol = row("bos_fulltime_per_10000"), row("bos_volunteer_per_10000")
+    if full is not None:
+        units = b[(b["indicator"] == "bos_units") & (b["year"] == year) & b["subject"].isin(BOS_FULLTIME_TYPES)]
+        parts.append(f"{year} kamen auf 10.000 Einwohner **{fmt_num(full['value'], 1)} hauptamtliche Kräfte** "
+                     f"({BOS_FULLTIME_WORDS}; zusammen {fmt_int(full['count'])} Personen in "
+                     f"{fmt_int(units['value'].sum())} Dienststellen).")
+    else:
+        parts.append(f"Für {year} sind keine hauptamtlichen Kräfte ({BOS_FULLTIME_WORDS}) erfasst.")
+    if vol is not None:
+        parts.append(f"Dazu kommen **{fmt_num(vol['value'], 1)} Mitglieder der Freiwilligen Feuerwehr** je 10.000 "
+                     f"Einwohner ({fmt_int(vol['count'])} Mitglieder). Sie sind ehrenamtlich tätig; ihre Zahl wird "
+                     "deshalb nicht zum hauptamtlichen Personal addiert, und der Vergleich mit anderen Kommunen "
+                     "nutzt nur das hauptamtliche Personal.")
+    first = int(b["year"].min())
+    start = row("bos_fulltime_per_10000", first)
+    if first < year and full is not None and start is not None:
+        parts.append(f"Seit {first} hat sich das hauptamtliche Personal je 10.000 Einwohner um "
+                     f"{fmt_signed(full['value'] - start['value'], 1)} verändert ({first}: {fmt_num(start['value'], 1)}).")
+    return " ".join(parts)
+
+
 def show_bos(result: ProfileResult) -> None:
     if result.bos is None:
         _missing_note(result, "bos")
         return
     b = result.bos
+    show_md(bos_text(result))
     year = int(b["year"].max())
     latest = b[b["year"] == year]
     units = latest[latest["indicator"] == "bos_units"][["subject", "value"]].rename(columns={"value": "units"})
     staff = latest[latest["indicator"] == "bos_staff_per_10000"].merge(units, on="subject", how="left")
-    staff["subject_shown"] = staff["subject_label"].where(staff["subject"] != "", "alle Arten")
-    show_table(staff, {"subject_shown": ("Art", None), "units": ("Dienststellen/Einheiten", fmt_int),
-                       "count": ("Personal", fmt_int), "value": ("je 10.000 Einw.", 1)},
-               caption=f"Behörden und Organisationen mit Sicherheitsaufgaben (BOS) {year}: Personal je 10.000 Einwohner")
+    staff["kind"] = ["ehrenamtlich (Mitglieder)" if t in BOS_VOLUNTEER_TYPES else "hauptamtlich"
+                     for t in staff["subject"]]
+    staff["subject_shown"] = staff["subject_label"]
+    full = latest[latest["indicator"] == "bos_fulltime_per_10000"]
+    full_units = units[units["subject"].isin(BOS_FULLTIME_TYPES)]["units"].sum()
+    rows = [staff[staff["kind"] == "hauptamtlich"]]
+    if len(full):
+        rows.append(full.assign(subject_shown="Hauptamtliche Kräfte zusammen", kind="hauptamtlich",
+                                units=full_units))
+    rows.append(staff[staff["kind"] != "hauptamtlich"])
+    table = pd.concat(rows, ignore_index=True)
+    show_table(table, {"subject_shown": ("Art", None), "kind": ("Personal", None),
+                       "units": ("Dienststellen/Einheiten", fmt_int), "count": ("Personen", fmt_int),
+                       "value": ("je 10.000 Einw.", 1)},
+               caption=f"Behörden und Organisationen mit Sicherheitsaufgaben (BOS) {year}: Personal je 10.000 "
+                       "Einwohner, hauptamtlich und ehrenamtlich getrennt")
     if b["year"].nunique() > 1:
-        _wide_by_year(b, "bos_staff_per_10000", caption="Personal der BOS je 10.000 Einwohner nach Jahr",
-                      subject_header="Art", decimals=1, total_label="alle Arten")
-    if (latest["subject"] == "Freiwillige Feuerwehr").any():
-        show_md("Bei der Freiwilligen Feuerwehr zählen die Mitglieder, nicht hauptamtliche Stellen; "
-                "die Summe „alle Arten“ schließt sie ein.")
+        groups = b[b["indicator"].isin(["bos_fulltime_per_10000", "bos_volunteer_per_10000"])].copy()
+        groups["subject"] = groups["indicator"]
+        groups["subject_label"] = groups["indicator"].map(
+            {"bos_fulltime_per_10000": "Hauptamtliche Kräfte zusammen",
+             "bos_volunteer_per_10000": "Freiwillige Feuerwehr (Mitglieder, ehrenamtlich)"})
+        groups["indicator"] = "bos_staff_per_10000"
+        per_type = b[b["indicator"] == "bos_staff_per_10000"]
+        # the volunteer group row stands for the Freiwillige Feuerwehr (the only volunteer type)
+        order = [t for t in BOS_FULLTIME_TYPES if t in set(per_type["subject"])] + ["bos_fulltime_per_10000"] + \
+                [t for t in per_type["subject"].unique() if t not in (*BOS_FULLTIME_TYPES, *BOS_VOLUNTEER_TYPES)] + \
+                ["bos_volunteer_per_10000"]
+        wide = indicator_by_year(pd.concat([per_type, groups], ignore_index=True), "bos_staff_per_10000",
+                                 subjects=order)
+        show_table(wide, {"subject_label": ("Art", None), **_year_columns(wide, 1)},
+                   caption="Personal der BOS je 10.000 Einwohner nach Jahr (hauptamtlich und ehrenamtlich getrennt)")
 
 
 def show_education(result: ProfileResult) -> None:
@@ -893,6 +1020,124 @@ def show_structure(result: ProfileResult, inputs: ProfileInputs) -> None:
 # ---------------------------------------------------------------------------
 
 
+def _activity_count(n) -> str:
+    return "1 Aktivität" if int(n) == 1 else f"{fmt_int(n)} Aktivitäten"
+
+
+def gap_cell_text(status: str, n_activities, signal: str = "") -> str:
+    """One cell of the gap matrix in words."""
+    if status == gaps_mod.ACTIVITY:
+        return _activity_count(n_activities)
+    if status == gaps_mod.GAP:
+        return "Lücke (Anzeichen im Stadtteil)" if signal == gaps_mod.SIGNAL_DISTRICT else "Lücke"
+    return GAP_TEXT.get(status, status)
+
+
+def _signal_sources(table: pd.DataFrame) -> list[str]:
+    return sorted({s for v in table["sources"] for s in str(v).split(";") if s})
+
+
+def gap_rule_text(table: pd.DataFrame) -> str:
+    """What the matrix shows and how a cell is decided, in words (rows only for topics with a signal)."""
+    from kit.profile.indicators import PREVENTION_TOPICS
+
+    topics = list(dict.fromkeys(table["topic"]))
+    where = _and_list([GAP_SOURCE_TEXT.get(s, s) for s in _signal_sources(table)])
+    return (f"Die Lückenmatrix enthält nur Themen mit einem Problemanzeichen aus {where}: hier {fmt_int(len(topics))} "
+            f"von {fmt_int(len(PREVENTION_TOPICS))} Themen. Themen ohne Anzeichen stehen nicht in der Matrix. "
+            "Eine Präventionsaktivität zählt in dem Stadtteil, in dem sie stattfindet. Aktivitäten ohne Ortsangabe "
+            "(für die ganze Kommune) stehen in einer eigenen Spalte und füllen keinen Stadtteil, weil nicht belegt "
+            "ist, dass sie dort ankommen. Ein Anzeichen für die ganze Kommune gilt für jeden Stadtteil (PKS und "
+            "Ordnungswidrigkeiten liegen nur für die ganze Kommune vor); ein Anzeichen, das nur ein Stadtteil "
+            "zeigt, gilt nur dort. **Lücke** heißt: Problemanzeichen, aber keine Aktivität zum Thema im Stadtteil."
+            + (" „Lücke (Anzeichen im Stadtteil)“: Das Anzeichen zeigt sich in den Werten dieses Stadtteils selbst."
+               if (table["signal"] == gaps_mod.SIGNAL_DISTRICT).any() else ""))
+
+
+def _districts_text(ids: list[str], all_ids: list[str], names: dict) -> str:
+    """'Kernstadt und Oberau', or for long lists 'alle außer Nordvorstadt' / a count."""
+    shown = [names.get(d, d) for d in ids]
+    if len(ids) <= 6:
+        return _and_list(shown)
+    rest = [names.get(d, d) for d in all_ids if d not in ids]
+    return f"allen außer {_and_list(rest)}" if rest and len(rest) <= 6 else ""
+
+
+def gap_topic_lines(table: pd.DataFrame, commune_wide: pd.DataFrame, names: dict,
+                    titles: dict[str, str]) -> list[str]:
+    """One German line per topic: where the gaps are, where activities run, what runs commune-wide."""
+    lines = []
+    all_ids = list(dict.fromkeys(table["district_id"]))
+    wide = commune_wide.set_index("topic")
+    for topic, t in table.groupby("topic", sort=False):
+        gap_ids = list(t.loc[t["status"] == gaps_mod.GAP, "district_id"])
+        act_ids = list(t.loc[t["status"] == gaps_mod.ACTIVITY, "district_id"])
+        parts = []
+        if gap_ids:
+            where = _districts_text(gap_ids, all_ids, names)
+            parts.append(f"Lücke in {fmt_int(len(gap_ids))} von {fmt_int(len(all_ids))} Stadtteilen"
+                         + (f" ({where})" if where else ""))
+        else:
+            parts.append("keine Lücke")
+        if act_ids:
+            parts.append(f"Aktivität vor Ort in {_districts_text(act_ids, all_ids, names) or f'{len(act_ids)} Stadtteilen'}")
+        ids = [i for i in str(wide.loc[topic, "activity_ids"]).split(";") if i] if topic in wide.index else []
+        if ids:
+            parts.append("ohne Ortsangabe (ganze Kommune): " + "; ".join(titles.get(i, i) for i in ids))
+        elif not act_ids:
+            parts.append("zum Thema ist keine Präventionsaktivität erfasst")
+        lines.append(f"- **{topic}**: " + "; ".join(parts) + ".")
+    return lines
+
+
+def gap_matrix_frame(table: pd.DataFrame, commune_wide: pd.DataFrame, names: dict) -> pd.DataFrame:
+    """The matrix in words: Thema, Anzeichen aus, ohne Ortsangabe (count), one column per district."""
+    rows = []
+    wide = commune_wide.set_index("topic")
+    for topic, t in table.groupby("topic", sort=False):
+        commune = (t["signal"] == gaps_mod.SIGNAL_COMMUNE).any()
+        n_local = int((t["signal"] == gaps_mod.SIGNAL_DISTRICT).sum())
+        local = "1 Stadtteil" if n_local == 1 else f"{fmt_int(n_local)} Stadtteile"
+        level = ("ganze Kommune" + (f", {local} auch einzeln" if n_local else "")) if commune else local
+        src = _and_list([GAP_SOURCE_SHORT.get(s, s) for s in _signal_sources(t)])
+        row = {"Thema": topic, "Anzeichen aus": f"{src} ({level})",
+               "ohne Ortsangabe (ganze Kommune)": _activity_count(wide.loc[topic, "n_activities"])
+               if topic in wide.index and int(wide.loc[topic, "n_activities"]) else "keine"}
+        for _, c in t.iterrows():
+            row[names.get(c["district_id"], c["district_id"])] = gap_cell_text(c["status"], c["n_activities"],
+                                                                              c["signal"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def show_gap_matrix(table: pd.DataFrame, prevention: pd.DataFrame | None, names: dict,
+                    evidence: pd.DataFrame | None = None, *, caption: str) -> None:
+    """Rule, findings per topic, the matrix, the commune-wide activities and (``evidence``:
+    columns Thema, Stadtteil, Anzeichen) the signals behind it."""
+    commune_wide = gaps_mod.commune_wide_activities(prevention, list(dict.fromkeys(table["topic"])))
+    titles = {}
+    if prevention is not None and "activity_id" in prevention.columns:
+        titles = {str(a): str(t) for a, t in zip(prevention["activity_id"], prevention["title"])}
+    show_md(gap_rule_text(table))
+    n_gap, cells = gaps_mod.gap_count(table), len(table)
+    show_md(f"**Ergebnis:** {fmt_int(n_gap)} von {fmt_int(cells)} Feldern (Stadtteil und Thema) sind Lücken.\n\n"
+            + "\n".join(gap_topic_lines(table, commune_wide, names, titles)))
+    frame = gap_matrix_frame(table, commune_wide, names)
+    show_table(frame, {c: (c, None) for c in frame.columns}, caption=caption)
+    if prevention is not None and int(commune_wide["n_activities"].sum()):
+        p = gaps_mod.activities_frame(prevention).assign(
+            title=list(prevention["title"]), provider=list(prevention.get("provider", [""] * len(prevention))),
+            target_group=list(prevention.get("target_group", [""] * len(prevention))))
+        p = p[(p["district_id"] == "") & p["topic"].isin(list(commune_wide["topic"]))]
+        show_table(p, {"topic": ("Thema", None), "title": ("Maßnahme", None), "target_group": ("Zielgruppe", None),
+                       "provider": ("Träger", None)},
+                   caption="Aktivitäten ohne Ortsangabe (ganze Kommune) zu diesen Themen: in der Matrix keinem "
+                           "Stadtteil zugerechnet")
+    if evidence is not None and len(evidence):
+        show_table(evidence, {c: (c, None) for c in ("Thema", "Stadtteil", "Anzeichen")},
+                   caption="Problemanzeichen hinter der Lückenmatrix")
+
+
 def show_prevention(result: ProfileResult, inputs: ProfileInputs) -> None:
     prev = inputs["prevention"]
     if prev is None:
@@ -901,25 +1146,30 @@ def show_prevention(result: ProfileResult, inputs: ProfileInputs) -> None:
     names = inputs.district_names
     p = prev.copy()
     p["Stadtteil"] = p["district_id"].map(names).fillna("gesamte Kommune") if "district_id" in p.columns else "gesamte Kommune"
+    acts = gaps_mod.activities_frame(prev)
+    n_wide = int((acts["district_id"] == "").sum())
+    show_md(f"Erfasst sind {_activity_count(len(acts))}: {fmt_int(len(acts) - n_wide)} mit Ort in einem Stadtteil, "
+            f"{fmt_int(n_wide)} ohne Ortsangabe (für die ganze Kommune).")
     show_table(p, {"title": ("Maßnahme", None), "topic": ("Thema", None), "target_group": ("Zielgruppe", None),
                    "Stadtteil": ("Stadtteil", None), "provider": ("Träger", None), "since_year": ("seit", _year_text)},
                caption="Bestandsaufnahme der Präventionsaktivitäten")
-    if result.problems.empty:
-        show_md("Aus PKS und Ordnungswidrigkeiten ergeben sich keine signifikanten Problemanzeichen "
-                "(Anstieg über das Zufallsmaß oder deutlich über dem Referenzwert); eine Lückenmatrix entfällt.")
+    if result.gaps is None or result.gaps.empty:
+        show_md("Aus PKS und Ordnungswidrigkeiten ergibt sich für kein Thema ein Problemanzeichen (kein auffälliger "
+                "Anstieg, kein Wert über dem Vergleichswert). Die Lückenmatrix entfällt, denn sie zeigt nur Themen "
+                "mit Problemanzeichen. Die Ergebnisse der Bürgerbefragung kommen in den Handlungsempfehlungen hinzu.")
         return
-    gaps = result.gaps.reset_index()
-    gaps.columns = ["Thema", *[("gesamte Kommune" if c == "gesamt" else names.get(c, c)) for c in gaps.columns[1:]]]
-    gaps = gaps.fillna("")
-    for col in gaps.columns[1:]:
-        gaps[col] = [GAP_TEXT.get(v, v) for v in gaps[col]]
-    gaps = gaps.replace({"": DASH})
-    show_table(gaps, {c: (c, None) for c in gaps.columns},
-               caption="Lückenmatrix: Themen mit Problemanzeichen und vorhandene Aktivitäten")
-    problems = problem_evidence(result.problems, result.reference_label)
-    problems["where"] = [names.get(d, "gesamte Kommune" if d == "" else d) for d in problems["district_id"]]
-    show_table(problems, {"topic": ("Thema", None), "where": ("Stadtteil", None), "evidence": ("Anzeichen", None)},
-               caption="Problemanzeichen hinter der Lückenmatrix")
+    show_gap_matrix(result.gaps, prev, names, profile_evidence_frame(result.problems, names, result.reference_label),
+                    caption="Lückenmatrix: Themen mit Problemanzeichen nach Stadtteil")
+    if (inputs.params.get("survey") or {}).get("responses"):
+        show_md("Die Handlungsempfehlungen ergänzen die Matrix um die Problemanzeichen aus der Bürgerbefragung.")
+
+
+def profile_evidence_frame(problems: pd.DataFrame, names: dict, reference_label: str = "") -> pd.DataFrame:
+    """The profile's problem signals in words: Thema, Stadtteil, Anzeichen."""
+    ev = problem_evidence(problems, reference_label)
+    return pd.DataFrame({"Thema": ev["topic"],
+                         "Stadtteil": [names.get(d, "gesamte Kommune" if d == "" else d) for d in ev["district_id"]],
+                         "Anzeichen": ev["evidence"]})
 
 
 def trend_overview(result: ProfileResult) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from kit.recommend.rules import REASON_MISSING, REASON_SUPPRESSED, Recommendations
-from kit.report import DASH, fmt_indicator, fmt_interval, fmt_num, show_md, show_table
+from kit.report import DASH, fmt_indicator, fmt_interval, fmt_num, fmt_pct, show_md, show_table
 
 OP_WORDS = {">": "über", ">=": "mindestens", "<": "unter", "<=": "höchstens"}
 EVIDENCE_LEVEL_TEXT = {"1": "Grüne Liste Prävention: Stufe 1 (theoretisch gut begründet)",
@@ -188,3 +188,77 @@ def recommendations_markdown(result: Recommendations) -> str:
             + (f"- **Bestehende Aktivitäten:** {existing}\n" if existing else "")
         )
     return "\n".join(parts)
+
+
+def survey_signal_text(rows: pd.DataFrame, names: dict) -> str:
+    """The signals of one survey problem indicator (rows: its met rows, commune "" and districts) in
+    words: value for the whole commune with interval, districts above the threshold, the threshold."""
+    first = rows.iloc[0]
+    parts = []
+    commune = rows[rows["district_id"] == ""]
+    if len(commune):
+        parts.append(f"ganze Kommune {value_text(commune.iloc[0])}")
+    local = rows[rows["district_id"] != ""]
+    if len(local):
+        parts.append("über der Schwelle in " + ", ".join(
+            f"{names.get(d, d)} {fmt_pct(v)}" for d, v in zip(local["district_id"], local["value"])))
+    return f"Bürgerbefragung: {_text(first.get('label'))}: " + "; ".join(parts) + f" ({rule_condition(first)})"
+
+
+def gap_evidence_frame(gaps) -> pd.DataFrame:
+    """The signals behind the combined matrix in words: Thema, Stadtteil, Anzeichen (profile first,
+    then one row per survey indicator)."""
+    from kit.profile.view import profile_evidence_frame
+
+    names = gaps.districts
+    parts = []
+    if gaps.profile_signals is not None and len(gaps.profile_signals):
+        parts.append(profile_evidence_frame(gaps.profile_signals, names))
+    survey = gaps.survey_signals
+    if survey is not None and survey["met"].any():
+        rows = []
+        for (topic, _), met in survey[survey["met"]].groupby(["topic", "indicator"], sort=False):
+            n_local = int((met["district_id"] != "").sum())
+            where = ["gesamte Kommune"] if (met["district_id"] == "").any() else []
+            if n_local:
+                where.append("1 Stadtteil" if n_local == 1 else f"{fmt_num(n_local)} Stadtteile")
+            rows.append({"Thema": topic, "Stadtteil": "; ".join(where), "Anzeichen": survey_signal_text(met, names)})
+        parts.append(pd.DataFrame(rows))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["Thema", "Stadtteil", "Anzeichen"])
+
+
+def survey_signal_rule_text(gaps) -> str:
+    """How survey answers become signals of the matrix, and which were checked but stay below."""
+    survey = gaps.survey_signals
+    if survey is None:
+        return ("Für diese Kommune liegen keine Ergebnisse der Bürgerbefragung vor; die Lückenmatrix beruht allein "
+                "auf den Problemanzeichen des Gebietsprofils.")
+    text = ("Aus der Bürgerbefragung zählt ein Problem in der Wohngegend (z. B. Raserei, Müll, Alkohol trinkende "
+            "Gruppen) als Anzeichen für sein Thema, wenn der Anteil der Befragten, die es ein ziemliches oder großes "
+            "Problem nennen, die Schwelle der Empfehlungsregeln erreicht (sonst mindestens 25 %), und zwar mit dem "
+            "gesamten 95-%-Intervall, wo die Regel das verlangt. Für einen Stadtteil gilt dieselbe Schwelle für den "
+            "Wert der Befragten aus diesem Stadtteil; Stadtteilwerte, die wegen zu weniger Antworten nicht "
+            "ausgewiesen werden, zählen nicht.")
+    below = survey[(survey["district_id"] == "") & ~survey["met"]]
+    if len(below):
+        text += (" Geprüft, für die ganze Kommune aber unter der Schwelle: "
+                 + "; ".join(f"{_text(r['label'])}: {value_text(r)}" for _, r in below.iterrows()) + ".")
+    return text
+
+
+def show_gaps(gaps) -> None:
+    """The combined gap matrix of stage 3 (profile and survey signals), with its rules and evidence."""
+    from kit.profile.view import show_gap_matrix
+
+    if gaps is None:
+        show_md("Für diese Kommune liegt keine Bestandsaufnahme der Präventionsaktivitäten vor; "
+                "die Lückenmatrix entfällt.")
+        return
+    show_md(survey_signal_rule_text(gaps))
+    if gaps.table.empty:
+        show_md("Weder das Gebietsprofil noch die Bürgerbefragung zeigen für ein Thema ein Problemanzeichen; "
+                "die Lückenmatrix entfällt, denn sie zeigt nur Themen mit Problemanzeichen.")
+        return
+    show_gap_matrix(gaps.table, gaps.inventory, gaps.districts, gap_evidence_frame(gaps),
+                    caption="Lückenmatrix aus Gebietsprofil und Bürgerbefragung: Themen mit Problemanzeichen "
+                            "nach Stadtteil")
