@@ -16,8 +16,9 @@ the communes with a population trend of up to ±2 %/year.
   log-uniform 5-20.000 and swings 2-10 % within each commune; power of a +30 %
   rise at mean 500 with ±8 % swings planted in one series.
 
-The old rule is :func:`kit.profile.indicators.trend_flags` (imported read-only;
-if it has since been replaced by the new rule, its column shows that rule).
+The old rule is the former ``kit.profile.indicators.trend_flags`` (Poisson band
+around the population-adjusted mean of the 3 previous years), frozen here as
+:func:`trend_flags` since the stage uses the new rule.
 The numbers quoted in kit.profile.early_warning.CALIBRATION come from this script.
 """
 
@@ -35,7 +36,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kit.profile.early_warning import RULE, early_warning
-from kit.profile.indicators import trend_flags
+from scipy import stats
 
 N_SERIES = 25
 FLAGGED = ("rise", "fall")
@@ -60,6 +61,31 @@ def simulate(rng, means, swings, effect=0.0, target=None, years=(4, 6)) -> pd.Da
         frames.append(pd.DataFrame({"series": f"s{i}", "year": yrs, "count": rng.poisson(lam),
                                     "population": pop}))
     return pd.concat(frames, ignore_index=True)
+
+
+def trend_flags(series_by_year: pd.Series, k: int = 3, conf: float = 0.95, population=None) -> dict:
+    """The former rule (kit.profile.indicators.trend_flags up to commit c5e787a), flags only:
+    the latest count against the central ``conf`` interval of a Poisson distribution with
+    mean m = mean rate of the k previous calendar years times the latest population ("" when
+    one of them or a population is missing)."""
+    s = pd.Series(series_by_year).dropna().sort_index().astype("float64")
+    if s.empty:
+        return {"flag": ""}
+    latest = int(s.index[-1])
+    prev = s[s.index.isin(range(latest - k, latest))]
+    if k < 1 or len(prev) < k:
+        return {"flag": ""}
+    if population is not None:
+        pop = pd.Series(population).astype("float64")
+        if any(y not in pop.index or not pop[y] > 0 for y in [*prev.index, latest]):
+            return {"flag": ""}
+        expected = float((prev / pop[prev.index]).mean() * pop[latest])
+    else:
+        expected = float(prev.mean())
+    lower, upper = (float(v) for v in stats.poisson.ppf([(1 - conf) / 2, (1 + conf) / 2], expected)) \
+        if expected > 0 else (0.0, 0.0)
+    x = float(s.iloc[-1])
+    return {"flag": "rise" if x > upper else "fall" if x < lower else "within_chance"}
 
 
 def old_flags(df: pd.DataFrame) -> pd.Series:

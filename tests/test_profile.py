@@ -112,61 +112,80 @@ def _poisson_quantile(q: float, mu: float) -> int:
     return k
 
 
-@pytest.mark.parametrize("latest, flag", [(25, "rise"), (18, "rise"), (17, "within_chance"), (14, "within_chance"),
-                                          (4, "within_chance"), (3, "fall"), (2, "fall")])
-def test_trend_flags_rule(latest, flag):
-    series = pd.Series({2019: 10, 2020: 10, 2021: 10, 2022: latest})
-    result = P.trend_flags(series, k=3)
-    # hand: mean of 2019-2021 is 10; central 95 % of Poisson(10) is 4 .. 17
+def _trends(series: dict, population: dict | None = None, subject: str = "a") -> dict:
+    counts = pd.DataFrame({"subject": subject, "year": list(series), "count": list(series.values())})
+    return P.early_warning_trends(counts, "owi", population=population)[subject]
+
+
+@pytest.mark.parametrize("latest, flag", [(25, "rise"), (17, "within_chance"), (4, "within_chance"), (2, "fall")])
+def test_early_warning_trends_alone_is_at_least_as_wide_as_poisson(latest, flag):
+    """A series alone with equal base years (no own variability) keeps at least the Poisson
+    range around the mean of the previous years (hand: central 95 % of Poisson(10) is 4 .. 17)."""
+    result = _trends({2019: 10, 2020: 10, 2021: 10, 2022: latest})
     assert _poisson_quantile(0.025, 10) == 4 and _poisson_quantile(0.975, 10) == 17
-    assert result["lower"] == 4 and result["upper"] == 17
-    assert result["expected"] == 10
+    assert result["expected"] == pytest.approx(10.0)
+    assert result["lower"] <= 4 + 1 and result["upper"] >= 17 - 1
     assert result["flag"] == flag
-    assert result["period"] == "2019–2021"
+    assert result["period"] == "2019–2021" and result["year"] == 2022 and result["count"] == latest
     assert result["note"] == ""  # the flag says it; no sentence in compute output
     from kit.profile.view import trend_text
 
-    expected_text = {"rise": "Anstieg über das zufällig erwartbare Maß hinaus",
-                     "fall": "Rückgang über das zufällig erwartbare Maß hinaus",
-                     "within_chance": "Veränderung im Rahmen zufälliger Schwankungen"}[flag]
     text = trend_text(result)
-    assert text.startswith(expected_text)
-    assert f"2022 {latest}, bei gleichbleibender Lage zufällig erwartbar 4 bis 17 (Mittel 2019–2021: 10,0)" in text
+    head = {"rise": "Auffälliger Anstieg", "fall": "Auffälliger Rückgang",
+            "within_chance": "Im Rahmen der üblichen Schwankungen"}[flag]
+    assert text.startswith(f"{head}: 2022 {latest} Fälle; bei gleichbleibender Lage wie 2019–2021 waren etwa 10 zu "
+                           "erwarten, üblich wären 4 bis ")
+    assert ("Hinweis zum Hinschauen, kein Beweis" in text) == (flag != "within_chance")
+    assert "signifikant" not in text.lower()
 
 
-def test_trend_flags_uses_only_last_k_years():
-    # 2018 (100) is outside the window of k = 3 years before 2022
-    result = P.trend_flags(pd.Series({2018: 100, 2019: 10, 2020: 10, 2021: 10, 2022: 25}), k=3)
-    assert result["expected"] == 10 and result["flag"] == "rise"
+def test_early_warning_trends_range_shown_as_whole_counts_never_contains_a_flagged_count():
+    from kit.profile.view import trend_text
+
+    result = {"flag": "fall", "year": 2024, "count": 14.0, "expected": 24.4, "lower": 14.41, "upper": 36.1,
+              "period": "2019–2023", "note": ""}
+    assert "üblich wären 15 bis 36." in trend_text(result)
 
 
-def test_trend_flags_population_adjusted():
-    counts = pd.Series({2019: 10, 2020: 10, 2021: 10, 2022: 20})
-    assert P.trend_flags(counts)["flag"] == "rise"
+def test_early_warning_trends_uses_up_to_five_previous_years():
+    # 2016 (100) is outside the window of 5 years before 2022; 2017-2021 are the base
+    result = _trends({2016: 100, 2017: 10, 2018: 10, 2019: 10, 2020: 10, 2021: 10, 2022: 25})
+    assert result["expected"] == pytest.approx(10.0) and result["period"] == "2017–2021"
+    assert result["flag"] == "rise"
+
+
+def test_early_warning_trends_population_adjusted():
+    counts = {2019: 10, 2020: 10, 2021: 10, 2022: 20}
+    assert _trends(counts)["flag"] == "rise"
     # the town doubled: 10 per 1,000 before, so 20 expected in 2022
-    pop = pd.Series({2019: 1000, 2020: 1000, 2021: 1000, 2022: 2000})
-    result = P.trend_flags(counts, population=pop)
+    result = _trends(counts, population={2019: 1000, 2020: 1000, 2021: 1000, 2022: 2000})
     assert result["expected"] == pytest.approx(20.0)
     assert result["flag"] == "within_chance"
 
 
-def test_trend_flags_too_few_years():
+def test_early_warning_trends_too_few_years():
     from kit.profile.view import trend_text
 
-    result = P.trend_flags(pd.Series({2021: 10, 2022: 30}), k=3)
+    result = _trends({2021: 10, 2022: 30})
     assert result["flag"] == "" and result["note"] == "trend_missing_years"
-    assert result["period"] == "2019–2021" and result["available"] == [2021]
-    assert trend_text(result) == ("Keine Trendaussage: Dafür werden die Werte der 3 Vorjahre 2019–2021 benötigt "
-                                  "(vorhanden: 2021).")
+    assert result["period"] == "2017–2021" and result["available"] == [2021]
+    assert math.isnan(result["expected"]) and math.isnan(result["upper"])
+    assert trend_text(result) == ("Keine Trendaussage: Dafür werden Werte aus mindestens 3 der 5 Vorjahre "
+                                  "2017–2021 benötigt (vorhanden: 2021).")
 
 
-def test_trend_flags_gap_in_previous_years():
-    # 2020 missing: the window 2019-2021 is incomplete, no flag
+def test_early_warning_trends_gap_in_previous_years_still_three_of_five():
+    # 2020 missing: 2017, 2018, 2019, 2021 are four of the five years before 2022
+    result = _trends({2017: 10, 2018: 10, 2019: 10, 2021: 10, 2022: 40})
+    assert result["flag"] == "rise" and result["period"] == "2017, 2018, 2019, 2021"
+
+
+def test_early_warning_trends_no_base_counts():
     from kit.profile.view import trend_text
 
-    result = P.trend_flags(pd.Series({2017: 10, 2018: 10, 2019: 10, 2021: 10, 2022: 40}), k=3)
-    assert result["flag"] == "" and result["note"] == "trend_missing_years"
-    assert "2019, 2021" in trend_text(result)
+    result = _trends({2019: 0, 2020: 0, 2021: 0, 2022: 5})
+    assert result["flag"] == "" and result["note"] == "trend_no_base_counts"
+    assert trend_text(result) == "In den Vorjahren kein Fall: kein Vergleichsniveau, keine Trendaussage."
 
 
 # ---------------------------------------------------------------------------

@@ -62,7 +62,9 @@ the rule slightly conservative when all series behave alike.
 
 A group with fewer than ``min_series_pooled`` evaluable series uses each
 series' own quasi-Poisson dispersion (a = 0, s² = X²/(k-1), t with k-1 df):
-valid but with little power.
+valid but with little power. Because 2-4 df can show no variability at all
+for counts (2, 2, 2), such a series is flagged only when the latest count
+also lies outside the Poisson range (scale 1, normal quantile).
 
 Two refinements keep the two tails honest for counts: the variance is
 evaluated under "no change" at the rate of all years including the latest
@@ -470,6 +472,16 @@ def _decide(f: dict, a: float, s2: float, df: float, d0: float, source: str, rul
     z = _z(x, f, a, s2)
     upper = _bound(f, a, s2, q)
     lower = _bound(f, a, s2, -q) if rule.sided == "two" else math.nan
+    if source == "own":
+        # A series alone (2-4 df) can show no variability at all (2, 2, 2 -> s² = 0, so
+        # 3 would be a "rise"): flag only what Poisson variation alone (scale 1, normal
+        # quantile) would flag as well; the range is the wider of the two.
+        qn = float(special.ndtri(1 - rule.alpha_rise))
+        zp = _z(x, f, a, 1.0) * q / qn
+        z = min(z, zp) if x >= mu0 else max(z, zp)
+        upper = max(upper, _bound(f, a, 1.0, qn))
+        if rule.sided == "two":
+            lower = min(lower, _bound(f, a, 1.0, -qn))
     if z > q:
         flag = "rise"
     elif rule.sided == "two" and z < -q:

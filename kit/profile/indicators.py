@@ -21,7 +21,7 @@ district and subject, with the columns in :data:`indicator_columns`::
     base           the denominator (population; for shares the base count)
     base_year      Int64; year (31.12.) of the population used as base, <NA>
                    when the base is no population
-    expected       trend rows: the count expected without change (mean of the
+    expected       trend rows: the count expected without change (level of the
                    previous years, population-adjusted); else NaN
     reference      reference rows: the reference value compared with; else NaN
     flag           "" or a machine flag: rise, fall, within_chance,
@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from kit.errors import DataError, ParamsError
+from kit.profile.early_warning import DEFAULT_RULE, EarlyWarningRule, early_warning
 from scipy import stats
 
 
@@ -125,15 +126,17 @@ POPULATION_FALLBACK = "population_fallback"    # population of base_year used, t
 POPULATION_MISSING = "population_missing"      # no population at all: no rate
 NO_DISTRICT_POPULATION = "no_district_population"
 TREND_NO_VALUES = "trend_no_values"
-TREND_MISSING_YEARS = "trend_missing_years"    # not all k previous years (period) present
+TREND_MISSING_YEARS = "trend_missing_years"    # too few previous years in the window (period) for the early warning
 TREND_POPULATION_MISSING = "trend_population_missing"
+TREND_NO_BASE_COUNTS = "trend_no_base_counts"  # no case in any previous year: no level to compare with
 OWI_ENFORCEMENT = "owi_enforcement"            # OWi counts also mirror how often the office checks
 MEMBERS_ELSEWHERE = "members_elsewhere"        # club members need not live in the commune
 OVER_CAPACITY = "over_capacity"                # occupancy above places
 VOLUNTEER_MEMBERS = "volunteer_members"        # volunteer fire brigade: members, not posts
 NOTE_CODES: tuple[str, ...] = (
     POPULATION_FALLBACK, POPULATION_MISSING, NO_DISTRICT_POPULATION, TREND_NO_VALUES, TREND_MISSING_YEARS,
-    TREND_POPULATION_MISSING, OWI_ENFORCEMENT, MEMBERS_ELSEWHERE, OVER_CAPACITY, VOLUNTEER_MEMBERS,
+    TREND_POPULATION_MISSING, TREND_NO_BASE_COUNTS, OWI_ENFORCEMENT, MEMBERS_ELSEWHERE, OVER_CAPACITY,
+    VOLUNTEER_MEMBERS,
     # kit.profile.pks
     "control_offence", "clearance_earlier_years", "mean_fewer_years", "reference_hz_missing",
 )
@@ -244,69 +247,72 @@ def poisson_interval(count, conf: float = 0.95):
     return lower, upper
 
 
-def trend_flags(series_by_year, k: int = 3, conf: float = 0.95, population=None) -> dict:
-    """Flag the latest year against the mean of the k years before it.
+def early_warning_trends(counts: pd.DataFrame, group: str, population=None,
+                         rule: EarlyWarningRule = DEFAULT_RULE) -> dict[str, dict]:
+    """Early warning for the latest year of several yearly series of one kind.
 
-    The rule: let m be the mean count of the k previous years (when
-    ``population`` is given: the mean rate of those years times the latest
-    population, so a growing town is not flagged for growing). If the latest
-    count lies outside the central ``conf`` interval of a Poisson distribution
-    with mean m, the flag is "rise" or "fall", else "within_chance".
+    ``counts``: long table with columns ``subject``, ``year`` and ``count``
+    (one row per subject and year). ``group`` names the kind of series ("pks",
+    "owi"): the year-to-year variability is estimated from all series passed
+    together, so pass the series of one kind in one call and never mix PKS
+    and OWi. ``population``: {year: population} (or a Series) used as offset,
+    so a growing town is not flagged for growing; None or any missing year:
+    no offset.
 
-    Caveat (documented for the report): the rule treats m as known. Because m
-    itself varies by chance, the rule flags a little more often than 5 % when
-    nothing has changed (simulated: about 7 % for m = 10, 8-9 % for large m),
-    and more when counts are over-dispersed. Treat a flag as a prompt to look,
-    not as proof.
+    The rule is :func:`kit.profile.early_warning.early_warning` (negative
+    binomial variability pooled over the group, up to ``rule.max_years``
+    previous years, at least ``rule.min_years``); its statement and measured
+    false-alarm rate are :data:`kit.profile.early_warning.RULE` and
+    :data:`~kit.profile.early_warning.CALIBRATION`.
 
-    The previous years are the k calendar years before the latest one; when
-    any of them is missing the flag is "" and the note code says why
-    (``trend_missing_years``; ``available`` lists the previous years present).
-
-    Returns a dict with year, period (previous years), count, expected,
-    lower, upper (bounds of the expected range of counts), flag, note (code
-    or ""), available (previous years present, list of int).
+    Returns {subject: dict} with year (latest), period (the previous years
+    used, or when too few: the window of ``max_years`` years before),
+    count, expected (count expected without change), lower, upper (the range
+    expected without change), flag ("rise", "fall", "within_chance" or "" when
+    not evaluable), note (a trend note code or ""), available (previous years
+    present in the window, list of int), z and p_value.
     """
-    s = pd.Series(series_by_year).dropna()
-    s.index = s.index.astype(int)
-    s = s.sort_index().astype("float64")
-    result = {"year": None, "period": "", "count": math.nan, "expected": math.nan,
-              "lower": math.nan, "upper": math.nan, "flag": "", "note": "", "available": []}
-    if s.empty:
-        result["note"] = TREND_NO_VALUES
-        return result
-    latest = int(s.index[-1])
-    x = float(s.iloc[-1])
-    window = list(range(latest - k, latest))
-    prev = s[s.index.isin(window)]
-    result.update(year=latest, count=x, period=format_period(window), available=[int(y) for y in prev.index])
-    if k < 1 or len(prev) < k:
-        result["note"] = TREND_MISSING_YEARS
-        return result
+    c = pd.DataFrame({"series": counts["subject"].astype("str").to_numpy(),
+                      "year": pd.to_numeric(counts["year"]).astype("int64").to_numpy(),
+                      "count": pd.to_numeric(counts["count"]).astype("float64").to_numpy()})
+    c = c[c["count"].notna()]
+    if c.empty:
+        return {}
+    c["group"] = str(group)
     if population is not None:
         pop = pd.Series(population)
         pop.index = pop.index.astype(int)
         pop = pop.astype("float64")
-        needed = list(prev.index) + [latest]
-        if any(y not in pop.index or not pop[y] > 0 for y in needed):
-            result["note"] = TREND_POPULATION_MISSING
-            return result
-        expected = float((prev / pop[prev.index]).mean() * pop[latest])
-    else:
-        expected = float(prev.mean())
-    a = 1.0 - conf
-    if expected > 0:
-        lower, upper = (float(v) for v in stats.poisson.ppf([a / 2, 1 - a / 2], expected))
-    else:
-        lower = upper = 0.0
-    if x > upper:
-        flag = "rise"
-    elif x < lower:
-        flag = "fall"
-    else:
-        flag = "within_chance"
-    result.update(expected=expected, lower=lower, upper=upper, flag=flag)
-    return result
+        values = c["year"].map(pop)
+        if values.notna().all() and (values > 0).all():
+            c["population"] = values.to_numpy()
+    ew = early_warning(c, rule).set_index("series")
+    out: dict[str, dict] = {}
+    for subject, g in c.groupby("series", sort=False):
+        r = ew.loc[subject]
+        latest = int(r["latest_year"])
+        window = range(latest - rule.max_years, latest)
+        available = sorted(int(y) for y in g["year"] if int(y) in window)
+        flag = _EW_FLAGS.get(str(r["flag"]), "")
+        note = "" if flag else _EW_REASONS.get(str(r["reason"]), TREND_MISSING_YEARS)
+        evaluated = bool(flag)
+        out[str(subject)] = {
+            "year": latest, "period": format_period(available if evaluated else window),
+            "count": float(r["observed"]),
+            "expected": float(r["expected"]) if evaluated else math.nan,
+            "lower": float(r["lower"]) if evaluated else math.nan,
+            "upper": float(r["upper"]) if evaluated else math.nan,
+            "flag": flag, "note": note, "available": available,
+            "z": float(r["z"]) if evaluated else math.nan,
+            "p_value": float(r["p_value"]) if evaluated else math.nan,
+        }
+    return out
+
+
+# early_warning flag -> indicator-table flag; reason -> note code
+_EW_FLAGS = {"rise": "rise", "fall": "fall", "none": "within_chance"}
+_EW_REASONS = {"too_few_years": TREND_MISSING_YEARS, "population_missing": TREND_POPULATION_MISSING,
+               "no_base_counts": TREND_NO_BASE_COUNTS}
 
 
 # ---------------------------------------------------------------------------
@@ -609,14 +615,16 @@ def population_for_year(pop: pd.Series, year: int, lag: int = 0) -> tuple[float,
 # ---------------------------------------------------------------------------
 
 
-def owi_rates(owi: pd.DataFrame, population_totals: pd.DataFrame | pd.Series, k: int = 3,
+def owi_rates(owi: pd.DataFrame, population_totals: pd.DataFrame | pd.Series,
               conf: float = 0.95) -> pd.DataFrame:
     """Administrative offences per 1,000 residents by category and year.
 
     Rows: ``owi_per_1000`` per category and year plus the sum of all
     categories (subject ""), with the exact Poisson interval of the rate;
-    ``owi_trend`` for the latest year per category and in total (rule of
-    :func:`trend_flags`, population-adjusted). Population: 31.12. of the same year.
+    ``owi_trend`` for the latest year per category and in total (early
+    warning of :func:`early_warning_trends`, the categories and the total
+    pooled as one group "owi", population-adjusted). Population: 31.12. of
+    the same year.
     """
     pop = _population_series(population_totals)
     df = owi.copy()
@@ -627,6 +635,10 @@ def owi_rates(owi: pd.DataFrame, population_totals: pd.DataFrame | pd.Series, k:
     total = df.groupby("year")["count"].sum()
     series = {c: by_cat.loc[c] for c in by_cat.index.get_level_values(0).unique()}
     series[""] = total
+    years_pop = {int(y): population_for_year(pop, y, 0)[0] for y in total.index}
+    trends = early_warning_trends(
+        pd.DataFrame([(subject, int(y), float(n)) for subject, s in series.items() for y, n in s.items()],
+                     columns=["subject", "year", "count"]), "owi", population=years_pop)
     rows = []
     for subject, s in series.items():
         label = subject if subject else "alle Kategorien"
@@ -637,8 +649,7 @@ def owi_rates(owi: pd.DataFrame, population_totals: pd.DataFrame | pd.Series, k:
                              unit="je 1.000 Einw.", year=year, period=str(year), subject=subject,
                              subject_label=label, value=rate_per(n, base, 1000), lower=rate_per(lo, base, 1000),
                              upper=rate_per(hi, base, 1000), count=n, base=base, base_year=used, note=pnote))
-        years_pop = {int(y): population_for_year(pop, y, 0)[0] for y in s.index}
-        tr = trend_flags(s, k=k, conf=conf, population=pd.Series(years_pop))
+        tr = trends[subject]
         rows.append(dict(indicator="owi_trend", label="Ordnungswidrigkeiten: Entwicklung",
                          unit="Anzahl", year=tr["year"], period=tr["period"], subject=subject, subject_label=label,
                          value=tr["count"], lower=tr["lower"], upper=tr["upper"], count=tr["count"],
@@ -873,11 +884,11 @@ def problem_topics_from_indicators(indicators: pd.DataFrame, rules: Mapping[tupl
     """Prevention topics with a sign of a problem, from indicator flags.
 
     A row of ``indicators`` is evidence of a problem when its flag is one of
-    ``flags`` (default: "rise" = significant increase, "above_reference" =
-    significantly above the reference) and ``rules`` (default
+    ``flags`` (default: "rise" = a rise flagged by the early warning, "above_reference" =
+    the reference lies below the interval of the own HZ) and ``rules`` (default
     :data:`TOPIC_RULES`) maps (indicator family, subject) to a topic, where
     the family is the indicator id up to the first "_" ("owi", "pks"). For
-    example a significant rise of OWi "Abfall/Vermüllung" gives the topic
+    example a flagged rise of OWi "Abfall/Vermüllung" gives the topic
     "Sauberkeit/Ordnung". A high value alone is no evidence: without a trend
     or a comparison there is no yardstick.
 

@@ -2,7 +2,7 @@
 
 - :func:`pks_indicators` derives cases, Häufigkeitszahl (HZ) with exact
   Poisson intervals, clearance rate, suspects, attempts, multi-year means,
-  a trend flag and the comparison with a reference HZ.
+  the early-warning flag of the latest year and the comparison with a reference HZ.
 - :func:`pmk_summary` tabulates PMK cases by year and phenomenon area.
 - Reading the BKA district table lives in :mod:`kit.profile.bka`.
 
@@ -22,12 +22,12 @@ import pandas as pd
 from kit.profile.indicators import (
     _join_notes,
     _population_series,
+    early_warning_trends,
     format_period,
     make_indicators,
     poisson_interval,
     population_for_year,
     rate_per,
-    trend_flags,
 )
 
 # Summary keys of the PKS (Straftatenschlüssel). The BKA writes "------" for
@@ -123,10 +123,13 @@ def pks_indicators(pks: pd.DataFrame, population_totals: pd.DataFrame | pd.Serie
       pks_hz_mean         summed cases * 100,000 / summed population, interval
                           likewise (cases per 100,000 residents and year)
     Latest year:
-      pks_trend           flag rise / fall / within_chance (rule of
-                          :func:`kit.profile.indicators.trend_flags`, k = years_for_mean,
-                          population-adjusted); value = latest cases,
-                          lower/upper = range expected by chance
+      pks_trend           flag rise / fall / within_chance of the early
+                          warning (:func:`kit.profile.indicators.early_warning_trends`:
+                          all keys pooled as group "pks", up to 5 previous
+                          years, population-adjusted); value = latest cases,
+                          expected = cases expected without change,
+                          lower/upper = range expected without change,
+                          period = the previous years used
       pks_hz_reference    only with ``reference`` (key -> HZ for the latest
                           year, or (key, year) -> HZ, or key -> {year: HZ}):
                           value = own HZ with its interval; flag
@@ -151,6 +154,9 @@ def pks_indicators(pks: pd.DataFrame, population_totals: pd.DataFrame | pd.Serie
             df[col] = df[col].astype("float64")
     has_attempts = "attempts" in df.columns
     pop = _population_series(population_totals)
+    pop_by_year = {int(y): population_for_year(pop, y, lag=population_lag)[0] for y in df["year"].unique()}
+    trends = early_warning_trends(df.rename(columns={"key": "subject", "cases": "count"}), "pks",
+                                  population=pop_by_year)
     rows = []
     for key in dict.fromkeys(df["key"]):
         g = df[df["key"] == key].sort_values("year")
@@ -205,9 +211,8 @@ def pks_indicators(pks: pd.DataFrame, population_totals: pd.DataFrame | pd.Serie
                              lower=rate_per(lo, sum_pop, 100000), upper=rate_per(hi, sum_pop, 100000),
                              count=s, base=sum_pop / nyears, note=_join_notes(fewer, control)))
 
-        # trend of the latest year
-        tr = trend_flags(g.set_index("year")["cases"], k=years_for_mean, conf=conf,
-                         population=pd.Series(bases) if all(b > 0 for b in bases.values()) else None)
+        # early warning for the latest year
+        tr = trends[key]
         rows.append(dict(subj, indicator="pks_trend", label="Entwicklung der erfassten Fälle", unit="Fälle",
                          year=latest, period=tr["period"], value=tr["count"], lower=tr["lower"],
                          upper=tr["upper"], count=tr["count"], base=bases[latest], base_year=used[latest],

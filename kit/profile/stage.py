@@ -125,7 +125,7 @@ def compute_profile(inputs: ProfileInputs) -> ProfileResult:
     pks_ind = pks_mod.pks_indicators(inputs["pks"], totals, years_for_mean=k, conf=conf,
                                      reference=reference or None,
                                      reference_label=cfg.get("pks_reference_label", ""))
-    owi = prof.owi_rates(inputs["owi"], totals, k=k, conf=conf) if inputs["owi"] is not None else None
+    owi = prof.owi_rates(inputs["owi"], totals, conf=conf) if inputs["owi"] is not None else None
     clubs = prof.club_rates(inputs["clubs"], residents) if inputs["clubs"] is not None else None
     acc = (prof.accommodation_summary(inputs["accommodation"], residents)
            if inputs["accommodation"] is not None else None)
@@ -195,8 +195,8 @@ def key_indicators(result: ProfileResult) -> pd.DataFrame:
         trend = _row(result.pks, "pks_trend", key)
         if trend is not None and trend["flag"]:
             rows.append({"indicator": f"profile.pks_rise_{key}",
-                         "label": (f"Signifikanter Anstieg {trend['subject_label']} {int(trend['year'])} "
-                                   f"(gegenüber {trend['period']})"),
+                         "label": (f"Auffälliger Anstieg {trend['subject_label']} {int(trend['year'])} "
+                                   f"(gegenüber {trend['period']}; Hinweis, kein Beweis)"),
                          "value": 1.0 if trend["flag"] == "rise" else 0.0, "unit": "ja/nein"})
     if result.owi is not None:
         for _, r in result.owi[(result.owi["indicator"] == "owi_per_1000") & result.owi["year"].notna()].iterrows():
@@ -207,7 +207,8 @@ def key_indicators(result: ProfileResult) -> pd.DataFrame:
                              "value": r["value"], "lower": r["lower"], "upper": r["upper"], "unit": "je 1.000 Einw."})
         for _, r in result.owi[(result.owi["indicator"] == "owi_trend") & (result.owi["flag"] != "")].iterrows():
             rows.append({"indicator": f"profile.owi_rise_{r['subject'] or 'gesamt'}",
-                         "label": f"Signifikanter Anstieg OWi {r['subject_label']} {r['year']}",
+                         "label": (f"Auffälliger Anstieg OWi {r['subject_label']} {r['year']} "
+                                   f"(gegenüber {r['period']}; Hinweis, kein Beweis)"),
                          "value": 1.0 if r["flag"] == "rise" else 0.0, "unit": "ja/nein"})
     if "share_nongerman_pct" in result.totals.columns and not pd.isna(latest["share_nongerman_pct"]):
         rows.append({"indicator": "profile.share_nongerman", "label": "Anteil nichtdeutscher Einwohner",

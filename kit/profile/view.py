@@ -15,6 +15,7 @@ from kit import figures as plots
 from kit.profile.inputs import INPUT_TITLES, ProfileInputs
 from kit.profile import reference as bench
 from kit.profile.pks import CONTROL_KEYS, POPULATION_LAG
+from kit.profile.early_warning import CALIBRATION as EW_CALIBRATION, RULE as EW_RULE
 from kit.profile import gaps as gaps_mod
 from kit.profile.indicators import BOS_FULLTIME_TYPES, BOS_VOLUNTEER_TYPES, REGISTER_AGE_GROUPS, age_bands, note_codes
 from kit.report import (DASH, fmt_int, interactive_session, fmt_interval, fmt_num, show_md, show_note, show_table)
@@ -30,6 +31,7 @@ NOTE_TEXT: dict[str, str] = {
     "no_district_population": "Keine Einwohnerzahl für diesen Stadtteil.",
     "trend_no_values": "Keine Werte vorhanden.",
     "trend_population_missing": "Einwohnerzahlen fehlen für einzelne Jahre; kein Trend berechnet.",
+    "trend_no_base_counts": "In den Vorjahren kein Fall: kein Vergleichsniveau, keine Trendaussage.",
     "owi_enforcement": ("OWi-Zahlen spiegeln auch, wie oft das Ordnungsamt kontrolliert, nicht nur, "
                         "wie oft Verstöße vorkommen."),
     "members_elsewhere": "Mitglieder wohnen nicht unbedingt in der Kommune.",
@@ -40,9 +42,11 @@ NOTE_TEXT: dict[str, str] = {
     "clearance_earlier_years": "Über 100 %: Es wurden auch Fälle aus früheren Jahren aufgeklärt.",
     "reference_hz_missing": "Eigene Häufigkeitszahl nicht berechenbar.",
 }
-TREND_TEXT = {"rise": "Anstieg über das zufällig erwartbare Maß hinaus",
-              "fall": "Rückgang über das zufällig erwartbare Maß hinaus",
-              "within_chance": "Veränderung im Rahmen zufälliger Schwankungen"}
+TREND_TEXT = {"rise": "Auffälliger Anstieg",
+              "fall": "Auffälliger Rückgang",
+              "within_chance": "Im Rahmen der üblichen Schwankungen"}
+# said with every "auffällig": the early warning flags about 1 in 20 unchanged series
+TREND_CAVEAT = "ein Hinweis zum Hinschauen, kein Beweis"
 REFERENCE_TEXT = {"above_reference": ("Über dem Referenzwert", "liegt unter dem"),
                   "below_reference": ("Unter dem Referenzwert", "liegt über dem"),
                   "like_reference": ("Im Rahmen des Referenzwerts", "liegt im")}
@@ -76,33 +80,89 @@ def _period_years(period: str) -> list[int]:
     return years
 
 
+def _count_num(x) -> str:
+    """A count or an expected count: one decimal below 10, else whole numbers."""
+    return fmt_num(x, 1 if not pd.isna(x) and abs(float(x)) < 10 else 0)
+
+
+def _count_range(lower, upper) -> str:
+    """The whole counts inside the range expected without change: '15 bis 36' for 14,4 to 36,1
+    (so a flagged count never seems to lie inside the range shown)."""
+    import math
+
+    if pd.isna(lower) or pd.isna(upper):
+        return f"{fmt_num(lower)} bis {fmt_num(upper)}"
+    lo, hi = math.ceil(float(lower) - 1e-9), math.floor(float(upper) + 1e-9)
+    return f"{fmt_int(lo)} bis {fmt_int(max(hi, lo))}"
+
+
 def trend_text(row, available=None) -> str:
-    """The trend rule's finding in German, from a trend row (pks_trend/owi_trend, or the
-    dict of kit.profile.indicators.trend_flags): flag, year, count, expected range, mean."""
+    """The early warning's finding in German, from a trend row (pks_trend/owi_trend, or a
+    dict of kit.profile.indicators.early_warning_trends): flag, year, count, expected count
+    and the range expected without change; "auffällig" always with its caveat."""
     flag = _get(row, "flag", "")
     period = _get(row, "period", "")
     codes = note_codes(_get(row, "note", ""))
     if flag in TREND_TEXT:
         count = _get(row, "count", _get(row, "value"))
         if count is None or _get(row, "year") is None:
-            return f"{TREND_TEXT[flag]}."
-        return (f"{TREND_TEXT[flag]}: {int(_get(row, 'year'))} {fmt_num(count)}, bei gleichbleibender Lage "
-                f"zufällig erwartbar {fmt_num(_get(row, 'lower'))} bis {fmt_num(_get(row, 'upper'))} "
-                f"(Mittel {period}: {fmt_num(_get(row, 'expected'), 1)}).")
+            text = f"{TREND_TEXT[flag]}."
+        else:
+            text = (f"{TREND_TEXT[flag]}: {int(_get(row, 'year'))} {_n_cases(count)}; bei gleichbleibender Lage "
+                    f"wie {period} waren etwa {_count_num(_get(row, 'expected'))} zu erwarten, üblich wären "
+                    f"{_count_range(_get(row, 'lower'), _get(row, 'upper'))}.")
+        if flag in ("rise", "fall"):
+            text += f" Das ist {TREND_CAVEAT}."
+        return text
     if "trend_missing_years" in codes:
         window = _period_years(period)
         if available is None:
             available = _get(row, "available")
-        text = f"Keine Trendaussage: Dafür werden die Werte der {len(window)} Vorjahre {period} benötigt"
+        text = (f"Keine Trendaussage: Dafür werden Werte aus mindestens {EW_RULE['min_years']} der "
+                f"{len(window)} Vorjahre {period} benötigt")
         if available is not None:
             from kit.profile.indicators import format_period
 
             text += f" (vorhanden: {format_period([y for y in available if y in window]) or 'keines'})"
         return text + "."
-    for code in ("trend_no_values", "trend_population_missing"):
+    for code in ("trend_no_values", "trend_population_missing", "trend_no_base_counts"):
         if code in codes:
             return NOTE_TEXT[code]
     return ""
+
+
+def early_warning_rule_text(n_series: int | None = None, *, short: bool = False) -> str:
+    """The early-warning rule and its measured false-alarm rate in plain German, from
+    kit.profile.early_warning.RULE and CALIBRATION (``n_series``: series checked, for the
+    number of flags expected by chance; ``short``: two sentences for the PKS section)."""
+    r, c = EW_RULE, EW_CALIBRATION
+    level = fmt_num(100 * (1 - r["alpha"]), 0)
+    one_in = fmt_int(round(1 / r["alpha"]))
+    both = r["sided"] == "two"
+    which = "ein Anstieg oder ein Rückgang" if both else "ein Anstieg"
+    rate = f"{fmt_num(100 * c['false_alarm_rate'], 1)} %"
+    if short:
+        return (f"„Auffällig“ in der Spalte „Entwicklung“ heißt: Die Fallzahl des letzten Jahres liegt außerhalb des "
+                f"Bereichs, der nach bis zu {r['max_years']} Vorjahren bei gleichbleibender Lage üblich ist. Auch "
+                f"ohne echte Veränderung trifft das auf etwa jede {one_in}. Reihe zu (in einer Simulation {rate}); "
+                f"es ist {TREND_CAVEAT}. Die Regel steht im Abschnitt „Auffällige Entwicklungen“.")
+    text = (f"**So wird „auffällig“ bestimmt:** Für jede Reihe wird aus bis zu {r['max_years']} Vorjahren "
+            f"(mindestens {r['min_years']}) das übliche Niveau bestimmt, an die Einwohnerzahl angepasst. Wie stark "
+            "solche Zahlen von Jahr zu Jahr schwanken, wird aus allen Reihen der Kommune gemeinsam geschätzt, "
+            "getrennt für PKS und Ordnungswidrigkeiten; denn Fallzahlen schwanken deutlich stärker, als der reine "
+            f"Zufall erwarten ließe. Auffällig ist {which}, wenn die Zahl des letzten Jahres außerhalb des Bereichs "
+            f"liegt, in den sie bei gleichbleibender Lage mit {level} % Wahrscheinlichkeit fiele. Auch ohne jede "
+            f"echte Veränderung trifft das auf etwa jede {one_in}. Reihe zu: In einer Simulation mit "
+            f"{fmt_int(c['simulated_series'])} Reihen ohne Veränderung waren {rate} auffällig.")
+    if n_series:
+        text += (f" Bei {fmt_int(n_series)} geprüften Reihen sind also etwa {fmt_num(n_series * r['alpha'], 1)} "
+                 "auffällige Werte allein durch Zufall zu erwarten.")
+    pw = c["power"]
+    text += (f" Umgekehrt wird nicht jede echte Veränderung erkannt: Ein Anstieg um {fmt_num(100 * pw['effect'], 0)} % "
+             f"bei rund {fmt_int(pw['mean'])} Fällen im Jahr, die sonst um etwa {fmt_num(100 * pw['swing'], 0)} % "
+             f"schwanken, fällt nur in etwa {fmt_num(100 * pw['value'], 0)} % der Fälle auf, bei kleineren Zahlen "
+             f"seltener. Ein auffälliger Wert ist deshalb {TREND_CAVEAT}; ein unauffälliger keine Entwarnung.")
+    return text
 
 
 def reference_text(row, reference_label: str = "") -> str:
@@ -271,6 +331,7 @@ def show_population(result: ProfileResult, inputs: ProfileInputs) -> None:
 
 def show_districts(result: ProfileResult, inputs: ProfileInputs) -> None:
     names = inputs.district_names
+    show_md(districts_text(result, inputs))
     d = result.by_district.copy()
     d["name"] = d["district_id"].map(names)
     cols = {"name": ("Stadtteil", None), "total": ("Einwohner", fmt_int),
@@ -465,9 +526,11 @@ def show_pks(result: ProfileResult, params: dict) -> None:
     if has_reference:
         cols["reference_hz"] = (f"HZ {label}", 0)
         cols["reference"] = ("Vergleich mit der Referenz", None)
-        show_md(f"Vergleichswerte (Häufigkeitszahlen) aus den Parametern: **{label}**. Als über oder unter dem "
+        show_md(f"Eigene Vergleichswerte der Kommune (Häufigkeitszahlen): **{label}**. Als über oder unter dem "
                 "Referenzwert gilt eine HZ nur, wenn der Referenzwert außerhalb ihres 95-%-Zufallsintervalls liegt.")
     show_table(ov, cols, caption="Polizeilich registrierte Kriminalität (Hellfeld): letztes Jahr und Mehrjahresmittel")
+    show_md(pks_overview_text(result, ov))
+    show_md(early_warning_rule_text(short=True))
     show_pks_benchmarks(result, params)
 
     show_md("**Entwicklung über die Jahre** für alle Straftaten und die Summenschlüssel (Gewalt-, Straßen-, "
@@ -840,18 +903,13 @@ def show_owi(result: ProfileResult) -> None:
         _missing_note(result, "owi")
         return
     ind = result.owi
+    show_md(owi_text(result))
     year = int(ind["year"].max())
     _indicator_table(ind, "owi_per_1000", caption=f"Ordnungswidrigkeiten {year}: Fälle und je 1.000 Einwohner",
                      value_header="je 1.000 Einw.", with_interval=True, count_header=f"Fälle {year}")
     _wide_by_year(ind, "owi_per_1000", caption="Ordnungswidrigkeiten je 1.000 Einwohner nach Kategorie und Jahr",
                   subject_header="Kategorie", decimals=1)
-    trends = ind[(ind["indicator"] == "owi_trend") & (ind["flag"] == "rise")]
-    if len(trends):
-        names = ", ".join(t if t else "insgesamt" for t in trends["subject_label"])
-        show_md(f"**Auffällige Anstiege** (außerhalb der zufällig erwartbaren Schwankung): {names}. "
-                "OWi-Zahlen spiegeln auch, wie oft das Ordnungsamt kontrolliert.")
-    else:
-        show_md("Bei keiner Kategorie liegt der Anstieg im letzten Jahr über dem zufällig erwartbaren Maß.")
+    show_md(owi_trend_text(result))
 
 
 def show_clubs(result: ProfileResult, inputs: ProfileInputs) -> None:
@@ -859,6 +917,7 @@ def show_clubs(result: ProfileResult, inputs: ProfileInputs) -> None:
         _missing_note(result, "clubs")
         return
     c = result.clubs
+    show_md(clubs_text(result, inputs))
     _indicator_table(c[c["district_id"] == ""], "clubs_per_1000",
                      caption=f"Vereine nach Art: Anzahl und je 1.000 Einwohner ({result.latest_year})",
                      value_header="je 1.000 Einw.", decimals=2, subject_header="Art", count_header="Vereine")
@@ -887,6 +946,7 @@ def show_accommodation(result: ProfileResult, inputs: ProfileInputs) -> None:
     if result.accommodation is None:
         _missing_note(result, "accommodation")
         return
+    show_md(accommodation_text(result))
     a = result.accommodation
     a = a[a["year"] == a["year"].max()]
     year = int(a["year"].max())
@@ -998,6 +1058,7 @@ def show_education(result: ProfileResult) -> None:
     if result.education is None:
         _missing_note(result, "education")
         return
+    show_md(education_text(result))
     e = result.education
     _wide_by_year(e, "education_eur_per_resident", caption="Bildungsausgaben je Einwohner (EUR) nach Bereich und Jahr",
                   subject_header="Bereich", decimals=2)
@@ -1173,32 +1234,393 @@ def profile_evidence_frame(problems: pd.DataFrame, names: dict, reference_label:
 
 
 def trend_overview(result: ProfileResult) -> pd.DataFrame:
-    """Rows of the PKS and OWi trend indicators with a flag (for the early-warning list)."""
-    parts = [t[(t["indicator"].isin(["pks_trend", "owi_trend"])) & (t["flag"] != "")]
+    """Rows of the PKS and OWi trend indicators (for the early-warning list; flag "" = not checked)."""
+    parts = [t[t["indicator"].isin(["pks_trend", "owi_trend"])]
              for t in (result.pks, result.owi) if t is not None]
     if not parts:
         return pd.DataFrame(columns=result.pks.columns)
     return pd.concat(parts, ignore_index=True)
 
 
+def _trend_what(row) -> str:
+    """The series of a trend row in words: 'Diebstahl insgesamt', 'Einfacher Ladendiebstahl (Kontrolldelikt)',
+    'alle Kategorien'."""
+    label, indicator, key = _get(row, "subject_label", ""), _get(row, "indicator", ""), _get(row, "subject", "")
+    if indicator == "owi_trend" and key == "":
+        return "alle Kategorien"
+    return (label or "insgesamt") + (" (Kontrolldelikt)" if indicator == "pks_trend" and key in CONTROL_KEYS else "")
+
+
 def show_trends(result: ProfileResult) -> None:
-    """Early warning: indicators with a rise beyond chance, with the stated rule."""
+    """Early warning: the PKS and OWi series whose latest year lies outside the range expected
+    without change (rises first, then falls), with the rule and its false-alarm rate."""
     t = trend_overview(result)
-    rises = t[t["flag"] == "rise"].copy()
-    show_md("**Regel:** Ein Anstieg gilt als auffällig, wenn die Zahl des letzten Jahres über dem Bereich liegt, "
-            "der bei gleichbleibender Lage mit 95 % Wahrscheinlichkeit zu erwarten wäre (Poisson-Verteilung um das "
-            "Mittel der Vorjahre, an die Einwohnerzahl angepasst). Die Regel schlägt auch ohne echte Veränderung in "
-            "etwa 5 bis 9 % der Fälle an: ein Anlass hinzusehen, kein Beweis.")
-    if rises.empty:
-        show_md(f"Von {fmt_int(len(t))} geprüften Reihen (PKS und Ordnungswidrigkeiten) zeigt keine einen "
-                "auffälligen Anstieg.")
+    checked = t[t["flag"].isin(["rise", "fall", "within_chance"])]
+    show_md(early_warning_rule_text(len(checked)))
+    flagged = checked[checked["flag"].isin(["rise", "fall"])].copy()
+    not_checked = len(t) - len(checked)
+    rest = (f" {fmt_int(not_checked)} weitere Reihen ließen sich nicht prüfen (zu wenige Vorjahre oder keine Fälle "
+            "in den Vorjahren)." if not_checked else "")
+    if flagged.empty:
+        show_md(f"Von {fmt_int(len(checked))} geprüften Reihen (PKS und Ordnungswidrigkeiten) ist keine auffällig: "
+                f"Alle Werte des letzten Jahres liegen im Bereich der üblichen Schwankungen.{rest}")
         return
-    rises["area"] = ["PKS" if i == "pks_trend" else "Ordnungswidrigkeiten" for i in rises["indicator"]]
-    rises["what"] = [(lab if lab else "insgesamt") + (" (Kontrolldelikt)" if ind == "pks_trend" and key in CONTROL_KEYS
-                                                       else "")
-                     for lab, ind, key in zip(rises["subject_label"], rises["indicator"], rises["subject"])]
-    rises.loc[(rises["indicator"] == "owi_trend") & (rises["subject"] == ""), "what"] = "alle Kategorien"
-    rises["finding"] = [note_text(r) for _, r in rises.iterrows()]
-    show_table(rises, {"area": ("Bereich", None), "what": ("Indikator", None), "year": ("Jahr", _year_text),
-                       "finding": ("Befund", None)},
-               caption=f"Frühwarnung: auffällige Anstiege ({fmt_int(len(rises))} von {fmt_int(len(t))} geprüften Reihen)")
+    n_rise, n_fall = int((flagged["flag"] == "rise").sum()), int((flagged["flag"] == "fall").sum())
+    counts = _list_de([f"{fmt_int(n)} {word}" for n, word in ((n_rise, "mit auffälligem Anstieg"),
+                                                                (n_fall, "mit auffälligem Rückgang")) if n])
+    show_md(f"Von {fmt_int(len(checked))} geprüften Reihen (PKS und Ordnungswidrigkeiten) sind {counts}; "
+            f"jede davon ist {TREND_CAVEAT}.{rest}")
+    flagged["area"] = ["PKS" if i == "pks_trend" else "Ordnungswidrigkeiten" for i in flagged["indicator"]]
+    flagged["what"] = [_trend_what(r) for _, r in flagged.iterrows()]
+    flagged["finding"] = [note_text(r) for _, r in flagged.iterrows()]
+    flagged["order"] = flagged["flag"].map({"rise": 0, "fall": 1})
+    flagged["area_order"] = (flagged["area"] != "PKS").astype(int)
+    flagged = flagged.sort_values(["order", "area_order"], kind="stable")
+    show_table(flagged, {"area": ("Bereich", None), "what": ("Reihe", None), "year": ("Jahr", _year_text),
+                         "finding": ("Befund", None)},
+               caption=f"Frühwarnung: auffällige Entwicklungen ({fmt_int(len(flagged))} von "
+                       f"{fmt_int(len(checked))} geprüften Reihen)")
+
+
+# ---------------------------------------------------------------------------
+# "Das Wichtigste in Kürze", section sentences, technical notes
+# ---------------------------------------------------------------------------
+
+_REF_WORDS = {"above_reference": "höher als", "below_reference": "niedriger als", "like_reference": "im Bereich"}
+_SHARE_WORDS = {"share_65plus": "65 Jahre und älter", "share_under18": "unter 18 Jahre",
+                "share_nongerman": "ohne deutsche Staatsangehörigkeit"}
+
+
+def _n_cases(n) -> str:
+    """'1 Fall', '1.234 Fälle'."""
+    return "1 Fall" if int(n) == 1 else f"{fmt_int(n)} Fälle"
+
+
+def _signed_pct(x) -> str:
+    return f"{'+' if float(x) > 0 else ''}{fmt_num(x, 1)} %"
+
+
+def _compare_words(flag: str, reference, who: str) -> str:
+    """'niedriger als in Sachsen (6.594)', 'im Bereich des Werts von Sachsen (6.594)'."""
+    if flag == "like_reference":
+        return f"im Bereich des Werts {who} ({_hz(reference)})"
+    return f"{_REF_WORDS.get(flag, '')} {who} ({_hz(reference)})".strip()
+
+
+def _who(kind: str, label: str = "") -> str:
+    if kind == "land":
+        return "in Sachsen"
+    if kind == "kreis":
+        return f"im {label}" if label else "im Landkreis"
+    return f"bei der Referenz {label}" if label else "bei der Referenz"
+
+
+def finding_text(row, result: ProfileResult, district_names: dict | None = None, *,
+                 say_last_year: bool = True) -> str:
+    """One finding of kit.profile.findings in German: its number, comparison and uncertainty
+    (``say_last_year``: say when a comparison is not of the latest year)."""
+    names = district_names or {}
+    kind = _get(row, "finding", "")
+    year = _get(row, "year")
+    y = str(int(year)) if year is not None else ""
+    label = _get(row, "subject_label", "")
+    control = " Kontrolldelikt: Die Zahl spiegelt vor allem, wie viel kontrolliert wird." if _get(row, "control") \
+        else ""
+    ci = f"95-%-Zufallsintervall {_hz(_get(row, 'lower'))} bis {_hz(_get(row, 'upper'))}"
+    if kind == "hz_benchmark":
+        parts = [_compare_words(_get(row, "flag", ""), _get(row, "reference"),
+                                _who(_get(row, "reference_kind", ""), _get(row, "reference_label", "")))]
+        if _get(row, "other_kind") == "kreis":
+            parts.append(_compare_words(_get(row, "other_flag", ""), _get(row, "other"),
+                                        _who("kreis", _get(row, "other_label", ""))))
+        last = result.latest_pks_year(_get(row, "subject", ""))
+        when = f" ({y} ist das letzte Jahr mit Vergleichswerten)" if say_last_year and last is not None \
+            and year is not None and int(year) < last else ""
+        return (f"**{label} {y}: Häufigkeitszahl {_hz(_get(row, 'value'))}** ({ci}) – "
+                f"{' und '.join(parts)}{when}.{control}")
+    if kind == "trend":
+        what = f"Ordnungswidrigkeiten {label or 'insgesamt'}" if _get(row, "area") == "owi" else label
+        head = "auffälliger Anstieg" if _get(row, "flag") == "rise" else "auffälliger Rückgang"
+        extra = " OWi-Zahlen spiegeln auch, wie oft das Ordnungsamt kontrolliert." if _get(row, "area") == "owi" \
+            else control
+        return (f"**{what}: {head} {y}** – {_n_cases(_get(row, 'value'))}; bei gleichbleibender Lage wie "
+                f"{_get(row, 'period', '')} waren etwa {_count_num(_get(row, 'reference'))} zu erwarten, üblich "
+                f"wären {_count_range(_get(row, 'lower'), _get(row, 'upper'))}. Das ist {TREND_CAVEAT}.{extra}")
+    if kind == "gaps":
+        topics = [t for t in str(_get(row, "items", "")).split(";") if t]
+        return (f"**Präventionslücken:** In {fmt_int(_get(row, 'n_items'))} von {fmt_int(_get(row, 'n_total'))} "
+                "Feldern der Lückenmatrix (Thema und Stadtteil) gibt es ein Problemanzeichen, aber keine "
+                f"Präventionsaktivität vor Ort{f' (Themen: {_list_de(topics)})' if topics else ''}.")
+    if kind == "few_cases":
+        from kit.profile.findings import FEW_CASES
+
+        return (f"**Kleine Zahlen:** Bei {fmt_int(_get(row, 'n_items'))} von {fmt_int(_get(row, 'n_total'))} "
+                f"Straftatengruppen wurden {y} weniger als {FEW_CASES} Fälle erfasst, z. B. {label}: "
+                f"{_n_cases(_get(row, 'count'))}, Häufigkeitszahl {_hz(_get(row, 'value'))} ({ci}). Schon wenige Taten "
+                "mehr oder weniger verändern solche Werte stark; Unterschiede zum Vorjahr oder zu Vergleichswerten "
+                "sind dann oft Zufall.")
+    if kind == "hz_level":
+        text = (f"**{label} {y}: {_n_cases(_get(row, 'count'))}, Häufigkeitszahl {_hz(_get(row, 'value'))}** ({ci})")
+        if _get(row, "reference_kind") == "multi_year_mean":
+            text += (f"; Mittel {_get(row, 'period', '')}: {_hz(_get(row, 'reference'))} ("
+                     f"{_hz(_get(row, 'reference_lower'))} bis {_hz(_get(row, 'reference_upper'))})")
+        if _get(row, "other_kind") == "previous_year":
+            text += f"; HZ {int(_get(row, 'other_year'))}: {_hz(_get(row, 'other'))}"
+        return text + "."
+    if kind == "population":
+        text = f"**{fmt_int(_get(row, 'value'))} Einwohner** am 31.12.{y}"
+        ref = _get(row, "reference")
+        if ref:
+            change = 100 * (float(_get(row, "value")) - float(ref)) / float(ref)
+            text += (f" ({_signed_pct(change)} seit 31.12.{int(_get(row, 'reference_year'))}: "
+                     f"{fmt_int(ref)})")
+        return text + "; eine Zählung des Melderegisters, ohne Zufallsschwankung."
+    if kind == "population_structure":
+        diff = float(_get(row, "value")) - float(_get(row, "reference"))
+        where = "etwa so hoch wie in Sachsen" if abs(diff) < 0.5 else \
+            f"{fmt_num(abs(diff), 1)} Prozentpunkte {'höher' if diff > 0 else 'niedriger'} als in Sachsen"
+        text = (f"**{fmt_num(_get(row, 'value'), 1)} % der Einwohner {_SHARE_WORDS.get(_get(row, 'subject', ''), '')}** "
+                f"({y}) – {where} ({fmt_num(_get(row, 'reference'), 1)} %, {int(_get(row, 'reference_year'))}")
+        if _get(row, "other_kind") == "kreis":
+            text += f"; {_get(row, 'other_label', '') or 'Landkreis'}: {fmt_num(_get(row, 'other'), 1)} %"
+        return text + ")."
+    if kind == "owi_level":
+        text = (f"**Ordnungswidrigkeiten {y}: {_n_cases(_get(row, 'count'))}, {fmt_num(_get(row, 'value'), 1)} je "
+                f"1.000 Einwohner** (95-%-Zufallsintervall {fmt_num(_get(row, 'lower'), 1)} bis "
+                f"{fmt_num(_get(row, 'upper'), 1)}")
+        if _get(row, "reference_kind") == "previous_year":
+            text += f"; {int(_get(row, 'reference_year'))}: {fmt_num(_get(row, 'reference'), 1)}"
+        text += ")"
+        if _get(row, "other_kind") == "top_category_share":
+            text += f"; die meisten betreffen {label} ({fmt_num(_get(row, 'other'), 0)} %)"
+        return text + "."
+    if kind == "districts":
+        hi = names.get(_get(row, "district_id", ""), _get(row, "district_id", ""))
+        lo = names.get(_get(row, "other_label", ""), _get(row, "other_label", ""))
+        return (f"**Stadtteile:** Der Anteil der Einwohner ab 65 Jahren reicht {y} von "
+                f"{fmt_num(_get(row, 'other'), 1)} % ({lo}) bis {fmt_num(_get(row, 'value'), 1)} % ({hi}); "
+                f"in der ganzen Kommune {fmt_num(_get(row, 'reference'), 1)} %.")
+    if kind == "pmk":
+        text = f"**Politisch motivierte Kriminalität {y}: {_n_cases(_get(row, 'value'))}**"
+        if _get(row, "reference_kind") == "previous_year":
+            text += f" ({int(_get(row, 'reference_year'))}: {fmt_int(_get(row, 'reference'))})"
+        text += f"; 95-%-Zufallsintervall {fmt_num(_get(row, 'lower'), 0)} bis {fmt_num(_get(row, 'upper'), 0)}"
+        if _get(row, "flag") == "few_cases":
+            text += ", eine kleine Zahl: Schon wenige Taten verändern sie von Jahr zu Jahr deutlich"
+        return text + "."
+    return ""
+
+
+def show_summary(result: ProfileResult, inputs: ProfileInputs | None = None) -> None:
+    """"Das Wichtigste in Kürze": 5-8 findings of kit.profile.findings, most important first."""
+    from kit.profile.findings import summary_findings
+
+    names = inputs.district_names if inputs is not None else {}
+    found = summary_findings(result)
+    kinds = list(found["finding"])
+    first_benchmark = kinds.index("hz_benchmark") if "hz_benchmark" in kinds else -1
+    if found.empty:
+        show_md("Für eine Zusammenfassung liegen zu wenige Daten vor.")
+        return
+    show_md("Die wichtigsten Befunde dieses Gebietsprofils, nach Bedeutung geordnet: zuerst Abweichungen von "
+            "Vergleichswerten, dann auffällige Entwicklungen und Lücken, dann Hinweise auf kleine Zahlen und die "
+            "Grundzahlen. „Höher“ oder „niedriger“ steht nur, wenn der Vergleichswert außerhalb des "
+            "95-%-Zufallsintervalls liegt; „auffällig“ ist "
+            f"{TREND_CAVEAT} (Regel im Abschnitt „Auffällige Entwicklungen“).\n\n"
+            + "\n".join(f"{i}. {finding_text(r, result, names, say_last_year=i - 1 == first_benchmark)}"
+                        for i, (_, r) in enumerate(found.iterrows(), 1)))
+
+
+def pks_overview_text(result: ProfileResult, ov: pd.DataFrame) -> str:
+    """What the PKS overview table shows, with the latest total and its multi-year mean."""
+    year = int(ov["year"].max())
+    text = ("Die Tabelle zeigt für alle Straftaten und die Summenschlüssel die Fälle, die Häufigkeitszahl (HZ), "
+            f"die Aufklärungsquote und die Tatverdächtigen {year} sowie die HZ im Mittel mehrerer Jahre.")
+    total = ov[ov["key"] == "000000"]
+    if len(total):
+        t = total.iloc[0]
+        text += (f" {year} wurden **{_n_cases(t['cases'])}** erfasst, eine HZ von {_hz(t['hz'])}; im Mittel "
+                 f"{t['period']} lag sie bei {_hz(t['hz_mean'])} (95-%-Zufallsintervall {_hz(t['hz_mean_lower'])} "
+                 f"bis {_hz(t['hz_mean_upper'])}).")
+    flags = {f: [lab for lab, fl in zip(ov["label"], ov["trend_flag"]) if fl == f] for f in ("rise", "fall")}
+    said = [f"ein auffälliger {word} bei {_list_de(flags[f])}" for f, word in (("rise", "Anstieg"),
+                                                                              ("fall", "Rückgang")) if flags[f]]
+    if said:
+        text += f" Im letzten Jahr zeigt sich {' und '.join(said)} ({TREND_CAVEAT})."
+    else:
+        text += " Keine dieser Reihen ist im letzten Jahr auffällig."
+    return text
+
+
+def owi_text(result: ProfileResult) -> str:
+    """The latest OWi year in words: cases, rate with interval, the largest category."""
+    ind = result.owi
+    rows = ind[(ind["indicator"] == "owi_per_1000") & (ind["district_id"] == "") & ind["year"].notna()]
+    year = int(rows["year"].max())
+    latest = rows[rows["year"] == year]
+    total = latest[latest["subject"] == ""]
+    if total.empty:
+        return ""
+    t = total.iloc[0]
+    n = "1 Ordnungswidrigkeit" if int(t["count"]) == 1 else f"{fmt_int(t['count'])} Ordnungswidrigkeiten"
+    text = (f"{year} wurden **{n}** erfasst, {fmt_num(t['value'], 1)} je "
+            f"1.000 Einwohner (95-%-Zufallsintervall {fmt_num(t['lower'], 1)} bis {fmt_num(t['upper'], 1)}).")
+    cats = latest[latest["subject"] != ""].sort_values("count", ascending=False)
+    if len(cats) and t["count"] > 0:
+        top = cats.iloc[0]
+        text += (f" Die meisten betreffen {top['subject_label']} ({_n_cases(top['count'])}, "
+                 f"{fmt_num(100 * top['count'] / t['count'], 0)} %).")
+    return text + " Die Tabellen zeigen die Kategorien im letzten Jahr und über die Jahre."
+
+
+def owi_trend_text(result: ProfileResult) -> str:
+    """Which OWi categories the early warning flags in the latest year, in words."""
+    ind = result.owi
+    trends = ind[ind["indicator"] == "owi_trend"]
+    flagged = trends[trends["flag"].isin(["rise", "fall"])]
+    if flagged.empty:
+        checked = int(trends["flag"].isin(["within_chance"]).sum())
+        return (f"Keine der {fmt_int(checked)} geprüften Reihen weicht im letzten Jahr auffällig von ihren üblichen "
+                "Schwankungen ab.")
+    parts = []
+    for flag, word in (("rise", "Auffälliger Anstieg"), ("fall", "Auffälliger Rückgang")):
+        sel = flagged[flagged["flag"] == flag]
+        if len(sel):
+            items = [f"{_trend_what(r)} ({int(r['year'])}: {_n_cases(r['value'])}; üblich "
+                     f"{_count_range(r['lower'], r['upper'])})" for _, r in sel.iterrows()]
+            parts.append(f"{word}: {_list_de(items)}.")
+    return (" ".join(parts) + f" Das ist {TREND_CAVEAT}; OWi-Zahlen spiegeln auch, wie oft das Ordnungsamt "
+            "kontrolliert.")
+
+
+def districts_text(result: ProfileResult, inputs: ProfileInputs) -> str:
+    """What the district table and map show: size range and the age structure's spread."""
+    d = result.by_district.dropna(subset=["total"])
+    if d.empty:
+        return ""
+    names = inputs.district_names
+    big, small = d.loc[d["total"].idxmax()], d.loc[d["total"].idxmin()]
+    text = (f"{inputs.params['name']} hat {fmt_int(len(d))} Stadtteile; der größte ist "
+            f"{names.get(big['district_id'], big['district_id'])} mit {fmt_int(big['total'])} Einwohnern, der "
+            f"kleinste {names.get(small['district_id'], small['district_id'])} mit {fmt_int(small['total'])}.")
+    s = d.dropna(subset=["share_65plus_pct"])
+    if len(s) > 1:
+        hi, lo = s.loc[s["share_65plus_pct"].idxmax()], s.loc[s["share_65plus_pct"].idxmin()]
+        text += (f" Der Anteil der Einwohner ab 65 Jahren reicht von {fmt_num(lo['share_65plus_pct'], 1)} % "
+                 f"({names.get(lo['district_id'], lo['district_id'])}) bis {fmt_num(hi['share_65plus_pct'], 1)} % "
+                 f"({names.get(hi['district_id'], hi['district_id'])}); die Karte zeigt ihn für jeden Stadtteil.")
+    places = inputs["places"]
+    if places is not None and len(places):
+        per = places["district_id"].astype(str).value_counts()
+        top = per[per == per.max()].index.tolist()
+        text += (f" Genannt sind {fmt_int(len(places))} Orte des Unwohlseins, die meisten in "
+                 f"{_list_de([names.get(t, t) for t in top])} ({fmt_int(per.max())}).")
+    return text
+
+
+def clubs_text(result: ProfileResult, inputs: ProfileInputs) -> str:
+    """The clubs table in words: number, rate, largest type, range over the districts."""
+    c = result.clubs
+    total = c[(c["indicator"] == "clubs_per_1000") & (c["district_id"] == "") & (c["subject"] == "")]
+    if total.empty:
+        return ""
+    t = total.iloc[0]
+    text = (f"{result.latest_year} gab es **{fmt_int(t['count'])} Vereine**, {fmt_num(t['value'], 2)} je 1.000 "
+            "Einwohner.")
+    types = c[(c["indicator"] == "clubs_per_1000") & (c["district_id"] == "") & (c["subject"] != "")]
+    if len(types) and t["count"] > 0:
+        top = types.sort_values("count", ascending=False).iloc[0]
+        text += (f" Am häufigsten ist die Art {top['subject_label']} ({fmt_int(top['count'])} Vereine, "
+                 f"{fmt_num(100 * top['count'] / t['count'], 0)} %).")
+    by = c[(c["indicator"] == "clubs_per_1000") & (c["district_id"] != "") & (c["subject"] == "")
+           & c["value"].notna()]
+    if len(by) > 1:
+        names = inputs.district_names
+        hi, lo = by.loc[by["value"].idxmax()], by.loc[by["value"].idxmin()]
+        text += (f" Je 1.000 Einwohner reicht die Zahl von {fmt_num(lo['value'], 2)} "
+                 f"({names.get(lo['district_id'], lo['district_id'])}) bis {fmt_num(hi['value'], 2)} "
+                 f"({names.get(hi['district_id'], hi['district_id'])}).")
+    return text
+
+
+def accommodation_text(result: ProfileResult) -> str:
+    """The accommodation table in words: facilities, places, occupancy of the latest year."""
+    a = result.accommodation
+    year = int(a["year"].max())
+    a = a[(a["year"] == year) & (a["district_id"] == "")]
+
+    def value(indicator, subject=""):
+        sel = a[(a["indicator"] == indicator) & (a["subject"] == subject)]
+        return sel.iloc[0] if len(sel) else None
+
+    fac, places, occ = (value("accommodation_facilities"), value("accommodation_places"),
+                        value("accommodation_occupancy_pct"))
+    if fac is None or places is None:
+        return ""
+    text = (f"{year} gab es {fmt_int(fac['value'])} Einrichtungen der Unterbringung mit zusammen "
+            f"**{fmt_int(places['value'])} Plätzen**")
+    if occ is not None and not pd.isna(occ["value"]):
+        text += f", zu {fmt_num(occ['value'], 1)} % belegt"
+    text += "."
+    types = a[(a["indicator"] == "accommodation_places") & (a["subject"] != "")]
+    if len(types) and places["value"] > 0:
+        top = types.sort_values("value", ascending=False).iloc[0]
+        text += f" Die meisten Plätze hat die Art {top['subject_label']} ({fmt_int(top['value'])})."
+    full = a[(a["indicator"] == "accommodation_occupancy_pct") & (a["subject"] != "") & (a["value"] >= 95)]
+    if len(full):
+        text += (f" Nahezu oder ganz voll belegt (ab 95 %): {_list_de(list(full['subject_label']))}.")
+    return text
+
+
+def education_text(result: ProfileResult) -> str:
+    """The education table in words: spending per resident in the latest year and its change."""
+    e = result.education
+    rows = e[(e["indicator"] == "education_eur_per_resident") & (e["subject"] == "")].sort_values("year")
+    if rows.empty:
+        return ""
+    last, first = rows.iloc[-1], rows.iloc[0]
+    text = (f"{int(last['year'])} gab die Kommune **{fmt_num(last['value'], 2)} EUR je Einwohner** für Bildung, "
+            f"Betreuung und Jugendarbeit aus (zusammen {fmt_int(last['count'])} EUR)")
+    if len(rows) > 1 and first["value"] > 0:
+        text += (f"; {int(first['year'])} waren es {fmt_num(first['value'], 2)} EUR "
+                 f"({_signed_pct(100 * (last['value'] - first['value']) / first['value'])}, ohne Preisbereinigung)")
+    text += "."
+    areas = e[(e["indicator"] == "education_eur_per_resident") & (e["subject"] != "") & (e["year"] == last["year"])]
+    if len(areas):
+        top = areas.sort_values("value", ascending=False).iloc[0]
+        text += (f" Der größte Bereich ist {top['subject_label']} ({fmt_num(top['value'], 2)} EUR je Einwohner).")
+    return text
+
+
+def show_technical_notes(result: ProfileResult, params: dict) -> None:
+    """Appendix for whoever maintains the commune's settings and checks the methods: what could be
+    added, and how the numbers were made. Names no settings keys, modules or files (the README
+    describes them); a command to run is the only technical detail."""
+    from kit.profile.findings import FEW_CASES
+
+    r = EW_RULE
+    notes = []
+    if not result.reference:
+        notes.append("Eigene Vergleichswerte (z. B. Vergleichsstädte oder ein Landkreis für Jahre, zu denen das Kit "
+                     "keine Werte mitbringt) lassen sich in der Parameterdatei der Kommune als Häufigkeitszahl je "
+                     "Straftatenschlüssel und Jahr mit einer Bezeichnung eintragen (wie, beschreibt die README des "
+                     "Kits). Aus der Kreistabelle des BKA erzeugt sie der Befehl "
+                     "`python -m kit pks-referenz`.")
+    else:
+        notes.append(f"Eigene Vergleichswerte der Kommune aus der Parameterdatei: "
+                     f"{result.reference_label or 'ohne Bezeichnung'}.")
+    notes.append("Frühwarnung: Die Streuung der Jahreswerte folgt einer Negativ-Binomial-Verteilung, deren "
+                 "Überstreuung je Gruppe (PKS, Ordnungswidrigkeiten) über alle Reihen der Kommune gemeinsam "
+                 "geschätzt wird; die Skala jeder Reihe wird empirisch-bayessch zur Gruppe hin gezogen (moderierter "
+                 f"t-Test, höchstens {fmt_num(r['max_prior_df'], 0)} geliehene Freiheitsgrade), die Varianz unter "
+                 "„keine Veränderung“ bestimmt (Score-Test) und der Bereich schief korrigiert (Cornish-Fisher). "
+                 f"Fehlalarmwahrscheinlichkeit {fmt_num(100 * r['alpha'], 0)} % "
+                 f"({'zweiseitig' if r['sided'] == 'two' else 'nur Anstiege'}), {r['min_years']} bis "
+                 f"{r['max_years']} Vorjahre; gemeinsam geschätzt ab {r['min_series_pooled']} Reihen, sonst je Reihe "
+                 "und mindestens mit Poisson-Streuung. Die Kalibrierung (Simulation) liegt im Ordner "
+                 "„benchmarks“ des Kits.")
+    notes.append(f"„Kleine Zahlen“ in der Zusammenfassung: weniger als {FEW_CASES} Fälle im letzten Jahr. Die "
+                 "Intervalle der Häufigkeitszahl sind exakte Poisson-Intervalle (Garwood).")
+    notes.append(f"Das Mehrjahresmittel umfasst {fmt_int(params['profile'].get('years_for_mean'))} Jahre, die "
+                 f"Intervalle gelten zum Niveau {fmt_num(100 * float(params['profile'].get('confidence')), 0)} %.")
+    show_md("\n".join(f"- {n}" for n in notes))
