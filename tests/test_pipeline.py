@@ -659,3 +659,14 @@ def test_rerun_with_broken_params_removes_the_previous_reports(muldenau_run, tmp
     _assert_no_stale_outputs(out, page)
     assert "min_zelle" in visible_text(page)
     assert not TECHNICAL.search(visible_text(page))
+
+
+@pytest.mark.parametrize("report", REPORTS)
+def test_report_names_no_file_or_folder_before_its_provenance(muldenau_run, report):
+    """Text meant for a council names no parameter file, folder or file name; only the
+    provenance table at the end lists the input files with their hashes."""
+    text = visible_text((muldenau_run.commune_dir / report).read_text(encoding="utf-8"))
+    assert "Herkunft der Angaben" in text
+    body = text.split("Herkunft der Angaben")[0]
+    files = re.findall(r"[\w/.-]+" + FILE_SUFFIX, body) + re.findall(r"\bparams/|\bdata_schemas/|\boutput/", body)
+    assert not files, files
