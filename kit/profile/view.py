@@ -18,7 +18,7 @@ from kit.profile.pks import CONTROL_KEYS, POPULATION_LAG
 from kit.profile.early_warning import CALIBRATION as EW_CALIBRATION, RULE as EW_RULE
 from kit.profile import gaps as gaps_mod
 from kit.profile.indicators import BOS_FULLTIME_TYPES, BOS_VOLUNTEER_TYPES, REGISTER_AGE_GROUPS, age_bands, note_codes
-from kit.report import (DASH, fmt_int, interactive_session, fmt_interval, fmt_num, show_md, show_note, show_table)
+from kit.report import (DASH, fmt_int, interactive_session, fmt_interval, fmt_num, fmt_signed, show_md, show_note, show_table)
 from kit.profile.stage import (ProfileResult, indicator_by_district, indicator_by_year, pks_overview, pks_row,
                                pks_year_table, reference_value)
 
@@ -306,11 +306,11 @@ def show_population(result: ProfileResult, inputs: ProfileInputs) -> None:
     show_md(
         f"Am 31.12.{int(last['year'])} lebten **{fmt_int(last['total'])} Menschen** mit Hauptwohnsitz in "
         f"{inputs.params['name']}. Seit {int(first['year'])} ist die Einwohnerzahl {direction} "
-        f"({fmt_num(100 * change, 1)} %). {fmt_num(last['share_65plus_pct'], 1)} % der Einwohner sind 65 Jahre "
+        f"({fmt_signed(change, 1, percent=True)}). {fmt_num(last['share_65plus_pct'], 1)} % der Einwohner sind 65 Jahre "
         f"oder älter, {fmt_num(last['share_under18_pct'], 1)} % jünger als 18 Jahre."
     )
     cols = {"year": ("Jahr", _year_text), "total": ("Einwohner", fmt_int),
-            "change": ("Veränderung zum Vorjahr", lambda v: DASH if pd.isna(v) else f"{'+' if v > 0 else ''}{fmt_int(v)}"),
+            "change": ("Veränderung zum Vorjahr", fmt_signed),
             "share_under18_pct": ("unter 18 Jahre (%)", 1), "share_65plus_pct": ("65 Jahre und älter (%)", 1),
             "share_female_pct": ("Frauen (%)", 1)}
     if "share_nongerman_pct" in t.columns:
