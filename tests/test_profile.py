@@ -503,16 +503,16 @@ def test_interactive_map_layers_without_tiles():
     import folium
     from pyproj import Transformer
 
-    from kit import figures as plots
+    from kit.profile import webmap
 
     districts, places, bos = _map_fixture()
-    m = plots.interactive_map(districts, {"1": "<b>Altstadt</b><br>Einwohner 2024: 11.188"},
+    m = webmap.district_map(districts, {"1": "<b>Altstadt</b><br>Einwohner 2024: 11.188"},
                               {"Orte des Unwohlseins": (places, "#b00020"),
                                "Polizei, Ordnungsamt, Feuerwehr, Rettung": (bos, "#2f5d8a"),
                                "Präventionsaktivitäten": (None, "#1f7a3a")})  # empty layer is left out
     elements = list(_walk(m))
     assert not any(isinstance(e, folium.TileLayer) for e in elements)  # no tile server
-    groups = [e.layer_name for e in elements if isinstance(e, folium.FeatureGroup)]
+    groups = [getattr(e, "layer_title", e.layer_name) for e in elements if isinstance(e, folium.FeatureGroup)]
     assert groups == ["Stadtteile", "Orte des Unwohlseins", "Polizei, Ordnungsamt, Feuerwehr, Rettung"]
     assert sum(isinstance(e, folium.LayerControl) for e in elements) == 1
     # the point is placed at its WGS84 position, computed here with pyproj directly
@@ -521,7 +521,7 @@ def test_interactive_map_layers_without_tiles():
     assert len(markers) == 2
     assert markers[0].location == pytest.approx([lat, lon], abs=1e-9)
     html = m.get_root().render()
-    assert "tile" not in html.lower().replace("tiles", "")  # no tile URL template anywhere
+    assert "{z}" not in html and "L.tileLayer" not in html  # no tile URL template, no tile layer call
     assert "Einwohner 2024: 11.188" in html and "Art: Bahnhof/Haltestelle" in html
     assert "Personal 2024: 1.234" in html
 
