@@ -219,6 +219,9 @@ class Weighting(_Model):
         "Zahl zwischen 0 und 1 (z. B. 0.3) oder null (ohne Kappung)"))] | None = None
     trim_upper: Annotated[Num, Field(gt=1, allow_inf_nan=False, description=(
         "Zahl größer 1 (z. B. 3.0) oder null (ohne Kappung)"))] | None = None
+    margin_tolerance: Annotated[Num, Field(gt=0, le=0.2, allow_inf_nan=False, description=(
+        "Anteil größer 0 und höchstens 0.2 (z. B. 0.01 = ein Prozentpunkt)"))] = 0.01
+    on_margin_miss: Literal["warn", "error"] = "warn"
 
     @field_validator("margins")
     @classmethod

@@ -518,3 +518,31 @@ def test_batch_marks_a_bad_params_file_failed_and_runs_the_others(tmp_path):
     assert statuses["muldenau"].stages[0].status == "ok"
     page = html.unescape((tmp_path / "output" / "index.html").read_text(encoding="utf-8"))
     assert expected in page and "ParamsError" not in page and "YamlFileError" not in page
+
+
+@pytest.mark.parametrize("snippet, key, value, allowed", [
+    ("survey:\n  weighting:\n    margin_tolerance: 0\n", "survey.weighting.margin_tolerance", "0",
+     "Anteil größer 0 und höchstens 0.2"),
+    ("survey:\n  weighting:\n    margin_tolerance: 0.5\n", "survey.weighting.margin_tolerance", "0.5",
+     "Anteil größer 0 und höchstens 0.2"),
+    ("survey:\n  weighting:\n    margin_tolerance: -0.01\n", "survey.weighting.margin_tolerance", "-0.01",
+     "Anteil größer 0 und höchstens 0.2"),
+    ("survey:\n  weighting:\n    margin_tolerance: eng\n", "survey.weighting.margin_tolerance", "'eng'",
+     "Anteil größer 0 und höchstens 0.2"),
+    ("survey:\n  weighting:\n    on_margin_miss: stop\n", "survey.weighting.on_margin_miss", "'stop'",
+     "eine von: warn, error"),
+])
+def test_margin_miss_settings_are_checked(tmp_path, snippet, key, value, allowed):
+    message = refused(tmp_path, BASE + snippet)
+    assert f"{key} {value}" in message and "ist nicht zulässig" in message
+    assert allowed in message.split("erlaubt: ", 1)[1]
+
+
+def test_margin_miss_settings_default_and_override(tmp_path):
+    params = load_params(write(tmp_path, BASE))
+    assert params["survey"]["weighting"]["margin_tolerance"] == 0.01
+    assert params["survey"]["weighting"]["on_margin_miss"] == "warn"
+    params = load_params(write(tmp_path, BASE + "survey:\n  weighting:\n    margin_tolerance: 0.2\n"
+                                              "    on_margin_miss: error\n"))
+    assert params["survey"]["weighting"]["margin_tolerance"] == 0.2
+    assert params["survey"]["weighting"]["on_margin_miss"] == "error"

@@ -271,3 +271,116 @@ def test_weight_survey_rejects_unknown_district():
     clean.loc[clean.index[1], "district_id"] = "99"
     with pytest.raises(WeightingError, match="99"):
         weight_survey(clean, population_table())
+
+
+# --- trimming that leaves a margin off --------------------------------------------
+# 300 respondents, only 3 women aged 75+, who are 22,2 % of the population: with
+# weights capped at 3 x the mean their weighted share can reach at most 3 * 3 / 300 = 3 %.
+
+MISS_POP = {"16-34_m": 120, "16-34_w": 110, "35-54_m": 160, "35-54_w": 150, "55-74_m": 130,
+            "55-74_w": 140, "75+_m": 52, "75+_w": 222}  # sum 1084; 75+_w: 222/1084 = 20,5 %
+
+
+def miss_case():
+    rng = np.random.default_rng(5)
+    counts = {"16-34_m": 40, "16-34_w": 45, "35-54_m": 55, "35-54_w": 60, "55-74_m": 45, "55-74_w": 42,
+              "75+_m": 10, "75+_w": 3}
+    rows = [k.split("_") for k, n in counts.items() for _ in range(n)]
+    clean = pd.DataFrame(rows, columns=["age_group", "sex"])
+    clean["district_id"] = rng.choice(["01", "02"], size=len(clean))
+    pop = pd.DataFrame([{"district_id": d, "age_group": k.split("_")[0], "sex": k.split("_")[1],
+                         "population": v * (0.6 if d == "01" else 0.4)}
+                        for k, v in MISS_POP.items() for d in ("01", "02")])
+    return clean, pop
+
+
+def recomputed_misses(clean, pop, weights, tolerance):
+    """Margin cells off by more than ``tolerance``, from the weights with plain pandas."""
+    out = {}
+    for margin, cols in (("age_sex", ["age_group", "sex"]), ("district", ["district_id"])):
+        key = clean[cols].astype(str).agg("_".join, axis=1)
+        pkey = pop[cols].astype(str).agg("_".join, axis=1)
+        got = weights.groupby(key).sum() / weights.sum()
+        want = pop.groupby(pkey)["population"].sum() / pop["population"].sum()
+        for cat in want.index:
+            if abs(got.get(cat, 0.0) - want[cat]) > tolerance:
+                out[(margin, cat)] = (float(got.get(cat, 0.0)), float(want[cat]))
+    return out
+
+
+def test_trimming_that_leaves_a_margin_off_is_reported():
+    clean, pop = miss_case()
+    weights, report = weight_survey(clean, pop, trim_lower=0.3, trim_upper=3.0, margin_tolerance=0.01)
+    assert report["trimming"]["within_bounds"]
+    expected = recomputed_misses(clean, pop, weights, 0.01)
+    assert ("age_sex", "75+_w") in expected
+    got_w, want = expected[("age_sex", "75+_w")]
+    assert got_w <= 0.03 + 1e-9 and want == pytest.approx(222 / 1084)
+    misses = {(m["margin"], m["category"]): m for m in report["margin_misses"]}
+    assert set(misses) == set(expected)
+    for key, (w_share, p_share) in expected.items():
+        assert misses[key]["weighted_share"] == pytest.approx(w_share, abs=1e-12)
+        assert misses[key]["population_share"] == pytest.approx(p_share, abs=1e-12)
+        assert misses[key]["deviation"] == pytest.approx(w_share - p_share, abs=1e-12)
+    assert report["margin_miss_cells"] == [{"margin": m, "category": c} for m, c in misses]
+    assert report["margin_tolerance"] == 0.01
+    for m in report["margin_misses"]:  # numbers and codes only
+        assert all(isinstance(v, (str, float)) for v in m.values())
+
+
+def test_margin_miss_within_a_wide_tolerance_and_without_trimming_is_not_reported():
+    clean, pop = miss_case()
+    weights, report = weight_survey(clean, pop, trim_lower=0.3, trim_upper=3.0, margin_tolerance=0.2)
+    assert report["margin_misses"] == [] == list(recomputed_misses(clean, pop, weights, 0.2))
+    _, untrimmed = weight_survey(clean, pop)
+    assert untrimmed["margin_misses"] == [] and untrimmed["margin_miss_cells"] == []
+
+
+def test_margin_miss_is_an_error_when_params_say_so():
+    clean, pop = miss_case()
+    with pytest.raises(WeightingError) as info:
+        weight_survey(clean, pop, trim_lower=0.3, trim_upper=3.0, on_margin_miss="error")
+    message = str(info.value)
+    assert "75+_w" in message and "gewichtet" in message and "20,5 %" in message
+    assert "on_margin_miss" in message
+    # no miss: the error mode lets the weights through
+    weight_survey(clean, pop, on_margin_miss="error")
+
+
+@pytest.mark.parametrize("kwargs", [{"margin_tolerance": 0}, {"margin_tolerance": 0.3},
+                                    {"margin_tolerance": float("nan")}, {"on_margin_miss": "ignore"}])
+def test_weight_survey_refuses_invalid_miss_settings(kwargs):
+    clean, pop = miss_case()
+    with pytest.raises(WeightingError, match="ungültig"):
+        weight_survey(clean, pop, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    ({"max_iter": 0}, "max_iter"), ({"max_iter": -3}, "max_iter"), ({"max_iter": 2.5}, "max_iter"),
+    ({"tol": 0}, "Toleranz"), ({"tol": -1e-9}, "Toleranz"), ({"tol": float("nan")}, "Toleranz"),
+])
+def test_invalid_iteration_settings_are_refused_in_german(kwargs, word):
+    sample = two_by_two()
+    targets = {"r": ROWS, "c": COLS}
+    for call in (lambda: rake(sample, targets, **kwargs),
+                 lambda: rake_with_trimming(sample, targets, 0.5, 2.0, **kwargs)):
+        with pytest.raises(WeightingError, match=word) as info:
+            call()
+        assert "ungültig" in str(info.value) and "erlaubt" in str(info.value)
+    clean, pop = miss_case()
+    with pytest.raises(WeightingError, match=word):
+        weight_survey(clean, pop, **kwargs)
+
+
+def test_one_iteration_is_allowed():
+    result = rake(two_by_two(), {"r": ROWS, "c": COLS}, max_iter=1)
+    assert result.iterations == 1 and len(result.history) == 1 and not result.converged
+
+
+def test_sample_vs_population_shares_of_known_values_add_to_one():
+    clean = clean_sample()
+    _, report = weight_survey(clean, population_table())
+    svp = report["sample_vs_population"]
+    known = svp[svp["category"] != "fehlend"]
+    for col in ("sample_share", "population_share", "weighted_share"):
+        assert known.groupby("margin")[col].sum().to_numpy() == pytest.approx(1.0)

@@ -298,6 +298,20 @@ def codebook_from_dict(data: Mapping[str, Any], *, source: str = "<codebook>",
                 value=raw.get("type"), row=row)
             continue
         extra = {k: v for k, v in raw.items() if k not in ITEM_KEYS}
+        text_ok = True
+        for key in ("label", "text", "question_text", "block"):
+            value = raw.get(key)
+            if value is not None and not isinstance(value, str):
+                bad("Text (Zeichenkette); Texte mit Komma, Doppelpunkt oder Klammern in Anführungszeichen setzen",
+                    column=f"{where}.{key}", value=value, row=row)
+                text_ok = False
+        split = [k for k, v in extra.items() if v is None]
+        if split:
+            bad("Schlüssel mit Wert – ein Komma ohne Anführungszeichen in einer {…}-Zeile teilt den Text (z. B. "
+                "label: \"dunkle, unübersichtliche Orte\")", column=f"{where}.{split[0]}", value=split[0], row=row)
+            text_ok = False
+        if not text_ok:
+            continue
         values: dict = {}
         value_set: str | None = None
         spec = raw.get("values")

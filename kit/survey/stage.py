@@ -420,7 +420,8 @@ def compute_survey(params: dict, store: ResultStore) -> SurveyResult:
     wcfg = survey["weighting"]
     weights, report = weight_survey(
         clean.data, population, margins=list(wcfg["margins"]), max_iter=int(wcfg["max_iter"]),
-        tol=float(wcfg["tolerance"]), trim_lower=wcfg.get("trim_lower"), trim_upper=wcfg.get("trim_upper"))
+        tol=float(wcfg["tolerance"]), trim_lower=wcfg.get("trim_lower"), trim_upper=wcfg.get("trim_upper"),
+        margin_tolerance=float(wcfg.get("margin_tolerance", 0.01)), on_margin_miss=wcfg.get("on_margin_miss", "warn"))
     if not report["converged"]:
         raise KitError(f"Gewichtung der Befragung in {params['name']} ist nach {report['iterations']} "
                        "Iterationen nicht konvergiert; bitte die Gewichtungsränder in den Parametern prüfen.")
@@ -475,7 +476,8 @@ def compute_survey(params: dict, store: ResultStore) -> SurveyResult:
 
 # weighting report keys that may be published (no weights, no counts of respondents by group)
 PUBLIC_WEIGHTING = ("method", "margins", "converged", "iterations", "max_abs_margin_error", "population_total",
-                    "deff", "n_eff", "weight_min", "weight_max", "trimming", "empty_categories")
+                    "deff", "n_eff", "weight_min", "weight_max", "trimming", "empty_categories",
+                    "margin_tolerance", "margin_miss_cells")
 
 
 def survey_meta(public: PublicSurveyResult) -> dict:

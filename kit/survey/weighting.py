@@ -190,6 +190,18 @@ def _max_rel_error(margins: list[_Margin], w: np.ndarray, total: float) -> float
     return worst
 
 
+def _check_iteration_settings(max_iter, tol) -> None:
+    """Refuse settings under which raking cannot run (max_iter < 1, tolerance <= 0)."""
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise WeightingError(
+            f"Gewichtung: max_iter = {max_iter!r} ist ungültig – erlaubt ist eine ganze Zahl ab 1 (z. B. 200)")
+    if isinstance(tol, bool) or not isinstance(tol, (int, float, np.floating, np.integer)) \
+            or not np.isfinite(tol) or tol <= 0:
+        raise WeightingError(
+            f"Gewichtung: Toleranz (tolerance) = {tol!r} ist ungültig – erlaubt ist eine Zahl größer 0 "
+            f"(z. B. 1.0e-10)")
+
+
 def rake(sample: pd.DataFrame, targets: Mapping, base_weights=None, max_iter: int = 200,
          tol: float = 1e-10) -> RakeResult:
     """Rake ``sample`` to population ``targets`` by iterative proportional fitting.
@@ -200,6 +212,7 @@ def rake(sample: pd.DataFrame, targets: Mapping, base_weights=None, max_iter: in
     (default 1) are scaled to the total first. Stops when the largest
     relative margin error after a full sweep is below ``tol``.
     """
+    _check_iteration_settings(max_iter, tol)
     n = len(sample)
     if n == 0:
         raise WeightingError("Gewichtung: keine Befragten")
@@ -301,6 +314,7 @@ def rake_with_trimming(sample: pd.DataFrame, targets: Mapping, lower: float, upp
     the margins still fit to ``margin_tol`` (relative).
     """
     _check_bounds(lower, upper)
+    _check_iteration_settings(max_iter, tol)
     result = rake(sample, targets, base_weights=base_weights, max_iter=max_iter, tol=tol)
     w = result.weights
     rounds = 0
@@ -365,7 +379,8 @@ def _collapse_age_sex(sample_key: pd.Series, target: pd.Series) -> tuple[pd.Seri
 def weight_survey(clean: pd.DataFrame, population: pd.DataFrame,
                   margins: Sequence[str] = ("age_sex", "district"), *, max_iter: int = 200,
                   tol: float = 1e-10, trim_lower: float | None = None, trim_upper: float | None = None,
-                  max_rounds: int = 20, margin_tol: float = 1e-6) -> tuple[pd.Series, dict]:
+                  max_rounds: int = 20, margin_tol: float = 1e-6, margin_tolerance: float = 0.01,
+                  on_margin_miss: str = "warn") -> tuple[pd.Series, dict]:
     """Weights for the cleaned survey so that it matches the population margins.
 
     ``population``: columns district_id, age_group (16-34, 35-54, 55-74, 75+),
@@ -377,8 +392,23 @@ def weight_survey(clean: pd.DataFrame, population: pd.DataFrame,
     ``report['empty_categories']``). Trimming is done when ``trim_lower`` and
     ``trim_upper`` are given (bounds relative to the mean weight).
 
+    After weighting (with or without trimming) every margin cell's weighted
+    share (of the respondents with a value on that margin) is compared with
+    its population share; cells off by more than ``margin_tolerance``
+    (absolute share, e.g. 0.01 = one percentage point) are listed in
+    ``report['margin_misses']`` (margin, category code, both shares,
+    deviation) and, codes only, in ``report['margin_miss_cells']``. With
+    ``on_margin_miss="error"`` such a miss is a :class:`WeightingError`.
+
     Returns (weights indexed like ``clean`` with sum = population total, report).
     """
+    _check_iteration_settings(max_iter, tol)
+    if on_margin_miss not in ("warn", "error"):
+        raise WeightingError(f"Gewichtung: on_margin_miss = {on_margin_miss!r} ist ungültig – erlaubt: warn, error")
+    if isinstance(margin_tolerance, bool) or not isinstance(margin_tolerance, (int, float, np.floating)) \
+            or not (0 < margin_tolerance <= 0.2):
+        raise WeightingError(f"Gewichtung: margin_tolerance = {margin_tolerance!r} ist ungültig – erlaubt ist ein "
+                             f"Anteil größer 0 und höchstens 0.2 (z. B. 0.01 = ein Prozentpunkt)")
     need = {"district_id", "age_group", "sex", "population"}
     if not need <= set(population.columns):
         raise WeightingError(f"Gewichtung: Bevölkerungstabelle braucht die Spalten {', '.join(sorted(need))}")
@@ -471,6 +501,15 @@ def weight_survey(clean: pd.DataFrame, population: pd.DataFrame,
                          "weighted_share": w[~valid].sum() / w.sum()})
     svp = pd.DataFrame(rows, columns=["margin", "category", "sample_n", "sample_share",
                                       "population_share", "weighted_share"])
+    misses = margin_misses(svp, margin_tolerance)
+    if misses and on_margin_miss == "error":
+        cells = "; ".join(f"{MARGIN_TITLES.get(m['margin'], m['margin'])} {m['category']}: gewichtet "
+                          f"{_pct(m['weighted_share'])} statt {_pct(m['population_share'])}" for m in misses)
+        raise WeightingError(
+            f"Gewichtung: nach der Kappung weichen {len(misses)} Zelle(n) der Gewichtungsränder um mehr als "
+            f"{_pct(margin_tolerance)}-Punkte vom Bevölkerungsanteil ab ({cells}). Kappungsgrenzen "
+            f"(trim_lower/trim_upper) weiter fassen, Gruppen zusammenfassen oder "
+            f"survey.weighting.on_margin_miss: warn setzen.")
     report = {
         "method": "Raking (iterative proportionale Anpassung)",
         "margins": list(margins),
@@ -486,12 +525,35 @@ def weight_survey(clean: pd.DataFrame, population: pd.DataFrame,
         "trimming": trimming,
         "empty_categories": empty_notes,
         "missing_by_margin": {m: int(sample[f"_m_{m}"].isna().sum()) for m in margins},
+        "margin_tolerance": float(margin_tolerance),
+        "margin_misses": misses,
+        "margin_miss_cells": [{"margin": m["margin"], "category": m["category"]} for m in misses],
         "sample_vs_population": svp,
     }
     return weights, report
 
 
+def _pct(share: float) -> str:
+    return f"{100 * share:.1f} %".replace(".", ",")
+
+
+def margin_misses(svp: pd.DataFrame, tolerance: float) -> list[dict]:
+    """Margin cells (not "fehlend") whose weighted share differs from the
+    population share by more than ``tolerance`` (absolute share)."""
+    out = []
+    for row in svp.itertuples(index=False):
+        if row.category == MISSING_LABEL or pd.isna(row.population_share):
+            continue
+        weighted = 0.0 if pd.isna(row.weighted_share) else float(row.weighted_share)
+        deviation = weighted - float(row.population_share)
+        if abs(deviation) > tolerance:
+            out.append({"margin": str(row.margin), "category": str(row.category),
+                        "population_share": float(row.population_share), "weighted_share": weighted,
+                        "deviation": float(deviation)})
+    return out
+
+
 __all__ = [
     "RakeResult", "TrimmedRakeResult", "WeightingError", "effective_n", "kish_design_effect",
-    "margin_errors", "rake", "rake_with_trimming", "trim_weights", "weight_survey",
+    "margin_errors", "margin_misses", "rake", "rake_with_trimming", "trim_weights", "weight_survey",
 ]
