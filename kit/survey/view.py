@@ -16,8 +16,6 @@ from kit.report import DASH, fmt_int, fmt_interval, fmt_num, fmt_pct, interactiv
 from kit.survey.stage import AGE_LABELS, NIGHT_ROLE_MISSING, PublicSurveyResult, negative_codes
 
 SUPPRESSED = "nicht ausgewiesen"
-MISSING_CATEGORY = "fehlend"  # kit.survey.weighting.MISSING_LABEL: respondents without a value on a margin
-ALPHA_RELIABLE = 0.7  # Cronbach's alpha from which a scale counts as reliable (stated in the table caption)
 GROUP_TITLES = {"sex": "Geschlecht", "age_group": "Altersgruppe"}
 
 
@@ -60,46 +58,8 @@ def show_overview(result: PublicSurveyResult) -> None:
              f"{result.min_base} Antworten zugrunde liegen, und auch keine Zahl, aus der sich ein solcher Wert "
              f"zurückrechnen ließe; solche Felder sind mit „{SUPPRESSED}“ oder „–“ gekennzeichnet.")
     show_md(text)
-    miss = margin_miss_warning(result)
-    if miss:
-        show_note(miss)
     for note in result.notes:
         show_note(note)
-
-
-def margin_miss_warning(result: PublicSurveyResult) -> str | None:
-    """German warning naming the weighting cells whose weighted share misses the
-    population share by more than the tolerance (after trimming); None if all fit.
-    Weighted shares come from the disclosure-controlled sample-vs-population table."""
-    meta = result.weighting
-    cells = meta.get("margin_miss_cells") or []
-    if not cells:
-        return None
-    svp = result.sample_vs_population.set_index(["margin", "category"])
-    parts = []
-    for cell in cells:
-        key = (cell["margin"], cell["category"])
-        row = svp.loc[key] if key in svp.index else None
-        label = str(row["label"]) if row is not None else str(cell["category"])
-        weighted = row["weighted_share"] if row is not None else float("nan")
-        population = row["population_share"] if row is not None else float("nan")
-        w_text = SUPPRESSED if pd.isna(weighted) else fmt_pct(weighted)
-        parts.append(f"{label}: gewichtet {w_text}, Bevölkerung {fmt_pct(population)}")
-    tol = fmt_num(100 * float(meta.get("margin_tolerance", 0.01)), 1)
-    return (f"Achtung – Gewichtung trifft die Bevölkerung nicht: Nach der Kappung der Gewichte weicht der gewichtete "
-            f"Anteil von {len(cells)} Gruppe(n) um mehr als {tol} Prozentpunkte vom Anteil an der Bevölkerung ab ("
-            + "; ".join(parts) + "). Ergebnisse, die von diesen Gruppen abhängen, sind entsprechend verzerrt, auch "
-            "wenn das Raking selbst konvergiert ist; die Kappungsgrenzen sollten geprüft werden.")
-
-
-def _age_phrase(label: str) -> str:
-    """'16 bis 34 Jahre' -> 'im Alter von 16 bis 34 Jahren'; '75 Jahre und älter' -> 'ab 75 Jahren'."""
-    label = str(label)
-    if label.endswith(" Jahre und älter"):
-        return f"ab {label.removesuffix(' Jahre und älter')} Jahren"
-    if label.endswith(" Jahre"):
-        return f"im Alter von {label.removesuffix(' Jahre')} Jahren"
-    return f"der Altersgruppe {label}"
 
 
 def show_response(result: PublicSurveyResult) -> None:
@@ -115,8 +75,8 @@ def show_response(result: PublicSurveyResult) -> None:
     low = df[df["margin"] == "age_group"].dropna(subset=["rate"])
     if len(low) >= 2:
         lo, hi = low.loc[low["rate"].idxmin()], low.loc[low["rate"].idxmax()]
-        show_md(f"Am seltensten antworteten Personen {_age_phrase(lo['label'])} ({fmt_pct(lo['rate'])}), am "
-                f"häufigsten Personen {_age_phrase(hi['label'])} ({fmt_pct(hi['rate'])}). Solche Unterschiede "
+        show_md(f"Am seltensten antworteten Personen im Alter von {lo['label']} ({fmt_pct(lo['rate'])}), am "
+                f"häufigsten Personen im Alter von {hi['label']} ({fmt_pct(hi['rate'])}). Solche Unterschiede "
                 "gleicht die Gewichtung aus.")
 
 
@@ -125,21 +85,11 @@ def show_weighting(result: PublicSurveyResult) -> None:
     titles = {"age_sex": "Alter und Geschlecht", "district": "Stadtteil", "sex": "Geschlecht",
               "age_group": "Altersgruppe"}
     for margin, part in svp.groupby("margin", sort=False):
-        missing = part["category"] == MISSING_CATEGORY
-        known = part[~missing]
-        show_table(known, {"label": ("Gruppe", None), "sample_n": ("Befragte", _n),
-                           "sample_share": ("Anteil Befragte", fmt_pct),
-                           "population_share": ("Anteil Einwohner", fmt_pct),
-                           "weighted_share": ("Anteil gewichtet", fmt_pct)},
-                   caption=f"Befragte und Einwohner (ab 16 Jahren) nach {titles.get(margin, margin)} "
-                           "(Anteile an den Befragten mit Angabe; jede Spalte ergibt 100 %)")
-        if missing.any():
-            n_missing = part.loc[missing, "sample_n"].iloc[0]
-            count = (f"{fmt_int(n_missing)} Befragte ({fmt_pct(n_missing / result.n_respondents)} aller Fragebögen)"
-                     if pd.notna(n_missing) else
-                     f"einige Befragte (weniger als {result.min_cell} oder aus Datenschutzgründen nicht ausgewiesen)")
-            show_md(f"Ohne Angabe zu {titles.get(margin, margin)}: {count}. Sie sind in den Anteilen der Tabelle "
-                    "nicht enthalten und behalten bei der Gewichtung ihren Anteil am Gesamtgewicht.")
+        show_table(part, {"label": ("Gruppe", None), "sample_n": ("Befragte", _n),
+                          "sample_share": ("Anteil Befragte", fmt_pct),
+                          "population_share": ("Anteil Einwohner", fmt_pct),
+                          "weighted_share": ("Anteil gewichtet", fmt_pct)},
+                   caption=f"Befragte und Einwohner (ab 16 Jahren) nach {titles.get(margin, margin)}")
     m = result.weighting
     trim = m.get("trimming") or {}
     text = (f"Gewichtungsverfahren: {m['method']} auf die Ränder {', '.join(titles.get(x, x) for x in m['margins'])}; "
@@ -154,9 +104,6 @@ def show_weighting(result: PublicSurveyResult) -> None:
                  f"({fmt_int(trim['n_at_bounds'])} Gewichte an der Grenze)")
     text += "."
     show_md(text)
-    miss = margin_miss_warning(result)
-    if miss:
-        show_note(miss)
     for note in m.get("empty_categories") or []:
         show_note(f"Gewichtung: {', '.join(map(str, note['categories']))} – {note['action']}.")
 
@@ -322,44 +269,14 @@ def show_night_safety_test(result: PublicSurveyResult) -> None:
     t = result.tests.get("night_unsafe_by_sex")
     if not t or pd.isna(t.get("p_value")):
         return  # a missing role is stated in the notes of the overview
+    k = result.key_indicators.set_index("indicator")
+    women = k.loc["survey.unsafe_night_women", "value"] if "survey.unsafe_night_women" in k.index else float("nan")
     verdict = ("Der Unterschied zwischen Frauen und Männern ist **statistisch gesichert**"
                if t["p_value"] < 0.05 else "Ein Unterschied zwischen Frauen und Männern ist **nicht gesichert**")
     p_text = "unter 0,001" if t["p_value"] < 0.001 else fmt_num(t["p_value"], 3)
     show_md(f"{verdict} (Rao-Scott-Test für gewichtete Daten: χ² = {fmt_num(t['statistic'], 1)}, "
             f"p {'' if t['p_value'] < 0.001 else '= '}{p_text})."
-            + _night_shares_by_sex(result, t))
-
-
-def _night_shares_by_sex(result: PublicSurveyResult, test: dict) -> str:
-    """' Von den Frauen fühlen sich x % (a–b %) ..., von den Männern y % (c–d %).' from the
-    disclosure-controlled estimates of the tested item by sex; '' if not available."""
-    sex_col = result.breakdowns.get("sex")
-    if sex_col is None:
-        return ""
-    p = result.estimates
-    rows = p[(p["item"] == test.get("item")) & (p["kind"] == "collapsed") & (p["group_var"] == sex_col)]
-    found = {}
-    for _, r in rows.iterrows():
-        word = {"w": "Frauen", "m": "Männern"}.get(_sex_code(r["group"]))
-        if word is None:
-            continue
-        if bool(r["suppressed"]) or pd.isna(r["estimate"]):
-            found[word] = SUPPRESSED
-        else:
-            found[word] = f"{fmt_pct(r['estimate'])} (95-%-Bereich {fmt_interval(r['lower'], r['upper'], percent=True)})"
-    if len(found) < 2:
-        return ""
-    return (f" Nachts in ihrer Wohngegend unsicher fühlen sich von den Frauen {found['Frauen']}, "
-            f"von den Männern {found['Männern']} (gewichtete Anteile).")
-
-
-def _sex_code(group) -> str | None:
-    low = str(group).strip().lower()
-    if low in ("w", "weiblich", "frau", "frauen"):
-        return "w"
-    if low in ("m", "männlich", "mann", "männer"):
-        return "m"
-    return None
+            + (f" Von den Frauen fühlen sich {fmt_pct(women)} nachts in ihrer Wohngegend unsicher." if pd.notna(women) else ""))
 
 
 def show_scales(result: PublicSurveyResult) -> None:
@@ -374,12 +291,6 @@ def show_scales(result: PublicSurveyResult) -> None:
                     "range": ("Skala", None), "n_complete": ("vollständige Antworten", _n),
                     "alpha": ("Cronbachs Alpha", 2)},
                caption="Fragenbatterien: gewichteter Mittelwert-Index (Mittel der Antwortcodes) und Zuverlässigkeit (Cronbachs Alpha; ab 0,7 gilt eine Skala als zuverlässig)")
-    low = df[pd.to_numeric(df["alpha"], errors="coerce") < ALPHA_RELIABLE]
-    if not low.empty:
-        names = ", ".join(f"„{lab}“ ({fmt_num(a, 2)})" for lab, a in zip(low["label"], low["alpha"]))
-        show_note(f"Cronbachs Alpha liegt unter {fmt_num(ALPHA_RELIABLE, 1)} bei {names}: Die Aussagen dieser "
-                  "Fragenbatterie messen nicht zuverlässig dasselbe. Ihr Mittelwert-Index ist daher nur eingeschränkt "
-                  "aussagekräftig; die einzelnen Aussagen sollten für sich gelesen werden.")
 
 
 def show_free_text(result: PublicSurveyResult) -> None:
@@ -448,3 +359,178 @@ def explorer(result: PublicSurveyResult, ask):
     display(box)
     return box
 
+
+
+# ---------------------------------------------------------------------------
+# What drives insecurity (issue 9, item 4): kit.survey.drivers.drivers -> show_drivers
+# ---------------------------------------------------------------------------
+
+DRIVER_VARIABLES = {  # variable code of kit.survey.drivers -> German wording
+    "incivility": "Wahrgenommene Probleme in der Wohngegend (je Skalenpunkt 1–4)",
+    "victim": "Opfer einer Straftat in den letzten 12 Monaten",
+    "sex": "Geschlecht",
+    "age_group": "Altersgruppe",
+    "trust": "Vertrauen in die Polizei (je Punkt 0–10)",
+    "district": "Stadtteil",
+}
+DRIVER_SHORT = {"incivility": "wahrgenommene Probleme in der Wohngegend (Müll, Graffiti, Gruppen u. Ä.)",
+                "victim": "eine Opfererfahrung in den letzten 12 Monaten",
+                "trust": "das Vertrauen in die Polizei"}
+DRIVER_REFUSALS = {
+    "no_outcome": "Das Codebuch benennt keine Frage zum Sicherheitsgefühl nachts (Rolle night_safety).",
+    "no_incivility": "Der Fragebogen enthält keine Fragen zu Problemen in der Wohngegend.",
+    "small_base": "Zu wenige vollständige Fragebögen für ein Modell (Datenschutz-Mindestzahl).",
+    "small_outcome": "Zu wenige Befragte fühlen sich nachts unsicher (oder sicher) für ein Modell.",
+    "small_category": "Eine Gruppe (z. B. Opfer, Geschlecht, Altersgruppe oder Stadtteil) ist zu klein "
+                      "für eine Veröffentlichung.",
+    "not_converged": "Das Modell ließ sich mit diesen Daten nicht stabil schätzen.",
+}
+
+
+def _driver_term_label(row, districts: dict[str, str]) -> str:
+    var, cat = row["variable"], str(row["category"])
+    if var == "sex":
+        return {"w": "Frauen", "m": "Männer"}.get(cat, cat)
+    if var == "age_group":
+        return AGE_LABELS.get(cat, cat)
+    if var == "district":
+        return "übrige (kleine) Stadtteile" if cat == "_other" else districts.get(cat, cat)
+    if var == "victim":
+        return "Opfer in den letzten 12 Monaten"
+    if var == "incivility":
+        return "Probleme in der Wohngegend (je Punkt)"
+    if var == "trust":
+        return "Vertrauen in die Polizei (je Punkt)"
+    return str(row.get("label") or row["term"])
+
+
+def _driver_age_phrase(group: str) -> str:
+    """'35-54' -> 'von 35 bis 54 Jahren', '75+' -> 'ab 75 Jahren'."""
+    group = str(group)
+    if group.endswith("+"):
+        return f"ab {group[:-1]} Jahren"
+    if "-" in group:
+        lo, hi = group.split("-", 1)
+        return f"von {lo} bis {hi} Jahren"
+    return f"der Altersgruppe {AGE_LABELS.get(group, group)}"
+
+
+def _driver_reference_text(table: pd.DataFrame, var: str, districts: dict[str, str]) -> str:
+    ref = table[(table["variable"] == var) & table["reference"]]
+    return _driver_term_label(ref.iloc[0], districts) if len(ref) else ""
+
+
+def drivers_figure(table: pd.DataFrame, districts: dict[str, str], confidence: float = 0.95):
+    """Effect chart: odds ratio with interval per term on a log axis, reference line at 1."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    rows = table[~table["reference"]].reset_index(drop=True)
+    labels = []
+    for _, r in rows.iterrows():
+        label = _driver_term_label(r, districts)
+        if r["variable"] in ("sex", "age_group", "district"):
+            label += f" (vs. {_driver_reference_text(table, r['variable'], districts)})"
+        labels.append(label)
+    n = len(rows)
+    fig, ax = plt.subplots(figsize=(plots.WIDTH_IN, 0.9 + 0.32 * n))
+    y = np.arange(n)[::-1]
+    sig = (rows["lower"] > 1) | (rows["upper"] < 1)
+    colors = [plots.BLUE if s else plots.GREY for s in sig]
+    for yi, (_, r), c in zip(y, rows.iterrows(), colors):
+        ax.plot([r["lower"], r["upper"]], [yi, yi], color=c, lw=1.6)
+        ax.plot([r["or"]], [yi], "o", color=c, ms=5)
+    ax.axvline(1.0, color="#333333", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    lo = float(min(rows["lower"].min(), 1.0)) / 1.15
+    hi = float(max(rows["upper"].max(), 1.0)) * 1.15
+    ax.set_xlim(lo, hi)
+    candidates = (0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 50) if hi / lo > 12 else (0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5)
+    ticks = [t for t in candidates if lo <= t <= hi]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: fmt_num(v, 2 if v < 1 else (1 if v % 1 else 0))))
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.set_xlabel("Chancenverhältnis (logarithmische Achse; 1 = kein Zusammenhang)")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    fig.tight_layout()
+    clear = [labels[i] for i in range(n) if sig.iloc[i]]
+    pct = fmt_num(100 * confidence, 0)
+    alt = ("Punktdiagramm der Chancenverhältnisse für das nächtliche Unsicherheitsgefühl mit "
+           f"{pct}-%-Bereichen auf logarithmischer Achse. "
+           + (f"Bereiche, die die 1 nicht einschließen: {'; '.join(clear)}." if clear
+              else "Kein Bereich schließt die 1 aus."))
+    return plots.describe(fig, title="Was hängt mit dem Unsicherheitsgefühl nachts zusammen? "
+                                     f"Chancenverhältnisse mit {pct}-%-Bereich (gewichtete logistische Regression)",
+                          alt=alt, note="Blau: Bereich schließt die 1 aus; grau: kein gesicherter Zusammenhang")
+
+
+def show_drivers(result: PublicSurveyResult, drivers) -> None:
+    """Section 'Was hängt mit dem Unsicherheitsgefühl zusammen?': effect chart and a
+    plain-German paragraph. ``drivers``: a :class:`kit.survey.drivers.DriversResult`
+    (numbers only; computed by the stage)."""
+    if drivers is None:
+        return
+    if not drivers.ok:
+        code = str(drivers.reason).split(":")[0]
+        show_note("Kein Modell zu den Einflussfaktoren des Unsicherheitsgefühls: "
+                  + DRIVER_REFUSALS.get(code, "Das Modell wird nicht ausgewiesen."))
+        return
+    table = drivers.table
+    districts = result.districts
+    fig = drivers_figure(table, districts, drivers.confidence)
+    _show_fig(fig, result, source=f"eigene Berechnung, {fmt_int(drivers.n)} vollständige Fragebögen")
+    rows = table[~table["reference"]]
+    up = rows[rows["lower"] > 1]
+    down = rows[rows["upper"] < 1]
+
+    def phrase(r) -> str:
+        var = r["variable"]
+        numbers = f"Chancenverhältnis {fmt_num(r['or'], 2)}, Bereich {fmt_interval(r['lower'], r['upper'], 2)}"
+        if var in DRIVER_SHORT:
+            per = "je Punkt " if var in ("incivility", "trust") else ""
+            return f"{DRIVER_SHORT[var]} ({per}{numbers})"
+        ref = _driver_reference_text(table, var, districts)
+        if var == "sex":
+            return f"Frauen (gegenüber Männern: {numbers})" if r["category"] == "w" else \
+                f"Männer (gegenüber Frauen: {numbers})"
+        if var == "age_group":
+            ref_row = table[(table["variable"] == var) & table["reference"]].iloc[0]
+            return (f"Befragte {_driver_age_phrase(r['category'])} (gegenüber Befragten "
+                    f"{_driver_age_phrase(ref_row['category'])}: {numbers})")
+        if var == "district":
+            return f"der Stadtteil {_driver_term_label(r, districts)} (gegenüber {ref}: {numbers})"
+        return f"{_driver_term_label(r, districts)} ({numbers})"
+
+    pct = fmt_num(100 * drivers.confidence, 0)
+    text = (f"Das Modell schätzt für {fmt_int(drivers.n)} Befragte mit vollständigen Angaben, wie die Chance, "
+            "sich nachts in der Wohngegend eher oder sehr unsicher zu fühlen, mit den genannten Merkmalen "
+            "zusammenhängt, jeweils bei gleichen übrigen Merkmalen. ")
+    if len(up):
+        text += "Mit mehr Unsicherheit gehen einher: " + "; ".join(phrase(r) for _, r in up.iterrows()) + ". "
+    if len(down):
+        text += "Mit weniger Unsicherheit gehen einher: " + "; ".join(phrase(r) for _, r in down.iterrows()) + ". "
+    if not len(up) and not len(down):
+        text += f"Bei keinem Merkmal schließt der {pct}-%-Bereich die 1 aus. "
+    else:
+        text += (f"Bei den übrigen Merkmalen schließt der {pct}-%-Bereich die 1 ein; ein Zusammenhang ist dort "
+                 "nicht gesichert. ")
+    if drivers.pseudo_r2 is not None:
+        text += (f"Die Merkmale erklären die Unterschiede nur zum Teil (Pseudo-R² nach McFadden "
+                 f"{fmt_num(drivers.pseudo_r2, 2)}). ")
+    text += ("Das Modell zeigt Zusammenhänge, keine Ursachen: Wer sich unsicher fühlt, nimmt Probleme "
+             "möglicherweise auch stärker wahr, und nicht erfasste Merkmale können beides beeinflussen. "
+             "Die Bereiche berücksichtigen die Gewichtung, nicht aber eine Schichtung oder Klumpung der "
+             "Stichprobe.")
+    notes = set(drivers.notes)
+    if "district_pooled" in notes:
+        text += (f" Stadtteile mit weniger als {fmt_int(result.policy.min_base)} Befragten sind zu "
+                 "„übrige (kleine) Stadtteile“ zusammengefasst.")
+    if "district_omitted" in notes:
+        text += " Der Stadtteil ist nicht im Modell, weil zu wenige Befragte je Stadtteil vorliegen."
+    if "trust_absent" in notes:
+        text += " Das Vertrauen in die Polizei wurde nicht erfragt und fehlt im Modell."
+    show_md(text)
