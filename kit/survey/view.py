@@ -16,6 +16,8 @@ from kit.report import DASH, fmt_int, fmt_interval, fmt_num, fmt_pct, interactiv
 from kit.survey.stage import AGE_LABELS, NIGHT_ROLE_MISSING, PublicSurveyResult, negative_codes
 
 SUPPRESSED = "nicht ausgewiesen"
+MISSING_CATEGORY = "fehlend"  # kit.survey.weighting.MISSING_LABEL: respondents without a value on a margin
+ALPHA_RELIABLE = 0.7  # Cronbach's alpha from which a scale counts as reliable (stated in the table caption)
 GROUP_TITLES = {"sex": "Geschlecht", "age_group": "Altersgruppe"}
 
 
@@ -58,8 +60,46 @@ def show_overview(result: PublicSurveyResult) -> None:
              f"{result.min_base} Antworten zugrunde liegen, und auch keine Zahl, aus der sich ein solcher Wert "
              f"zurückrechnen ließe; solche Felder sind mit „{SUPPRESSED}“ oder „–“ gekennzeichnet.")
     show_md(text)
+    miss = margin_miss_warning(result)
+    if miss:
+        show_note(miss)
     for note in result.notes:
         show_note(note)
+
+
+def margin_miss_warning(result: PublicSurveyResult) -> str | None:
+    """German warning naming the weighting cells whose weighted share misses the
+    population share by more than the tolerance (after trimming); None if all fit.
+    Weighted shares come from the disclosure-controlled sample-vs-population table."""
+    meta = result.weighting
+    cells = meta.get("margin_miss_cells") or []
+    if not cells:
+        return None
+    svp = result.sample_vs_population.set_index(["margin", "category"])
+    parts = []
+    for cell in cells:
+        key = (cell["margin"], cell["category"])
+        row = svp.loc[key] if key in svp.index else None
+        label = str(row["label"]) if row is not None else str(cell["category"])
+        weighted = row["weighted_share"] if row is not None else float("nan")
+        population = row["population_share"] if row is not None else float("nan")
+        w_text = SUPPRESSED if pd.isna(weighted) else fmt_pct(weighted)
+        parts.append(f"{label}: gewichtet {w_text}, Bevölkerung {fmt_pct(population)}")
+    tol = fmt_num(100 * float(meta.get("margin_tolerance", 0.01)), 1)
+    return (f"Achtung – Gewichtung trifft die Bevölkerung nicht: Nach der Kappung der Gewichte weicht der gewichtete "
+            f"Anteil von {len(cells)} Gruppe(n) um mehr als {tol} Prozentpunkte vom Anteil an der Bevölkerung ab ("
+            + "; ".join(parts) + "). Ergebnisse, die von diesen Gruppen abhängen, sind entsprechend verzerrt, auch "
+            "wenn das Raking selbst konvergiert ist; die Kappungsgrenzen sollten geprüft werden.")
+
+
+def _age_phrase(label: str) -> str:
+    """'16 bis 34 Jahre' -> 'im Alter von 16 bis 34 Jahren'; '75 Jahre und älter' -> 'ab 75 Jahren'."""
+    label = str(label)
+    if label.endswith(" Jahre und älter"):
+        return f"ab {label.removesuffix(' Jahre und älter')} Jahren"
+    if label.endswith(" Jahre"):
+        return f"im Alter von {label.removesuffix(' Jahre')} Jahren"
+    return f"der Altersgruppe {label}"
 
 
 def show_response(result: PublicSurveyResult) -> None:
@@ -75,8 +115,8 @@ def show_response(result: PublicSurveyResult) -> None:
     low = df[df["margin"] == "age_group"].dropna(subset=["rate"])
     if len(low) >= 2:
         lo, hi = low.loc[low["rate"].idxmin()], low.loc[low["rate"].idxmax()]
-        show_md(f"Am seltensten antworteten Personen im Alter von {lo['label']} ({fmt_pct(lo['rate'])}), am "
-                f"häufigsten Personen im Alter von {hi['label']} ({fmt_pct(hi['rate'])}). Solche Unterschiede "
+        show_md(f"Am seltensten antworteten Personen {_age_phrase(lo['label'])} ({fmt_pct(lo['rate'])}), am "
+                f"häufigsten Personen {_age_phrase(hi['label'])} ({fmt_pct(hi['rate'])}). Solche Unterschiede "
                 "gleicht die Gewichtung aus.")
 
 
@@ -85,11 +125,21 @@ def show_weighting(result: PublicSurveyResult) -> None:
     titles = {"age_sex": "Alter und Geschlecht", "district": "Stadtteil", "sex": "Geschlecht",
               "age_group": "Altersgruppe"}
     for margin, part in svp.groupby("margin", sort=False):
-        show_table(part, {"label": ("Gruppe", None), "sample_n": ("Befragte", _n),
-                          "sample_share": ("Anteil Befragte", fmt_pct),
-                          "population_share": ("Anteil Einwohner", fmt_pct),
-                          "weighted_share": ("Anteil gewichtet", fmt_pct)},
-                   caption=f"Befragte und Einwohner (ab 16 Jahren) nach {titles.get(margin, margin)}")
+        missing = part["category"] == MISSING_CATEGORY
+        known = part[~missing]
+        show_table(known, {"label": ("Gruppe", None), "sample_n": ("Befragte", _n),
+                           "sample_share": ("Anteil Befragte", fmt_pct),
+                           "population_share": ("Anteil Einwohner", fmt_pct),
+                           "weighted_share": ("Anteil gewichtet", fmt_pct)},
+                   caption=f"Befragte und Einwohner (ab 16 Jahren) nach {titles.get(margin, margin)} "
+                           "(Anteile an den Befragten mit Angabe; jede Spalte ergibt 100 %)")
+        if missing.any():
+            n_missing = part.loc[missing, "sample_n"].iloc[0]
+            count = (f"{fmt_int(n_missing)} Befragte ({fmt_pct(n_missing / result.n_respondents)} aller Fragebögen)"
+                     if pd.notna(n_missing) else
+                     f"einige Befragte (weniger als {result.min_cell} oder aus Datenschutzgründen nicht ausgewiesen)")
+            show_md(f"Ohne Angabe zu {titles.get(margin, margin)}: {count}. Sie sind in den Anteilen der Tabelle "
+                    "nicht enthalten und behalten bei der Gewichtung ihren Anteil am Gesamtgewicht.")
     m = result.weighting
     trim = m.get("trimming") or {}
     text = (f"Gewichtungsverfahren: {m['method']} auf die Ränder {', '.join(titles.get(x, x) for x in m['margins'])}; "
@@ -104,6 +154,9 @@ def show_weighting(result: PublicSurveyResult) -> None:
                  f"({fmt_int(trim['n_at_bounds'])} Gewichte an der Grenze)")
     text += "."
     show_md(text)
+    miss = margin_miss_warning(result)
+    if miss:
+        show_note(miss)
     for note in m.get("empty_categories") or []:
         show_note(f"Gewichtung: {', '.join(map(str, note['categories']))} – {note['action']}.")
 
@@ -269,14 +322,44 @@ def show_night_safety_test(result: PublicSurveyResult) -> None:
     t = result.tests.get("night_unsafe_by_sex")
     if not t or pd.isna(t.get("p_value")):
         return  # a missing role is stated in the notes of the overview
-    k = result.key_indicators.set_index("indicator")
-    women = k.loc["survey.unsafe_night_women", "value"] if "survey.unsafe_night_women" in k.index else float("nan")
     verdict = ("Der Unterschied zwischen Frauen und Männern ist **statistisch gesichert**"
                if t["p_value"] < 0.05 else "Ein Unterschied zwischen Frauen und Männern ist **nicht gesichert**")
     p_text = "unter 0,001" if t["p_value"] < 0.001 else fmt_num(t["p_value"], 3)
     show_md(f"{verdict} (Rao-Scott-Test für gewichtete Daten: χ² = {fmt_num(t['statistic'], 1)}, "
             f"p {'' if t['p_value'] < 0.001 else '= '}{p_text})."
-            + (f" Von den Frauen fühlen sich {fmt_pct(women)} nachts in ihrer Wohngegend unsicher." if pd.notna(women) else ""))
+            + _night_shares_by_sex(result, t))
+
+
+def _night_shares_by_sex(result: PublicSurveyResult, test: dict) -> str:
+    """' Von den Frauen fühlen sich x % (a–b %) ..., von den Männern y % (c–d %).' from the
+    disclosure-controlled estimates of the tested item by sex; '' if not available."""
+    sex_col = result.breakdowns.get("sex")
+    if sex_col is None:
+        return ""
+    p = result.estimates
+    rows = p[(p["item"] == test.get("item")) & (p["kind"] == "collapsed") & (p["group_var"] == sex_col)]
+    found = {}
+    for _, r in rows.iterrows():
+        word = {"w": "Frauen", "m": "Männern"}.get(_sex_code(r["group"]))
+        if word is None:
+            continue
+        if bool(r["suppressed"]) or pd.isna(r["estimate"]):
+            found[word] = SUPPRESSED
+        else:
+            found[word] = f"{fmt_pct(r['estimate'])} (95-%-Bereich {fmt_interval(r['lower'], r['upper'], percent=True)})"
+    if len(found) < 2:
+        return ""
+    return (f" Nachts in ihrer Wohngegend unsicher fühlen sich von den Frauen {found['Frauen']}, "
+            f"von den Männern {found['Männern']} (gewichtete Anteile).")
+
+
+def _sex_code(group) -> str | None:
+    low = str(group).strip().lower()
+    if low in ("w", "weiblich", "frau", "frauen"):
+        return "w"
+    if low in ("m", "männlich", "mann", "männer"):
+        return "m"
+    return None
 
 
 def show_scales(result: PublicSurveyResult) -> None:
@@ -291,6 +374,12 @@ def show_scales(result: PublicSurveyResult) -> None:
                     "range": ("Skala", None), "n_complete": ("vollständige Antworten", _n),
                     "alpha": ("Cronbachs Alpha", 2)},
                caption="Fragenbatterien: gewichteter Mittelwert-Index (Mittel der Antwortcodes) und Zuverlässigkeit (Cronbachs Alpha; ab 0,7 gilt eine Skala als zuverlässig)")
+    low = df[pd.to_numeric(df["alpha"], errors="coerce") < ALPHA_RELIABLE]
+    if not low.empty:
+        names = ", ".join(f"„{lab}“ ({fmt_num(a, 2)})" for lab, a in zip(low["label"], low["alpha"]))
+        show_note(f"Cronbachs Alpha liegt unter {fmt_num(ALPHA_RELIABLE, 1)} bei {names}: Die Aussagen dieser "
+                  "Fragenbatterie messen nicht zuverlässig dasselbe. Ihr Mittelwert-Index ist daher nur eingeschränkt "
+                  "aussagekräftig; die einzelnen Aussagen sollten für sich gelesen werden.")
 
 
 def show_free_text(result: PublicSurveyResult) -> None:
