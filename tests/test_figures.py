@@ -443,7 +443,7 @@ def _dpi(img: dict) -> float:
     return px / inches
 
 
-GERMAN_ALT = re.compile(r"^(Balkendiagramm|Gestapeltes Balkendiagramm|Bevölkerungspyramide|Karte|Liniendiagramm|"
+GERMAN_ALT = re.compile(r"^(Balkendiagramm|Punktdiagramm|Gestapeltes Balkendiagramm|Bevölkerungspyramide|Karte|Liniendiagramm|"
                         r"Diagramm)\b")
 
 

@@ -670,3 +670,25 @@ def test_report_names_no_file_or_folder_before_its_provenance(muldenau_run, repo
     body = text.split("Herkunft der Angaben")[0]
     files = re.findall(r"[\w/.-]+" + FILE_SUFFIX, body) + re.findall(r"\bparams/|\bdata_schemas/|\boutput/", body)
     assert not files, files
+
+
+def test_survey_report_opens_with_findings_and_compares_with_published_surveys(muldenau_run):
+    """The survey report opens with 'Das Wichtigste in Kürze' (numbered findings with their
+    intervals), compares with the national victimisation survey and shows what goes with
+    feeling unsafe; the results hold the comparison and the model without per-group counts."""
+    text = visible_text((muldenau_run.commune_dir / "2_survey.html").read_text(encoding="utf-8"))
+    summary = text.split("Das Wichtigste in Kürze")[1].split("Rücklauf und Gewichtung")[0]
+    assert summary.count("95-%-Bereich") >= 5
+    assert "Deutscher Viktimisierungssurvey 2017" in summary
+    assert text.index("Das Wichtigste in Kürze") < text.index("Rücklauf und Gewichtung")
+    assert "Vergleich mit anderen Befragungen" in text and "Was hängt mit dem Unsicherheitsgefühl zusammen?" in text
+    results = muldenau_run.commune_dir / "results"
+    bench = pd.read_csv(results / "survey_benchmarks.csv")
+    key = pd.read_csv(results / "key_indicators_survey.csv").set_index("indicator")
+    row = bench[bench["reference"] == "dvs2017_de"].iloc[0]
+    assert row["value"] == pytest.approx(key.loc["survey.unsafe_night", "value"])
+    # the verdict agrees with the published interval (the reference has no sample size)
+    inside = key.loc["survey.unsafe_night", "lower"] <= row["reference_value"] <= key.loc["survey.unsafe_night", "upper"]
+    assert (row["verdict"] == "similar") == inside
+    model = pd.read_csv(results / "survey_drivers.csv")
+    assert "n" not in model.columns and (model["or"] > 0).all()

@@ -41,9 +41,12 @@ from kit.survey import (
     weighted_mean_ci,
     wilson_interval,
 )
+from kit.survey.benchmarks import compare_with_benchmarks
 from kit.survey.cleaning import CleanResult
 from kit.survey.codebook import Codebook
+from kit.survey.drivers import DriversResult, drivers
 from kit.survey.estimates import DERIVED_GROUP_LABELS
+from kit.survey.findings import survey_findings
 from kit.survey.estimates import _frame as _tidy_frame
 
 # Subgroups every question is broken down by (derived columns of the cleaning step,
@@ -96,6 +99,9 @@ class PublicSurveyResult(_PolicyThresholds):
     notes: list[str] = field(default_factory=list)
     night_item: str | None = None  # item with the role night_safety
     breakdowns: dict[str, str] = field(default_factory=dict)  # breakdown -> group_var in ``estimates``
+    benchmarks: pd.DataFrame | None = None  # key indicators beside published references (kit.survey.benchmarks)
+    drivers: DriversResult | None = None  # what goes with feeling unsafe at night (kit.survey.drivers)
+    findings: pd.DataFrame | None = None  # 'Das Wichtigste in Kürze' as numbers (kit.survey.findings)
 
 
 @dataclass
@@ -470,6 +476,14 @@ def compute_survey(params: dict, store: ResultStore) -> SurveyResult:
         notes=notes, night_item=(codebook.role_item("night_safety").id
                                  if codebook.role_item("night_safety") is not None else None),
         breakdowns={name: col for name, col in breakdowns.items()})
+    public.benchmarks = compare_with_benchmarks(key, conf=conf)
+    model = drivers(data, weights, codebook, policy, districts=districts, confidence=conf)
+    # per-category model counts are left out of what is published (a further base beside the tables)
+    public.drivers = DriversResult(table=model.table.drop(columns=["n"], errors="ignore"), n=model.n,
+                                   pseudo_r2=model.pseudo_r2, reason=model.reason, outcome_item=model.outcome_item,
+                                   confidence=model.confidence, notes=list(model.notes))
+    total_rate = float(response["rate"].iloc[0]) if response is not None and pd.notna(response["rate"].iloc[0]) else None
+    public.findings = survey_findings(key, public.benchmarks, tests, int(len(data)), total_rate)
     return SurveyResult(params=params, codebook=codebook, districts=districts, policy=policy, clean=clean,
                         weights=weights, weighting=report, estimates=estimates, public=public)
 
@@ -508,6 +522,10 @@ def write_survey(public: PublicSurveyResult, store: ResultStore) -> None:
     if public.scales is not None:
         store.write_table("survey_scales", public.scales)
     store.write_table("key_indicators_survey", public.key_indicators)
+    if public.benchmarks is not None:
+        store.write_table("survey_benchmarks", public.benchmarks)
+    if public.drivers is not None and public.drivers.ok:
+        store.write_table("survey_drivers", public.drivers.table)
     store.write_json("survey_meta", survey_meta(public))
     store.write_json("provenance_survey", {"input_hashes": public.hashes})
 

@@ -178,6 +178,93 @@ def show_cleaning(result: PublicSurveyResult) -> None:
                caption="Datenprüfung und Bereinigung (Anzahl betroffener Fragebögen und Werte)")
 
 
+def _p_text(p: float) -> str:
+    return "p unter 0,001" if p < 0.001 else f"p = {fmt_num(p, 3)}"
+
+
+def finding_text(f, result: PublicSurveyResult) -> str:
+    """One German sentence for a row of kit.survey.findings.survey_findings."""
+    interval = f"95-%-Bereich {fmt_interval(f['lower'], f['upper'], percent=True)}"
+    if f["code"] == "benchmark":
+        label = str(f["label"])
+        own = f"{label[:1].upper()}{label[1:]}: {fmt_pct(f['value'])} ({interval})"
+        ref = f"{fmt_pct(f['reference_value'])} ({f['reference_label']} {int(f['reference_year'])})"
+        if f["verdict"] == "higher":
+            return f"{own} – mehr als im Vergleich: {ref}."
+        if f["verdict"] == "lower":
+            return f"{own} – weniger als im Vergleich: {ref}."
+        return f"{own} – im Bereich des Vergleichswerts {ref}; der Unterschied kann Zufall sein."
+    if f["code"] == "sex_difference":
+        overall = f" (alle Befragten: {fmt_pct(f['reference_value'])})" if pd.notna(f["reference_value"]) else ""
+        if f["verdict"] == "different":
+            return (f"Frauen fühlen sich nachts in der Wohngegend häufiger unsicher als Männer: "
+                    f"{fmt_pct(f['value'])} der Frauen ({interval}){overall}; der Unterschied zwischen Frauen und "
+                    f"Männern geht über den Zufall hinaus (Rao-Scott-Test, {_p_text(f['p_value'])}).")
+        return (f"Frauen und Männer unterscheiden sich im Unsicherheitsgefühl nachts nicht über den Zufall hinaus "
+                f"(Frauen {fmt_pct(f['value'])}, {interval}{overall}).")
+    if f["code"] == "top_problem":
+        rank = {1: "Am häufigsten", 2: "Am zweithäufigsten", 3: "Am dritthäufigsten"}.get(int(f["count"]), "Häufig")
+        return f"{rank} als Problem in der Wohngegend genannt: {f['label']} – {fmt_pct(f['value'])} ({interval})."
+    if f["code"] == "sample":
+        rate = f", Rücklaufquote {fmt_pct(f['value'])}" if pd.notna(f["value"]) else ""
+        return (f"Grundlage: {fmt_int(f['count'])} ausgewertete Fragebögen{rate}; alle Anteile sind auf die "
+                f"Einwohner nach Alter, Geschlecht und Stadtteil gewichtet.")
+    return ""
+
+
+def show_summary(result: PublicSurveyResult) -> None:
+    """'Das Wichtigste in Kürze': the findings of kit.survey.findings as numbered sentences."""
+    f = result.findings
+    if f is None or f.empty:
+        return
+    show_md("Die wichtigsten Ergebnisse der Befragung, nach Bedeutung geordnet: zuerst Abweichungen von "
+            "veröffentlichten Vergleichswerten, die über die Unsicherheit der Befragung hinausgehen, dann "
+            "Unterschiede zwischen Gruppen und die am häufigsten genannten Probleme.\n\n"
+            + "\n".join(f"{i}. {finding_text(row, result)}" for i, (_, row) in enumerate(f.iterrows(), 1)))
+
+
+BENCHMARK_VERDICT = {"higher": "höher", "lower": "niedriger", "similar": "im Bereich des Vergleichswerts",
+                     "not_shown": SUPPRESSED}
+
+
+def show_benchmarks(result: PublicSurveyResult) -> None:
+    """The key indicators beside national surveys and the Saxon ASSKomm averages."""
+    b = result.benchmarks
+    if b is None or b.empty:
+        show_md("Für die Kennzahlen dieser Befragung liegen keine veröffentlichten Vergleichswerte vor.")
+        return
+    shown = b[b["verdict"] != "not_shown"]
+    different = shown[shown["verdict"].isin(["higher", "lower"])]
+    text = (f"Die Tabelle stellt {len(b['indicator'].unique())} Kennzahlen der Befragung veröffentlichten Werten "
+            "gegenüber: dem Deutschen Viktimisierungssurvey (bundesweit, 2012 auch für Sachsen) und dem Durchschnitt "
+            "der sächsischen Kommunen, die eine ASSKomm-Sicherheitsanalyse gemacht haben. „Höher“ oder „niedriger“ "
+            "steht nur, wenn der Unterschied über die Unsicherheit der eigenen Befragung hinausgeht (95-%-Bereich). ")
+    if different.empty:
+        text += "Keine der verglichenen Kennzahlen weicht in diesem Sinn von ihrem Vergleichswert ab."
+    else:
+        parts = [f"{r.indicator_label} ({fmt_pct(r.value)} gegenüber {fmt_pct(r.reference_value)}, "
+                 f"{r.reference_label} {r.year})" for r in different.itertuples()]
+        text += ("Deutlich abweichend: " + "; ".join(parts) + ".")
+    show_md(text)
+    if (b["wording"] == "similar").any():
+        show_note("Wo die Vergleichsbefragung anders gefragt hat (andere Formulierung oder Antwortskala, andere "
+                  "Jahre), ist der Vergleich nur eine grobe Einordnung; diese Zeilen sind mit „ähnliche Frage“ "
+                  "gekennzeichnet.")
+    table = b.copy()
+    table["own"] = [SUPPRESSED if pd.isna(v) else f"{fmt_pct(v)} ({fmt_interval(lo, hi, percent=True)})"
+                    for v, lo, hi in zip(table["value"], table["lower"], table["upper"])]
+    table["ref"] = [fmt_pct(v) for v in table["reference_value"]]
+    table["comparison"] = [f"{label} {year}" + ("" if w == "same" else " – ähnliche Frage")
+                           for label, year, w in zip(table["reference_label"], table["year"], table["wording"])]
+    table["verdict_text"] = [BENCHMARK_VERDICT[v] for v in table["verdict"]]
+    show_table(table, {"indicator_label": ("Kennzahl", None), "own": (f"{result.name} (95-%-Bereich)", None),
+                       "comparison": ("Vergleich", None), "ref": ("Vergleichswert", None),
+                       "verdict_text": ("Einordnung", None)},
+               caption="Kennzahlen der Befragung im Vergleich mit veröffentlichten Befragungen")
+    sources = "; ".join(dict.fromkeys(b["source"]))
+    show_note(f"Quellen der Vergleichswerte: {sources}.")
+
+
 def show_key_indicators(result: PublicSurveyResult) -> None:
     k = result.key_indicators.copy()
     k["share"] = [SUPPRESSED if pd.isna(v) else fmt_pct(v) for v in k["value"]]
