@@ -154,18 +154,22 @@ def build_pks_reference(bka_files: Iterable[str | Path]) -> pd.DataFrame:
     return out[PKS_REFERENCE_COLUMNS].reset_index(drop=True)
 
 
+
+def _sheet_rows(path, sheet: str) -> list[list]:
+    """All rows of one sheet of a source workbook (values, not formulas)."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        return [list(r) for r in wb[sheet].iter_rows(values_only=True)]
+    finally:
+        wb.close()
+
 def _gv_kreise(gv_path: Path) -> pd.DataFrame:
     """Saxon Kreise from the Destatis Gemeindeverzeichnis (GV-ISys) extract:
     region_key, name, kreisart (KfS/LK from Textkennzeichen 41/44), population
     (sum of the Gemeinden, Satzart 60) and its date (year)."""
-    import openpyxl
-
-    wb = openpyxl.load_workbook(gv_path, read_only=True, data_only=True)
-    try:
-        ws = wb["Onlineprodukt_Gemeinden"]
-        rows = [list(r) for r in ws.iter_rows(values_only=True)]
-    finally:
-        wb.close()
+    rows = _sheet_rows(gv_path, "Onlineprodukt_Gemeinden")
     m = re.search(r"am 31\.12\.(\d{4})", str(rows[0][0] or ""))
     year = int(m.group(1)) if m else None
     kreise: dict[str, dict] = {}
@@ -190,15 +194,8 @@ def build_population_reference(atlas_path: str | Path, gv_path: str | Path) -> p
     (in %) of residents under 18, 65 and older and foreigners from the
     Deutschlandatlas table KRS1222 (2022), and for Sachsen their mean weighted
     with the Kreis population from the Gemeindeverzeichnis (31.12.2021)."""
-    import openpyxl
-
     atlas_path, gv_path = Path(atlas_path), Path(gv_path)
-    wb = openpyxl.load_workbook(atlas_path, read_only=True, data_only=True)
-    try:
-        ws = wb["Deutschlandatlas_KRS1222"]
-        rows = [list(r) for r in ws.iter_rows(values_only=True)]
-    finally:
-        wb.close()
+    rows = _sheet_rows(atlas_path, "Deutschlandatlas_KRS1222")
     header = [str(h) for h in rows[0]]
     idx = {h: header.index(h) for h in ("KRS1222", "Kreisname", *_ATLAS_COLUMNS)}
     atlas = {}
