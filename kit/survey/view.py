@@ -326,8 +326,12 @@ def show_question(result: PublicSurveyResult, question: str) -> None:
         return
     if qtype == "multi":
         data = _overall(result, "multi")
-        data = data[data["question"] == question]
+        data = _by_share(data[data["question"] == question])
+        if _all_hidden(data):
+            show_md(_hidden_sentence(qtext))
+            return
         _show_fig(plots.share_bars(data, title=_wrap(qtext), label_col="item_label"), result)
+        show_md(_ranking_sentence(data, "item_label", "Am häufigsten genannt:", "am seltensten:"))
         return
     if len(items) > 1:
         # battery: unfavourable share per item when the scale is ordered, else "ja" share
@@ -339,13 +343,58 @@ def show_question(result: PublicSurveyResult, question: str) -> None:
             label = items[0].values.get(1, "")
         else:
             label = data["category_label"].iloc[0]
+        data = _by_share(data)
+        if _all_hidden(data):
+            show_md(_hidden_sentence(qtext))
+            return
         _show_fig(plots.share_bars(data, title=_wrap(f"{qtext} – Anteil {label}"), label_col="item_label"), result)
+        quoted = label if str(label).startswith("„") else f"„{label}“"
+        show_md(_ranking_sentence(data, "item_label", f"Den höchsten Anteil {quoted} hat", "den niedrigsten"))
         return
     dist = _overall(result, "distribution")
     data = dist[dist["item"] == items[0].id]
+    if _all_hidden(data):
+        show_md(_hidden_sentence(qtext))
+        return
     _show_fig(plots.share_bars(data, title=_wrap(qtext)), result)
+    top = data[~data["suppressed"].astype(bool) & data["estimate"].notna()].sort_values("estimate").tail(1)
+    if len(top):
+        show_md(f"Die häufigste Antwort ist „{top['category_label'].iloc[0]}“ mit {fmt_pct(top['estimate'].iloc[0])} "
+                f"(95-%-Bereich {fmt_interval(top['lower'].iloc[0], top['upper'].iloc[0], percent=True)}).")
     if negative_codes(items[0]):
         show_breakdown(result, items[0].id)
+
+
+def _by_share(data: pd.DataFrame) -> pd.DataFrame:
+    """Items of a battery or multiple choice, largest share first, hidden ones last."""
+    return data.assign(_order=data["estimate"].where(~data["suppressed"].astype(bool))).sort_values(
+        "_order", ascending=False, na_position="last", kind="stable").drop(columns="_order")
+
+
+def _all_hidden(data: pd.DataFrame) -> bool:
+    return data.empty or bool((data["suppressed"].astype(bool) | data["estimate"].isna()).all())
+
+
+def _hidden_sentence(question: str) -> str:
+    return (f"„{question}“: Zu dieser Frage haben zu wenige Befragte geantwortet, um Anteile zu zeigen; aus "
+            "Datenschutzgründen wird hier kein Ergebnis ausgewiesen.")
+
+
+def _ranking_sentence(data: pd.DataFrame, label_col: str, first_words: str, last_words: str) -> str:
+    """'<first_words> A (x %, interval); <last_words> B (y %).' over the shown items (sorted by _by_share)."""
+    shown = data[~data["suppressed"].astype(bool) & data["estimate"].notna()]
+    if shown.empty:
+        return ""
+    first = shown.iloc[0]
+    text = (f"{first_words} {first[label_col]} ({fmt_pct(first['estimate'])}, 95-%-Bereich "
+            f"{fmt_interval(first['lower'], first['upper'], percent=True)})")
+    if len(shown) > 1:
+        last = shown.iloc[-1]
+        text += f"; {last_words} {last[label_col]} ({fmt_pct(last['estimate'])})"
+    hidden = len(data) - len(shown)
+    if hidden:
+        text += f". {hidden} weitere Angabe(n) wegen zu weniger Antworten nicht ausgewiesen"
+    return text + "."
 
 
 def _wrap(text: str, width: int = 70) -> str:

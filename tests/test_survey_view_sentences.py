@@ -1,0 +1,65 @@
+"""Survey report: every chart gets a sentence; batteries are sorted; an item whose cells are
+all suppressed gets a sentence instead of an empty chart (issue 9 report defects)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kit.survey import view
+
+
+def _rows(shares: list[float | None]) -> pd.DataFrame:
+    return pd.DataFrame({"item_label": [f"Item {i}" for i in range(len(shares))],
+                         "estimate": [np.nan if s is None else s for s in shares],
+                         "lower": [np.nan if s is None else max(s - 0.05, 0) for s in shares],
+                         "upper": [np.nan if s is None else min(s + 0.05, 1) for s in shares],
+                         "suppressed": [s is None for s in shares]})
+
+
+@given(st.lists(st.one_of(st.none(), st.floats(0, 1)), min_size=1, max_size=12))
+def test_battery_is_sorted_by_share_with_hidden_items_last(shares):
+    out = view._by_share(_rows(shares))
+    shown = out["estimate"][~out["suppressed"]].tolist()
+    assert shown == sorted(shown, reverse=True)
+    hidden = out["suppressed"].tolist()
+    assert hidden == sorted(hidden)  # False (shown) before True (hidden)
+    assert view._all_hidden(out) == all(s is None for s in shares)
+
+
+def test_ranking_sentence_names_first_and_last_shown_item_and_counts_hidden_ones():
+    data = view._by_share(_rows([0.10, None, 0.615, 0.30]))
+    text = view._ranking_sentence(data, "item_label", "Am häufigsten genannt:", "am seltensten:")
+    text = text.replace("\xa0", " ")  # percent signs follow a non-breaking space
+    assert text.startswith("Am häufigsten genannt: Item 2 (61,5 %, 95-%-Bereich 56,5–66,5 %)")
+    assert "am seltensten: Item 0 (10,0 %)" in text
+    assert "1 weitere Angabe(n) wegen zu weniger Antworten nicht ausgewiesen" in text
+    assert view._ranking_sentence(view._by_share(_rows([None, None])), "item_label", "a", "b") == ""
+
+
+def test_fully_suppressed_question_gets_a_sentence_not_a_chart(monkeypatch):
+    """A question whose shares are all hidden (Muldenau: reporting to the police) is stated in
+    words; no empty chart is drawn."""
+    drawn, said = [], []
+    monkeypatch.setattr(view, "_show_fig", lambda *a, **k: drawn.append(a))
+    monkeypatch.setattr(view, "show_md", lambda text: said.append(text))
+
+    class Item:
+        type, id = "multi", "Q19_01"
+        values = {1: "ja"}
+
+    class Codebook:
+        def question_items(self, q):
+            return [Item()]
+
+        def question_text(self, q):
+            return "Wenn ja: Haben Sie die Tat bei der Polizei angezeigt?"
+
+    class Result:
+        codebook = Codebook()
+        estimates = _rows([None, None]).assign(question="Q19", item="Q19_01", group_var="", kind="multi")
+
+    view.show_question(Result(), "Q19")
+    assert drawn == [] and len(said) == 1 and "zu wenige Befragte" in said[0]
