@@ -51,6 +51,8 @@ def test_fully_suppressed_question_gets_a_sentence_not_a_chart(monkeypatch):
         values = {1: "ja"}
 
     class Codebook:
+        roles = {"sex": "Q51"}
+
         def question_items(self, q):
             return [Item()]
 
@@ -59,7 +61,50 @@ def test_fully_suppressed_question_gets_a_sentence_not_a_chart(monkeypatch):
 
     class Result:
         codebook = Codebook()
+        weighting = {"margins": ["age_sex", "district"]}
         estimates = _rows([None, None]).assign(question="Q19", item="Q19_01", group_var="", kind="multi")
 
     view.show_question(Result(), "Q19")
     assert drawn == [] and len(said) == 1 and "zu wenige Befragte" in said[0]
+
+
+def test_weighting_variables_are_not_shown_as_estimates(monkeypatch):
+    """Age, sex and district equal the population by construction once weighted: the report
+    says so instead of showing a weighted share with an interval."""
+    drawn, said = [], []
+    monkeypatch.setattr(view, "_show_fig", lambda *a, **k: drawn.append(a))
+    monkeypatch.setattr(view, "show_md", lambda text: said.append(text))
+    monkeypatch.setattr(view, "show_breakdown", lambda *a, **k: drawn.append(a))
+
+    class Item:
+        def __init__(self, id_):
+            self.id, self.type, self.values = id_, "single", {1: "männlich", 2: "weiblich"}
+            self.direction = None
+
+    class Codebook:
+        roles = {"sex": "Q51", "age": "Q50", "district": "Q52"}
+
+        def questions(self):
+            return ["Q50", "Q51", "Q53"]
+
+        def block_of(self, q):
+            return "Statistische Angaben"
+
+        def question_items(self, q):
+            item = Item(q)
+            if q == "Q50":
+                item.type = "numeric"
+            return [item]
+
+        def question_text(self, q):
+            return {"Q50": "Alter", "Q51": "Geschlecht", "Q53": "Wohndauer"}[q]
+
+    class Result:
+        codebook = Codebook()
+        weighting = {"margins": ["age_sex"]}
+        estimates = _rows([0.5, 0.5]).assign(item="Q53", category_label=["a", "b"], group_var="", kind="distribution")
+
+    view.show_block(Result(), "Statistische Angaben")
+    # one sentence names both weighting variables; only the other question is charted
+    assert "„Alter“ und „Geschlecht“" in said[0] and "gewichtet" in said[0]
+    assert len(drawn) == 1 and "häufigste Antwort" in said[1]  # the chart of Wohndauer only

@@ -310,6 +310,8 @@ def show_question(result: PublicSurveyResult, question: str) -> None:
     qtext = cb.question_text(question)
     if qtype == "text":
         return
+    if items[0].id in _weighting_items(result):
+        return  # weighted to the population by construction; show_block says so once
     if qtype == "numeric":
         p = result.estimates
         groups = _person_groups(result)
@@ -365,6 +367,16 @@ def show_question(result: PublicSurveyResult, question: str) -> None:
         show_breakdown(result, items[0].id)
 
 
+# weighting margins -> the codebook roles whose items they fix
+MARGIN_ROLES = {"age_sex": ("age", "sex"), "age_group": ("age",), "sex": ("sex",), "district": ("district",)}
+
+
+def _weighting_items(result: PublicSurveyResult) -> set[str]:
+    """Items the survey was weighted on (through their codebook roles)."""
+    roles = {r for m in (result.weighting or {}).get("margins", []) for r in MARGIN_ROLES.get(m, ())}
+    return {result.codebook.roles[r] for r in roles if r in result.codebook.roles}
+
+
 def _by_share(data: pd.DataFrame) -> pd.DataFrame:
     """Items of a battery or multiple choice, largest share first, hidden ones last."""
     return data.assign(_order=data["estimate"].where(~data["suppressed"].astype(bool))).sort_values(
@@ -405,9 +417,17 @@ def _wrap(text: str, width: int = 70) -> str:
 
 def show_block(result: PublicSurveyResult, block: str) -> None:
     """Every closed question of one topic block of the questionnaire."""
-    for q in result.codebook.questions():
-        if result.codebook.block_of(q) == block:
-            show_question(result, q)
+    cb = result.codebook
+    questions = [q for q in cb.questions() if cb.block_of(q) == block]
+    weighted = [q for q in questions if cb.question_items(q)[0].id in _weighting_items(result)]
+    if weighted:
+        # an interval on these would pretend an estimate: weighting fixes them to the population
+        names = " und ".join(", ".join(f"„{cb.question_text(q)}“" for q in weighted).rsplit(", ", 1))
+        show_md(f"Nicht als Ergebnis gezeigt werden {names}: Nach diesen Merkmalen ist die Befragung gewichtet, "
+                "ihre gewichtete Verteilung entspricht daher nach Konstruktion der Einwohnerstatistik. Wie sich die "
+                "Befragten verteilen, zeigt der Abschnitt „Rücklauf und Gewichtung“.")
+    for q in questions:
+        show_question(result, q)
 
 
 def show_blocks(result: PublicSurveyResult, skip: tuple[str, ...] = ()) -> None:
