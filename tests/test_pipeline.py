@@ -692,3 +692,18 @@ def test_survey_report_opens_with_findings_and_compares_with_published_surveys(m
     assert (row["verdict"] == "similar") == inside
     model = pd.read_csv(results / "survey_drivers.csv")
     assert "n" not in model.columns and (model["or"] > 0).all()
+
+
+def test_recommendations_report_opens_with_the_measures_and_their_reasons(muldenau_run):
+    """Stage 3 opens with 'Das Wichtigste in Kürze': the number of recommended measures and
+    each (up to five) with the finding that triggered it, as in the result files."""
+    text = visible_text((muldenau_run.commune_dir / "3_recommend.html").read_text(encoding="utf-8"))
+    assert text.index("Das Wichtigste in Kürze") < text.index("Empfohlene Maßnahmen")
+    summary = text.split("Das Wichtigste in Kürze")[1].split("Empfohlene Maßnahmen")[0]
+    results = muldenau_run.commune_dir / "results"
+    measures = pd.read_csv(results / "recommendations.csv")
+    chosen = measures[measures["triggered"]]
+    assert f"empfehlen die Regeln {len(chosen)} für diese Kommune" in summary
+    top = chosen.sort_values("n_met", ascending=False, kind="stable").head(5)
+    for title in top["title"]:
+        assert f"{title} – ausgelöst durch" in summary, title

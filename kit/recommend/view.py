@@ -130,6 +130,39 @@ def existing_activities_text(measure, activities: pd.DataFrame | None) -> str:
     return "Darauf lässt sich aufbauen: " + "; ".join(parts) + "."
 
 
+def _flag(values: pd.Series) -> pd.Series:
+    """A yes/no column of the results as plain booleans (undecided, i.e. missing, counts as no)."""
+    return values.astype("boolean").fillna(False).astype(bool)
+
+
+def show_summary(result: Recommendations, max_items: int = 5) -> None:
+    """'Das Wichtigste in Kürze': how many measures the rules recommend, the strongest ones
+    with the finding that triggered them (value, interval, threshold), and what could not
+    be decided for lack of findings."""
+    m = result.measures
+    chosen = m[_flag(m["triggered"])].sort_values("n_met", ascending=False, kind="stable")
+    undecided = m[~_flag(m["triggered"]) & ~_flag(m["evaluable"])]
+    text = (f"Von {fmt_num(len(m))} Maßnahmen des Katalogs empfehlen die Regeln {fmt_num(len(chosen))} für diese "
+            "Kommune; jede Empfehlung beruht auf einem Befund, dessen Wert und Unsicherheit genannt sind.")
+    funded = int(_flag(chosen["kommpraev"]).sum()) if len(chosen) else 0
+    if funded:
+        text += f" {fmt_num(funded)} davon sind nach der Förderrichtlinie Kommunale Prävention förderfähig."
+    lines = []
+    for _, measure in chosen.head(max_items).iterrows():
+        met = result.rules[(result.rules["measure_id"] == measure["measure_id"]) & _flag(result.rules["met"])]
+        reason = rule_text(met.iloc[0], with_result=False) if len(met) else ""
+        extra = len(met) - 1
+        more = (f" (und {fmt_num(extra)} {'weiteren Befund' if extra == 1 else 'weiteren Befunden'})"
+                if extra else "")
+        lines.append(f"**{measure['title']}** – ausgelöst durch {reason.rstrip('.')}{more}.")
+    if len(chosen) > max_items:
+        lines.append(f"Dazu {fmt_num(len(chosen) - max_items)} weitere Empfehlungen (siehe unten).")
+    if len(undecided):
+        lines.append(f"Nicht entschieden werden konnten {fmt_num(len(undecided))} Maßnahmen, weil ihre Befunde fehlen "
+                     f"({', '.join(undecided['title'])}); die Tabelle „Alle geprüften Regeln“ nennt die fehlenden Angaben.")
+    show_md(text + "\n\n" + "\n".join(f"{i}. {line}" for i, line in enumerate(lines, 1)))
+
+
 def show_recommendations(result: Recommendations) -> None:
     show_md(recommendations_markdown(result))
 
