@@ -13,6 +13,7 @@ import hashlib
 import html
 import json
 import os
+import re
 import sys
 import time
 import traceback
@@ -131,6 +132,10 @@ def render_html(executed: Path, target: Path, title: str | None = None) -> None:
                             exclude_output_prompt=True, language_code="de")
     title = title or target.stem
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    # nbconvert's template loads require.js and MathJax from a public CDN; the reports use
+    # neither (no formulas, no widgets in batch runs), and an administration's document must
+    # not call third parties, so those script tags are dropped.
+    body = re.sub(r'<script[^>]*\bsrc="https?://[^"]*"[^>]*>\s*</script>\s*', "", body)
     atomic_write_text(target, body)
 
 

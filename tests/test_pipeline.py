@@ -707,3 +707,11 @@ def test_recommendations_report_opens_with_the_measures_and_their_reasons(mulden
     top = chosen.sort_values("n_met", ascending=False, kind="stable").head(5)
     for title in top["title"]:
         assert f"{title} – ausgelöst durch" in summary, title
+
+
+def test_reports_load_nothing_from_the_internet(muldenau_run):
+    """No script, style or image of a report comes from another server (offline use, and no
+    third-party request from an administration's document)."""
+    for report in REPORTS:
+        page = (muldenau_run.commune_dir / report).read_text(encoding="utf-8")
+        assert not re.findall(r'(?:src|href)="https?://', page), report
