@@ -1499,7 +1499,9 @@ if __name__ == "__main__":
 
 
 def ensure_demo_data(params: dict) -> None:
-    """Built-in demo communes generate their data on first use."""
+    """Built-in demo communes generate their data on first use (batch run, or a stage notebook
+    opened in JupyterLab on a fresh clone). Written to a sibling folder first and renamed, so a
+    half-written folder never looks complete and two processes starting at once do not mix."""
     if not params.get("demo"):
         return
     data_dir = Path(params["data_dir"])
@@ -1508,4 +1510,20 @@ def ensure_demo_data(params: dict) -> None:
     if params["commune_id"] not in SPECS:
         raise KitError(f"Parameterdatei {params['params_file']}: 'demo: true', aber '{params['commune_id']}' ist "
                        f"keine Demo-Kommune (verfügbar: {', '.join(SPECS)}).")
-    generate_commune(SPECS[params["commune_id"]], data_dir, DEFAULT_SEED, load_codebook_yaml())
+    import os
+    import shutil
+    import tempfile
+
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{data_dir.name}-", dir=data_dir.parent))
+    try:
+        generate_commune(SPECS[params["commune_id"]], staging, DEFAULT_SEED, load_codebook_yaml())
+        if data_dir.exists() and not any(data_dir.iterdir()):
+            data_dir.rmdir()
+        try:
+            os.rename(staging, data_dir)
+        except OSError:
+            if not (data_dir.exists() and any(data_dir.iterdir())):
+                raise  # not a concurrent generation that finished first
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

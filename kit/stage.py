@@ -94,5 +94,9 @@ def open_stage(commune_id: str, params_file: str, output_dir: str, stage: str) -
             f"Parameter passen nicht zusammen: commune_id '{commune_id}', aber {params_file} "
             f"beschreibt '{params['commune_id']}'."
         )
+    if params.get("demo"):
+        from kit.demo import ensure_demo_data  # the generator only for demo communes
+
+        ensure_demo_data(params)
     setup_notebook(out, commune_id, stage)
     return StageContext(params=params, store=ResultStore(out, commune_id, stage=stage), output_dir=out)

@@ -417,3 +417,25 @@ def test_kit_key_indicators_match_independent_weighted_shares(truth, surveys, co
         lo, hi = _wilson(s["weighted"], s["n_eff"])
         assert key.loc[f"survey.{kit_id}", "lower"] == pytest.approx(lo, abs=1e-9)
         assert key.loc[f"survey.{kit_id}", "upper"] == pytest.approx(hi, abs=1e-9)
+
+
+def test_stage_notebook_generates_missing_demo_data(tmp_path):
+    """A fresh clone has no data/demo/: opening a stage of a demo commune (nbval, JupyterLab)
+    generates that commune's data, completely and without leaving a staging folder behind."""
+    from kit.stage import open_stage
+
+    text = (PARAMS_DIR / "muldenau.yaml").read_text(encoding="utf-8")
+    data_dir = tmp_path / "data" / "muldenau"
+    text = text.replace("data_dir: data/demo/muldenau", f"data_dir: {data_dir}")
+    assert str(data_dir) in text
+    params_file = tmp_path / "muldenau.yaml"
+    params_file.write_text(text, encoding="utf-8")
+    assert not data_dir.exists()
+
+    ctx = open_stage("muldenau", str(params_file), str(tmp_path / "out"), "profile")
+
+    expected = {Path(p).name for p in input_files("muldenau").values()}
+    present = {p.name for p in data_dir.iterdir()}
+    assert expected <= present, sorted(expected - present)
+    assert [p.name for p in data_dir.parent.iterdir()] == ["muldenau"]  # no staging folder left
+    load_profile_inputs(ctx.params)  # the generated files pass validation
