@@ -199,3 +199,23 @@ def test_stage2_reports_or_refuses_a_margin_miss_as_the_params_say(stage1):
     with pytest.raises(KitError, match="on_margin_miss"):
         compute_survey(params(**tight, on_margin_miss="error"), store)
     assert compute_survey(params(), store).public.weighting["margin_miss_cells"] == []
+
+
+def test_register_and_self_reported_district_are_explained(shown):
+    """The response table counts districts by the register address, the respondents table by
+    the answer in the questionnaire: the report says why the two differ (only when both exist)."""
+    result, _ = _weighted()
+    view.show_weighting(result)
+    assert not any("Melderegister" in t[1] for t in shown if t[0] == "md")
+    shown.clear()
+    response = pd.DataFrame({"margin": ["gesamt", "district"], "category": ["gesamt", "01"],
+                             "label": ["Gesamt", "Nord"], "issued": [100, 50], "returned": [40, 20],
+                             "rate": [0.4, 0.4]})
+    view.show_weighting(SimpleNamespace(**vars(result), response=response))
+    texts = [t[1] for t in shown if t[0] == "md"]
+    explained = [t for t in texts if "Melderegister" in t and "selbst angegeben" in t]
+    assert len(explained) == 1
+    # right after the district table, not after the age/sex one
+    i = next(k for k, t in enumerate(shown) if t[0] == "md" and "Melderegister" in t[1])
+    previous_table = [t for t in shown[:i] if t[0] == "table"][-1]
+    assert "Stadtteil" in previous_table[2]

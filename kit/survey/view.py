@@ -120,6 +120,16 @@ def show_response(result: PublicSurveyResult) -> None:
                 "gleicht die Gewichtung aus.")
 
 
+def district_source_note() -> str:
+    """Why the district counts of the response table and the respondents table differ."""
+    return ("Der Rücklauf nach Stadtteil (oben) ist nach der Anschrift im Melderegister gezählt, mit der die "
+            "Fragebögen verschickt wurden; diese Tabelle nach dem Stadtteil, den die Befragten im Fragebogen "
+            "selbst angegeben haben. Beide Zahlen weichen etwas voneinander ab, weil manche Befragte die "
+            "Frage nicht beantworten, inzwischen umgezogen sind oder ihre Wohngegend einem Nachbarstadtteil "
+            "zurechnen. Gewichtet und ausgewertet wird nach der eigenen Angabe, denn nur sie liegt zu jedem "
+            "Fragebogen vor (die Anschrift wird aus Datenschutzgründen nicht mit den Antworten verknüpft).")
+
+
 def show_weighting(result: PublicSurveyResult) -> None:
     svp = result.sample_vs_population
     titles = {"age_sex": "Alter und Geschlecht", "district": "Stadtteil", "sex": "Geschlecht",
@@ -140,6 +150,9 @@ def show_weighting(result: PublicSurveyResult) -> None:
                      f"einige Befragte (weniger als {result.min_cell} oder aus Datenschutzgründen nicht ausgewiesen)")
             show_md(f"Ohne Angabe zu {titles.get(margin, margin)}: {count}. Sie sind in den Anteilen der Tabelle "
                     "nicht enthalten und behalten bei der Gewichtung ihren Anteil am Gesamtgewicht.")
+        response = getattr(result, "response", None)
+        if margin == "district" and response is not None and (response["margin"] == "district").any():
+            show_md(district_source_note())
     m = result.weighting
     trim = m.get("trimming") or {}
     text = (f"Gewichtungsverfahren: {m['method']} auf die Ränder {', '.join(titles.get(x, x) for x in m['margins'])}; "
