@@ -108,3 +108,28 @@ def test_weighting_variables_are_not_shown_as_estimates(monkeypatch):
     # one sentence names both weighting variables; only the other question is charted
     assert "„Alter“ und „Geschlecht“" in said[0] and "gewichtet" in said[0]
     assert len(drawn) == 1 and "häufigste Antwort" in said[1]  # the chart of Wohndauer only
+
+
+def test_non_significant_driver_is_called_undecided_or_ruled_out():
+    """'Interval includes 1' is said as 'too few respondents to tell' when the interval reaches a
+    relevant odds ratio (1,5 or 1/1,5), as 'rules out a larger effect' when it does not, and
+    significant or uncontrolled terms (sex, age) are not mentioned at all."""
+    import pandas as pd
+    from kit.survey import view
+
+    rows = pd.DataFrame([
+        {"variable": "incivility", "category": "", "or": 1.2, "lower": 0.9, "upper": 1.6},   # open
+        {"variable": "victim", "category": "", "or": 1.0, "lower": 0.8, "upper": 1.3},       # ruled out
+        {"variable": "trust", "category": "", "or": 0.8, "lower": 0.66, "upper": 0.97},     # significant
+        {"variable": "sex", "category": "w", "or": 1.1, "lower": 0.5, "upper": 2.5},        # not a driver
+    ])
+    text = view.undecided_drivers_text(rows, 330).replace("\xa0", " ")
+    open_part, _, small_part = text.partition("Für eine Opfererfahrung")
+    assert "wahrgenommene Probleme" in open_part and "weder belegen noch ausschließen" in open_part
+    assert "330 Befragten" in open_part and "1,20" in open_part
+    assert "schließt der Bereich einen größeren Zusammenhang aus" in small_part
+    assert "Vertrauen" not in text and "Frauen" not in text
+    # lower bound below 1/1,5 also keeps a relevant (protective) effect open
+    rows2 = pd.DataFrame([{"variable": "victim", "category": "", "or": 0.9, "lower": 0.6, "upper": 1.3}])
+    assert "weder belegen" in view.undecided_drivers_text(rows2, 100)
+    assert view.undecided_drivers_text(rows.iloc[2:], 100) == ""

@@ -726,6 +726,37 @@ def drivers_figure(table: pd.DataFrame, districts: dict[str, str], confidence: f
                           alt=alt, note="Blau: Bereich schließt die 1 aus; grau: kein gesicherter Zusammenhang")
 
 
+# An odds ratio of 1,5 (or 1/1,5) per category or point counts as a relevant effect: an interval
+# reaching beyond it cannot rule such an effect out.
+RELEVANT_ODDS_RATIO = 1.5
+
+
+def undecided_drivers_text(rows: pd.DataFrame, n: int) -> str:
+    """For the factors the council asks about (problems in the neighbourhood, victimisation, trust
+    in the police) whose interval includes 1: say whether the survey rules out a relevant effect
+    or is too small to tell, so 'not significant' is not read as 'no effect'."""
+    parts_open, parts_small = [], []
+    for _, r in rows.iterrows():
+        if r["variable"] not in DRIVER_SHORT or r["lower"] > 1 or r["upper"] < 1:
+            continue
+        named = (f"{DRIVER_SHORT[r['variable']]} (Chancenverhältnis {fmt_num(r['or'], 2)}, "
+                 f"Bereich {fmt_interval(r['lower'], r['upper'], 2)})")
+        if r["upper"] >= RELEVANT_ODDS_RATIO or r["lower"] <= 1 / RELEVANT_ODDS_RATIO:
+            parts_open.append(named)
+        else:
+            parts_small.append(named)
+    text = ""
+    if parts_open:
+        text += (f"Für {' und '.join(parts_open)} ist der Bereich so breit, dass sich ein spürbarer Zusammenhang "
+                 f"mit {fmt_int(n)} Befragten weder belegen noch ausschließen lässt; das Ergebnis heißt also nicht, "
+                 "dass es keinen Zusammenhang gibt. ")
+    if parts_small:
+        text += (f"Für {' und '.join(parts_small)} schließt der Bereich einen größeren Zusammenhang aus "
+                 f"(Chancenverhältnis ab {fmt_num(RELEVANT_ODDS_RATIO, 1)} bzw. bis "
+                 f"{fmt_num(1 / RELEVANT_ODDS_RATIO, 2)}). ")
+    return text
+
+
 def show_drivers(result: PublicSurveyResult, drivers) -> None:
     """Section 'Was hängt mit dem Unsicherheitsgefühl zusammen?': effect chart and a
     plain-German paragraph. ``drivers``: a :class:`kit.survey.drivers.DriversResult`
@@ -776,6 +807,7 @@ def show_drivers(result: PublicSurveyResult, drivers) -> None:
     else:
         text += (f"Bei den übrigen Merkmalen schließt der {pct}-%-Bereich die 1 ein; ein Zusammenhang ist dort "
                  "nicht gesichert. ")
+    text += undecided_drivers_text(rows, drivers.n)
     if drivers.pseudo_r2 is not None:
         text += (f"Die Merkmale erklären die Unterschiede nur zum Teil (Pseudo-R² nach McFadden "
                  f"{fmt_num(drivers.pseudo_r2, 2)}). ")
