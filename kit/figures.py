@@ -318,7 +318,8 @@ def share_bars(data: pd.DataFrame, *, title: str, label_col: str = "category_lab
     ax.set_xlim(0, 1.05)
     _german_axis(ax, "x", share=True)
     fig.tight_layout()
-    parts = [f"{row[label_col]} {_de(100 * row['estimate'], 0)}\u00a0%" for _, row in data[shown].iterrows()]
+    parts = [f"{str(row[label_col]).replace(chr(10), ' ')} {_de(100 * row['estimate'], 0)}\u00a0%"
+             for _, row in data[shown].iterrows()]
     alt = "Balkendiagramm: gewichtete Anteile mit 95-%-Vertrauensbereich"
     if parts:
         alt += ": " + "; ".join(parts)

@@ -133,3 +133,26 @@ def test_non_significant_driver_is_called_undecided_or_ruled_out():
     rows2 = pd.DataFrame([{"variable": "victim", "category": "", "or": 0.9, "lower": 0.6, "upper": 1.3}])
     assert "weder belegen" in view.undecided_drivers_text(rows2, 100)
     assert view.undecided_drivers_text(rows.iloc[2:], 100) == ""
+
+
+def test_battery_items_are_named_by_their_questionnaire_wording():
+    """Charts and sentences of batteries use the codebook's item wording (what respondents
+    read), not the analyst's short label."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+    from kit.survey import view
+
+    items = [SimpleNamespace(id="Q04_06", text="Zu schnell fahrende Autos und Motorräder (Raserei)",
+                             short_label="Raserei"),
+             SimpleNamespace(id="Q09_05", text="Ich lasse Wertsachen zu Hause.", short_label="Wertsachen"),
+             SimpleNamespace(id="Q04_99", text=None, short_label="nur Kurzlabel")]
+    data = pd.DataFrame({"item": ["Q04_06", "Q09_05", "Q04_99"], "item_label": ["Raserei", "Wertsachen", "x"],
+                         "estimate": [0.6, 0.3, 0.1], "lower": [0.5, 0.2, 0.05], "upper": [0.7, 0.4, 0.2],
+                         "suppressed": [False, False, False]})
+    out = view._with_wording(data, items)
+    assert out["wording_quoted"].tolist() == ["„Zu schnell fahrende Autos und Motorräder (Raserei)“",
+                                              "„Ich lasse Wertsachen zu Hause“", "„nur Kurzlabel“"]
+    assert all(len(line) <= 40 for t in out["wording_wrapped"] for line in t.split("\n"))
+    sentence = view._ranking_sentence(out, "wording_quoted", "Am häufigsten genannt:", "am seltensten:")
+    assert sentence.startswith("Am häufigsten genannt: „Zu schnell fahrende Autos")

@@ -9,6 +9,8 @@ and returns policy-applied tables only.
 
 from __future__ import annotations
 
+import textwrap
+
 import pandas as pd
 
 from kit import figures as plots
@@ -345,8 +347,9 @@ def show_question(result: PublicSurveyResult, question: str) -> None:
         if _all_hidden(data):
             show_md(_hidden_sentence(qtext))
             return
-        _show_fig(plots.share_bars(data, title=_wrap(qtext), label_col="item_label"), result)
-        show_md(_ranking_sentence(data, "item_label", "Am häufigsten genannt:", "am seltensten:"))
+        data = _with_wording(data, items)
+        _show_fig(plots.share_bars(data, title=_wrap(qtext), label_col="wording_wrapped"), result)
+        show_md(_ranking_sentence(data, "wording_quoted", "Am häufigsten genannt:", "am seltensten:"))
         return
     if len(items) > 1:
         # battery: unfavourable share per item when the scale is ordered, else "ja" share
@@ -362,9 +365,11 @@ def show_question(result: PublicSurveyResult, question: str) -> None:
         if _all_hidden(data):
             show_md(_hidden_sentence(qtext))
             return
-        _show_fig(plots.share_bars(data, title=_wrap(f"{qtext} – Anteil {label}"), label_col="item_label"), result)
+        data = _with_wording(data, items)
+        _show_fig(plots.share_bars(data, title=_wrap(f"{qtext} – Anteil {label}"), label_col="wording_wrapped"),
+                  result)
         quoted = label if str(label).startswith("„") else f"„{label}“"
-        show_md(_ranking_sentence(data, "item_label", f"Den höchsten Anteil {quoted} hat", "den niedrigsten"))
+        show_md(_ranking_sentence(data, "wording_quoted", f"Den höchsten Anteil {quoted} hat", "den niedrigsten"))
         return
     dist = _overall(result, "distribution")
     data = dist[dist["item"] == items[0].id]
@@ -403,6 +408,18 @@ def _all_hidden(data: pd.DataFrame) -> bool:
 def _hidden_sentence(question: str) -> str:
     return (f"„{question}“: Zu dieser Frage haben zu wenige Befragte geantwortet, um Anteile zu zeigen; aus "
             "Datenschutzgründen wird hier kein Ergebnis ausgewiesen.")
+
+
+def _with_wording(data: pd.DataFrame, items) -> pd.DataFrame:
+    """Battery and multiple-choice charts name each item by its wording in the questionnaire
+    (the codebook's ``text``), not by the analyst's short label: a council member reads what
+    respondents were asked. Wrapped for the chart axis, quoted for sentences."""
+    wording = {it.id: str(it.text or it.short_label).strip().rstrip(".") for it in items}
+    out = data.copy()
+    text = out["item"].map(wording).fillna(out["item_label"].astype(str))
+    out["wording_wrapped"] = [textwrap.fill(t, 40) for t in text]
+    out["wording_quoted"] = [f"„{t}“" for t in text]
+    return out
 
 
 def _ranking_sentence(data: pd.DataFrame, label_col: str, first_words: str, last_words: str) -> str:
