@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from kit.recommend import gaps as gaps_rec
+from kit.recommend.action import compute_action_plan, write_action_plan  # noqa: F401  (action plan, SWOT, comparison)
 from kit.recommend import rules as rec
 from kit.recommend.gaps import CombinedGaps
 from kit.indicators import collect_key_indicators

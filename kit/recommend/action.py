@@ -1,0 +1,74 @@
+"""Stage 3 as an action plan: compute and write the plan, SWOT, comparison across communes,
+activity matching and actor inventory from the results of stages 1 and 2 and the rule results
+(kit.recommend.rules). Called from kit.recommend.stage; numbers and codes only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from kit.indicators import collect_key_indicators
+from kit.recommend import compare, matching, plan as plan_mod, swot as swot_mod
+from kit.results import ResultStore
+
+
+@dataclass
+class ActionPlan:
+    """``plan`` (kit.recommend.plan.PLAN_COLUMNS), ``swot`` (kit.recommend.swot.SWOT_COLUMNS),
+    ``comparison`` (kit.recommend.compare.COMPARISON_COLUMNS), ``matches`` and ``actors``
+    (kit.recommend.matching), ``communes``: id -> name of the communes compared,
+    ``commune_id``, ``titles``: measure id -> title, ``has_inventory``."""
+
+    plan: pd.DataFrame
+    swot: pd.DataFrame
+    comparison: pd.DataFrame
+    matches: pd.DataFrame
+    actors: pd.DataFrame
+    communes: dict[str, str] = field(default_factory=dict)
+    commune_id: str = ""
+    titles: dict[str, str] = field(default_factory=dict)
+    has_inventory: bool = False
+
+
+def compute_action_plan(params: dict, store: ResultStore, result, catalogue: list[dict] | None = None) -> ActionPlan:
+    """``result``: kit.recommend.rules.Recommendations of this commune."""
+    from kit.recommend.rules import load_catalogue
+
+    if catalogue is None:
+        catalogue = load_catalogue(params["recommendations"]["catalogue"])
+        try:  # the commune's own measures and rewordings (params recommendations: add, reword)
+            from kit.recommend.catalogue import apply_overrides
+        except ImportError:  # an older catalogue module without overrides
+            apply_overrides = None
+        if apply_overrides is not None:
+            catalogue = apply_overrides(catalogue, params["recommendations"], str(params.get("params_file", "")))[0]
+    commune_id = params["commune_id"]
+    m = result.measures
+    triggered = m.loc[m["triggered"].astype("boolean").fillna(False).astype(bool), "measure_id"].tolist()
+    inventory = store.read_table("prevention_inventory", dtype=str) if store.exists("prevention_inventory") else None
+    profile = (store.read_table("profile_indicators", dtype={"subject": str, "district_id": str})
+               if store.exists("profile_indicators") else None)
+    vocab = matching.load_vocabulary()
+    matches = matching.match_activities(catalogue, inventory, vocab, triggered)
+    counts = matching.counted_activities(matches) if inventory is not None else None
+    plan = plan_mod.action_plan(catalogue, m, result.rules, counts)
+    comparison = compare.compute_comparison(store, commune_id)
+    bench = store.read_table("survey_benchmarks") if store.exists("survey_benchmarks") else None
+    swot = swot_mod.derive_swot(swot_mod.load_swot_rules(), collect_key_indicators(store), comparison, bench, plan)
+    actors = matching.actor_inventory(catalogue, triggered, profile, inventory, vocab)
+    communes = compare.commune_names(store.commune_dir.parent)
+    communes.setdefault(commune_id, params.get("name") or commune_id)
+    return ActionPlan(plan=plan, swot=swot, comparison=comparison, matches=matches, actors=actors,
+                      communes=communes, commune_id=commune_id,
+                      titles={x["id"]: x.get("title", "") for x in catalogue}, has_inventory=inventory is not None)
+
+
+def write_action_plan(action: ActionPlan, store: ResultStore) -> None:
+    """results/recommendation_plan.csv, recommendation_swot.csv, recommendation_comparison.csv,
+    recommendation_activity_matching.csv and recommendation_actors.csv."""
+    store.write_table("recommendation_plan", action.plan)
+    store.write_table("recommendation_swot", action.swot)
+    store.write_table("recommendation_comparison", action.comparison)
+    store.write_table("recommendation_activity_matching", action.matches)
+    store.write_table("recommendation_actors", action.actors)
