@@ -1159,6 +1159,32 @@ def _owi(spec: CommuneSpec, residents: pd.DataFrame, rng: np.random.Generator) -
     return pd.DataFrame(rows, columns=["year", "category", "count"])
 
 
+# Communes whose demo has recorded crime by district (optional input survey.district_crime,
+# kit.survey.crime_fear). Planted truth: the district crime rate does NOT depend on the
+# district's incivility (a random factor, and a centre with many offences per resident), so
+# district insecurity, which the incivilities drive, has no relation with it.
+DISTRICT_CRIME_COMMUNES = ("elbstadt",)
+DISTRICT_CRIME_FILE = "district_crime.csv"
+DISTRICT_CRIME_YEARS = (2022, 2023, 2024)
+
+
+def _district_crime(spec: CommuneSpec, pks: pd.DataFrame, residents: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """'Straftaten insgesamt' by district: 97 % of the commune's PKS cases (the rest cannot be
+    located), spread over the districts by residents x a factor independent of incivility.
+    Own random stream, so every other demo file stays byte-identical."""
+    rng = np.random.default_rng([seed, spec.offset, 1702])
+    factor = np.exp(rng.normal(0.0, 0.35, len(spec.districts)))
+    factor *= np.array([2.5 if d.ring == 0 else 1.0 for d in spec.districts])
+    rows = []
+    for year in DISTRICT_CRIME_YEARS:
+        pop = residents[residents["year"] == year].groupby("district_id")["count"].sum()
+        w = np.array([float(pop.get(d.id, 0.0)) for d in spec.districts]) * factor
+        total = int(pks[(pks["year"] == year) & (pks["key"] == "000000")]["cases"].sum())
+        counts = rng.multinomial(int(round(0.97 * total)), w / w.sum())
+        rows += [(d.id, year, "Straftaten insgesamt", int(c)) for d, c in zip(spec.districts, counts)]
+    return pd.DataFrame(rows, columns=["district_id", "year", "category", "cases"])
+
+
 def _education(spec: CommuneSpec, residents: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     totals = residents.groupby("year")["count"].sum()
     rows = []
@@ -1389,6 +1415,8 @@ def input_files(commune_id: str) -> dict[str, str]:
         names["pmk"] = "pmk.csv"
     names["survey_sample"] = "survey_sample.csv"
     names["survey_responses"] = "survey_responses.sav" if spec.responses_format == "sav" else "survey_responses.csv"
+    if commune_id in DISTRICT_CRIME_COMMUNES:
+        names["district_crime"] = DISTRICT_CRIME_FILE
     return names
 
 
@@ -1446,7 +1474,10 @@ def generate_commune(spec: CommuneSpec, folder: Path, seed: int, codebook: dict)
     table("education", _education(spec, residents, rng["education"]), {"amount_eur": 2, "posts_fte": 1})
     table("bos", _bos(spec, polys, rng["bos"]), {"lon": 6, "lat": 6})
     table("prevention", _prevention(spec, polys, rng["prevention"]), {"lon": 6, "lat": 6})
-    table("pks", _pks(spec, residents, rng["pks"]))
+    pks = _pks(spec, residents, rng["pks"])
+    table("pks", pks)
+    if spec.commune_id in DISTRICT_CRIME_COMMUNES:
+        write_csv(_district_crime(spec, pks, residents, seed), folder / DISTRICT_CRIME_FILE, style)
     if spec.has_pmk:
         table("pmk", _pmk(spec, residents, rng["pmk"]))
 

@@ -269,18 +269,59 @@ class KeyIndicator(_Model):
         return self
 
 
+class SampleDesign(_Model):
+    """How the issued sample was drawn (kit/survey/design.py): the variance follows it."""
+
+    type: Literal["srs", "stratified", "clustered"] = "srs"
+    strata: Literal["district", "age_group", "sex"] | None = None
+    population: Annotated[dict[TextKey, Annotated[Num, Field(gt=0, allow_inf_nan=False)]], Field(description=(
+        "Zuordnung Schicht: Einwohnerzahl (bei Klumpen: Zahl der Klumpen), z. B. {\"11\": 4200, \"12\": 3100}; "
+        "leer = aus der Bevölkerungstabelle der Stufe 1"))] = {}
+    cluster: Annotated[str, Field(min_length=1, description=(
+        "Spalte der Befragungsdaten mit der Klumpen-Kennung (z. B. district_id)"))] | None = None
+    fpc: Annotated[bool, Field(description="true oder false")] = True
+    calibration: Annotated[bool, Field(description="true oder false")] = True
+    replicates: Literal["none", "jackknife", "bootstrap"] = "none"
+    n_replicates: Annotated[int, Field(ge=50, le=10_000, description="ganze Zahl zwischen 50 und 10000 (z. B. 500)")] = 500
+    seed: Annotated[int, Field(ge=0, description="ganze Zahl ab 0 (z. B. 20250115)")] = 20250115
+    interval: Literal["korn_graubard", "logit"] = "korn_graubard"
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.type == "stratified" and self.strata is None:
+            raise _custom("bei type: stratified eine Schichtungsvariable angeben (strata: district, age_group "
+                          "oder sex)")
+        if self.type == "clustered" and self.cluster is None:
+            raise _custom("bei type: clustered die Spalte mit der Klumpen-Kennung angeben (cluster: ...)")
+        if self.type == "srs" and (self.strata is not None or self.cluster is not None):
+            raise _custom("type: srs ohne strata und cluster, oder type: stratified bzw. clustered")
+        return self
+
+
+class CrimeFear(_Model):
+    """Crime vs. feeling of safety and the two impairment batteries (kit.survey.crime_fear)."""
+
+    min_units: Annotated[int, Field(ge=5, le=1000, description=(
+        "ganze Zahl ≥ 5 (z. B. 8): so viele Stadtteile oder Kommunen braucht der Zusammenhang mindestens"))] = 8
+    batteries: Annotated[list[Text], Field(min_length=2, max_length=2, description=(
+        "zwei Frage-ids aus dem Codebuch: physische Unordnung und Gruppen/Orte, z. B. [Q04, Q10]"))] = ["Q04", "Q10"]
+
+
 class Survey(_Model):
     codebook: Annotated[str, Field(min_length=1, description="Pfad zum Codebuch (relativ zum Kit-Ordner)")]
     column_map: Annotated[dict[str, Text], Field(description="Zuordnung Spaltenname: Item-id")] = {}
     confidence: Share
     cleaning: Cleaning
     weighting: Weighting
+    design: SampleDesign = SampleDesign()
     key_indicators: list[KeyIndicator] = []
     free_text_item: Annotated[str, Field(min_length=1, description="Item-id der Freitextfrage (z. B. Q12)")] | None = None
     free_text_topics: Annotated[dict[str, list[Text]], Field(description=(
         "Zuordnung Thema: Liste von Suchwörtern, z. B. Bahnhof/Haltestelle: [Bahnhof, Haltestelle]"))] = {}
     responses: RelPath | None = None
     sample: RelPath | None = None
+    district_crime: RelPath | None = None  # optional: cases by district (schema district_crime)
+    crime_fear: CrimeFear = CrimeFear()
 
 
 class Recommendations(_Model):
@@ -698,7 +739,7 @@ def _check_paths(params: dict, data_dir: Path, problems: list[ParamProblem]) -> 
             spec["path"] = _confine(spec["path"], data_dir, data_roots, ("inputs", name, "path"), problems, allowed)
         specs[name] = spec
     params["inputs"] = specs
-    for key in ("responses", "sample"):
+    for key in ("responses", "sample", "district_crime"):
         if params["survey"].get(key):
             params["survey"][key] = _confine(params["survey"][key], data_dir, data_roots, ("survey", key),
                                              problems, allowed)

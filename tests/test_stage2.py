@@ -96,15 +96,53 @@ def _wilson(p, n, z=1.959963984540054):
     return centre - half, centre + half
 
 
+def _design_korn_graubard(data, w, hit, valid, population):
+    """Independent design-based interval for the demo design (stratified by district,
+    fpc with stage 1's population, calibration residuals on age x sex and district,
+    Korn-Graubard): numpy least squares and the textbook stratified formula."""
+    w = np.asarray(w, dtype=float)
+    d = valid.astype(float)
+    p = np.sum(w * d * hit) / np.sum(w * d)
+    u = d * (hit - p) / np.sum(w * d)
+    age_sex = (data["age_group"].astype(str) + "_" + data["sex"].astype(str)).where(
+        data["age_group"].notna() & data["sex"].notna())
+    cols = [np.ones(len(u))]
+    for key in (age_sex, data["district_id"].astype(str).where(data["district_id"].notna())):
+        cols += [(key == c).to_numpy(dtype=float) for c in sorted(key.dropna().unique())]
+    X = np.column_stack(cols)
+    sw = np.sqrt(w)
+    b = np.linalg.lstsq(X * sw[:, None], u * sw, rcond=None)[0]
+    z = pd.Series(w * (u - X @ b), index=data.index)
+    N = population.groupby(population["district_id"].astype(str))["population"].sum()
+    # respondents without a district form a stratum of their own, without fpc
+    stratum = data["district_id"].astype(object).where(data["district_id"].notna(), "fehlend").astype(str)
+    var = 0.0
+    for h, zh in z.groupby(stratum):
+        n_h = len(zh)
+        f = n_h / N[h] if h in N.index else 0.0
+        var += (1 - f) * n_h / (n_h - 1) * float(np.sum((zh - zh.mean()) ** 2))
+    n = int(valid.sum())
+    df = n - stratum[valid].nunique()
+    from scipy import stats
+    n_star = p * (1 - p) / var * (stats.t.ppf(0.975, n - 1) / stats.t.ppf(0.975, df)) ** 2
+    return (stats.beta.ppf(0.025, n_star * p, n_star * (1 - p) + 1),
+            stats.beta.ppf(0.975, n_star * p + 1, n_star * (1 - p)), n_star)
+
+
 def test_key_indicators_match_an_independent_computation(muldenau):
     res = muldenau["result"]
     data, w = res.clean.data, res.weights.reindex(res.clean.data.index)
     key = res.key_indicators.set_index("indicator")
     p, _, _, n_eff = _share(data["Q05"], w, [3.0, 4.0])
     assert key.loc["survey.unsafe_night", "value"] == pytest.approx(p, rel=1e-12)
-    lo, hi = _wilson(p, n_eff)
+    # the demo's design (params: stratified by district): design-based interval, not Wilson on Kish's n
+    population = muldenau["store"].read_table("population_margins", dtype={"district_id": str})
+    valid = data["Q05"].notna().to_numpy()
+    hit = data["Q05"].isin([3.0, 4.0]).to_numpy(dtype=float)
+    lo, hi, n_star = _design_korn_graubard(data, w, hit, valid, population)
     assert key.loc["survey.unsafe_night", "lower"] == pytest.approx(lo, rel=1e-9)
     assert key.loc["survey.unsafe_night", "upper"] == pytest.approx(hi, rel=1e-9)
+    assert (lo, hi) != pytest.approx(_wilson(p, n_eff), rel=1e-3)
     women = data["sex"] == "w"
     pw, *_ = _share(data.loc[women, "Q05"], w[women], [3.0, 4.0])
     assert key.loc["survey.unsafe_night_women", "value"] == pytest.approx(pw, rel=1e-12)

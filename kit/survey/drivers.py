@@ -33,8 +33,10 @@ Complete cases only. Weights: the survey (raking) weights of the model sample,
 normalised to sum to its n. Standard errors: the sandwich (linearisation) estimator
 with the HC1 factor n/(n-k), i.e. A^-1 B A^-1 * n/(n-k) with
 A = sum w_i p_i (1-p_i) x_i x_i' and B = sum w_i^2 (y_i - p_i)^2 x_i x_i'.
-This treats the weights as fixed and the respondents as independent (no strata, no
-calibration residuals, no clusters); see issue 9 item 3 for the design variance.
+This treats the weights as fixed and the respondents as independent. With a sample
+design (``design``, :class:`kit.survey.design.BoundDesign`, passed by the stage) the
+meat is instead the design covariance of the weighted scores (strata, fpc, clusters,
+calibration residuals; :meth:`BoundDesign.logit_covariance`), as R's ``svyglm``.
 
 Refusal (empty table, ``reason`` set): model n below ``min_base``
 (``small_base``), fewer than ``min_cell`` unsafe or safe respondents
@@ -183,7 +185,7 @@ def _refused(reason: str, *, n: int = 0, outcome: str | None = None, confidence:
 def drivers(data: pd.DataFrame, weights: pd.Series, codebook: Codebook, policy: DisclosurePolicy, *,
             districts: dict[str, str] | None = None, confidence: float = 0.95,
             incivility: str | None = None, victim: str | None = None, trust: str | None = None,
-            include_district: bool = True) -> DriversResult:
+            include_district: bool = True, design=None) -> DriversResult:
     """Weighted logistic regression of feeling unsafe at night (see module doc).
 
     ``data``: cleaned survey microdata (one row per respondent, derived columns
@@ -330,6 +332,8 @@ def drivers(data: pd.DataFrame, weights: pd.Series, codebook: Codebook, policy: 
     fit = fit_logit(Xm, yv, wv)
     if not fit["converged"]:
         return _refused("not_converged", n=n, outcome=night.id, confidence=confidence, notes=notes)
+    if design is not None:  # design-based sandwich: strata, fpc, clusters, calibration (kit.survey.design)
+        fit["cov"] = design.logit_covariance(Xm, yv, fit["beta"], frame.index)
     z = _norm_quantile(confidence)
     se = np.sqrt(np.diag(fit["cov"]))
     out = []

@@ -20,11 +20,17 @@ kind             distribution | multi | mean | collapsed
 suppressed       set by :func:`kit.disclosure.apply_disclosure`
 ===============  ============================================================
 
-Intervals: shares use the Wilson score interval on the Kish effective n of
-the base (``wilson_interval``); means use the linearisation (with-replacement)
-variance ``n/(n-1) * sum w_i^2 (y_i - ybar)^2 / (sum w)^2`` with a t quantile
-on n-1 degrees of freedom. Both ignore clustering/stratification of the
-sample, which a register sample of individuals does not have.
+Intervals: with a sample design (``design``, a :class:`kit.survey.design.BoundDesign`,
+which :func:`kit.survey.stage.compute_survey` always passes) every interval follows
+the design: Taylor linearisation with strata, finite-population correction,
+clusters and calibration (raking) residuals, or replicate weights; shares get a
+Korn-Graubard (default) or logit interval on the design degrees of freedom, means
+a t interval on them. ``n_eff`` is then the design's effective n of the base
+(``sum p(1-p) / sum V`` over the categories of a distribution; weighted variance /
+V for a mean). Without a design (``design=None``, direct calls and old tests) the
+simple-random-sample fallback applies: the Wilson score interval on the Kish
+effective n (``wilson_interval``) and the with-replacement variance
+``n/(n-1) * sum w_i^2 (y_i - ybar)^2 / (sum w)^2`` with a t quantile on n-1 df.
 """
 
 from __future__ import annotations
@@ -169,35 +175,55 @@ def _fmt_code(code) -> str:
 # ---------------------------------------------------------------------------
 
 
+def _design_shares(design, hits: list[np.ndarray], valid: np.ndarray) -> tuple[dict, float]:
+    """Design-based shares of several indicators on one base, and the base's design
+    effective n (sum p(1-p) / sum V over the indicators with variance)."""
+    res = design.proportion(np.column_stack(hits).astype(float), valid)
+    p, var = np.asarray(res["estimate"]), np.asarray(res["var"])
+    pos = var > 0
+    neff = float(np.sum(p[pos] * (1 - p[pos])) / np.sum(var[pos])) if pos.any() else np.nan
+    return res, neff
+
+
 def _distribution_rows(y: pd.Series, w: pd.Series, mask: np.ndarray, categories: Mapping, conf: float,
-                       base: dict) -> list[dict]:
+                       base: dict, design=None) -> list[dict]:
     yv = y.to_numpy()
     wv = w.to_numpy()
     valid = mask & pd.notna(yv) & np.isfinite(wv) & (wv > 0)
     n = int(valid.sum())
     wb = float(wv[valid].sum())
     neff = effective_n(wv[valid])
+    codes = list(categories)
+    if design is not None and n and codes:
+        dres, neff = _design_shares(design, [valid & (yv == code) for code in codes], valid)
     rows = []
-    for code, label in categories.items():
+    for j, (code, label) in enumerate(categories.items()):
         hit = valid & (yv == code)
         p = float(wv[hit].sum() / wb) if wb > 0 else np.nan
-        lo, hi = wilson_interval(p, neff, conf) if n else (np.nan, np.nan)
+        if design is not None and n:
+            lo, hi = float(dres["lower"][j]), float(dres["upper"][j])
+        else:
+            lo, hi = wilson_interval(p, neff, conf) if n else (np.nan, np.nan)
         rows.append({**base, "category": _fmt_code(code), "category_label": str(label), "estimate": p,
                      "lower": lo, "upper": hi, "n_unweighted": n, "n_cell": int(hit.sum()),
                      "weighted_base": wb, "n_eff": neff, "suppressed": False})
     return rows
 
 
-def _mean_rows(y: pd.Series, w: pd.Series, mask: np.ndarray, conf: float, base: dict) -> list[dict]:
+def _mean_rows(y: pd.Series, w: pd.Series, mask: np.ndarray, conf: float, base: dict,
+               design=None) -> list[dict]:
     yv = y.to_numpy(dtype=float, na_value=np.nan)
     res = weighted_mean_ci(np.where(mask, yv, np.nan), w.to_numpy(), conf)
+    if design is not None and res["n"]:
+        d = design.mean(yv, mask & np.isfinite(yv))
+        res.update(lower=d["lower"], upper=d["upper"], n_eff=d["n_eff"])
     return [{**base, "category": "", "category_label": "Mittelwert", "estimate": res["estimate"],
              "lower": res["lower"], "upper": res["upper"], "n_unweighted": res["n"], "n_cell": res["n"],
              "weighted_base": res["weighted_base"], "n_eff": res["n_eff"], "suppressed": False}]
 
 
 def estimate_question(data: pd.DataFrame, weights, codebook: Codebook, question_id: str,
-                      by: str | None = None, conf: float = 0.95) -> pd.DataFrame:
+                      by: str | None = None, conf: float = 0.95, design=None) -> pd.DataFrame:
     """Weighted results of one question, overall and by ``by``.
 
     single: distribution over the categories; scale battery: the distribution
@@ -222,7 +248,8 @@ def estimate_question(data: pd.DataFrame, weights, codebook: Codebook, question_
             for gvar, glabel, mask in groups:
                 base = {"item": it.id, "question": question_id, "item_label": it.short_label,
                         "group_var": gvar, "group": glabel, "kind": "multi"}
-                rows += _distribution_rows(y, w, mask & answered, {1: it.values.get(1, "genannt")}, conf, base)
+                rows += _distribution_rows(y, w, mask & answered, {1: it.values.get(1, "genannt")}, conf, base,
+                                          design)
         return _frame(rows)
     qtext = codebook.question_text(question_id)
     for it in items:
@@ -231,17 +258,17 @@ def estimate_question(data: pd.DataFrame, weights, codebook: Codebook, question_
             if qtype == "numeric":
                 base = {"item": it.id, "question": question_id, "item_label": label,
                         "group_var": gvar, "group": glabel, "kind": "mean"}
-                rows += _mean_rows(data[it.id], w, mask, conf, base)
+                rows += _mean_rows(data[it.id], w, mask, conf, base, design)
             else:
                 base = {"item": it.id, "question": question_id, "item_label": label,
                         "group_var": gvar, "group": glabel, "kind": "distribution"}
-                rows += _distribution_rows(data[it.id], w, mask, it.values, conf, base)
+                rows += _distribution_rows(data[it.id], w, mask, it.values, conf, base, design)
     return _frame(rows)
 
 
 def estimate_mean(data: pd.DataFrame, weights, column: str | pd.Series, by: str | None = None,
                   conf: float = 0.95, codebook: Codebook | None = None, label: str | None = None,
-                  question: str = "") -> pd.DataFrame:
+                  question: str = "", design=None) -> pd.DataFrame:
     """Weighted mean (overall and by group) of a column or of a Series such as a scale index."""
     if isinstance(column, pd.Series):
         y = column.reindex(data.index).astype(float)
@@ -258,32 +285,48 @@ def estimate_mean(data: pd.DataFrame, weights, column: str | pd.Series, by: str 
     for gvar, glabel, mask in _groups(data, by, codebook):
         base = {"item": name, "question": question, "item_label": label, "group_var": gvar,
                 "group": glabel, "kind": "mean"}
-        rows += _mean_rows(y, w, mask, conf, base)
+        rows += _mean_rows(y, w, mask, conf, base, design)
     return _frame(rows)
 
 
 def estimate_survey(data: pd.DataFrame, weights, codebook: Codebook, questions: Sequence[str] | None = None,
-                    by: str | None = None, conf: float = 0.95) -> pd.DataFrame:
+                    by: str | None = None, conf: float = 0.95, design=None) -> pd.DataFrame:
     """:func:`estimate_question` for every (non-text) question, stacked."""
     questions = questions or [q for q in codebook.questions() if codebook.question_type(q) != "text"]
-    parts = [estimate_question(data, weights, codebook, q, by=by, conf=conf) for q in questions]
+    parts = [estimate_question(data, weights, codebook, q, by=by, conf=conf, design=design) for q in questions]
     return pd.concat(parts, ignore_index=True) if parts else empty_tidy()
 
 
-def collapse(tidy: pd.DataFrame, categories: Sequence, label: str) -> pd.DataFrame:
+def collapse(tidy: pd.DataFrame, categories: Sequence, label: str, design=None,
+             codebook: Codebook | None = None) -> pd.DataFrame:
     """Sum categories of a distribution (e.g. "eher" + "sehr unsicher") per item and group.
 
-    The combined share gets its own Wilson interval on the base's effective n.
-    Use before :func:`kit.disclosure.apply_disclosure`.
+    With a ``design`` (bound to the microdata, see :mod:`kit.survey.design`) the
+    combined share gets its design-based interval, computed from the microdata
+    (the variance of a sum of categories includes their covariance); without one,
+    a Wilson interval on the base's effective n. Use before
+    :func:`kit.disclosure.apply_disclosure`.
     """
     cats = [_fmt_code(c) for c in categories]
     sel = tidy[tidy["category"].isin(cats)]
     rows = []
     keys = ["item", "question", "item_label", "group_var", "group"]
+    masks: dict[str, dict[str, np.ndarray]] = {}
     for key, part in sel.groupby(keys, sort=False, dropna=False):
         first = part.iloc[0]
         p = float(part["estimate"].sum(min_count=1))
         lo, hi = wilson_interval(p, first["n_eff"]) if pd.notna(p) else (np.nan, np.nan)
+        if design is not None and pd.notna(p) and design.data is not None and first["item"] in design.data.columns:
+            gvar = "" if pd.isna(first["group_var"]) else str(first["group_var"])
+            if gvar not in masks:
+                masks[gvar] = {g: m for _, g, m in _groups(design.data, gvar or None, codebook)}
+            mask = masks[gvar].get(str(first["group"]))
+            if mask is not None:
+                yv = design.data[first["item"]].to_numpy(dtype=float, na_value=np.nan)
+                valid = mask & np.isfinite(yv)
+                hit = valid & np.isin(yv, [float(c) for c in categories])
+                res = design.proportion(hit.astype(float), valid)
+                lo, hi = float(res["lower"]), float(res["upper"])
         rows.append({**dict(zip(keys, key)), "category": "+".join(cats), "category_label": label,
                      "estimate": p, "lower": lo, "upper": hi, "n_unweighted": first["n_unweighted"],
                      "n_cell": int(part["n_cell"].sum()), "weighted_base": first["weighted_base"],

@@ -47,6 +47,7 @@ from kit.survey.codebook import Codebook
 from kit.survey.drivers import DriversResult, drivers
 from kit.survey.estimates import DERIVED_GROUP_LABELS
 from kit.survey.findings import survey_findings
+from kit.survey.design import BoundDesign, bind_design
 from kit.survey.estimates import _frame as _tidy_frame
 
 # Subgroups every question is broken down by (derived columns of the cleaning step,
@@ -102,6 +103,9 @@ class PublicSurveyResult(_PolicyThresholds):
     benchmarks: pd.DataFrame | None = None  # key indicators beside published references (kit.survey.benchmarks)
     drivers: DriversResult | None = None  # what goes with feeling unsafe at night (kit.survey.drivers)
     findings: pd.DataFrame | None = None  # 'Das Wichtigste in Kürze' as numbers (kit.survey.findings)
+    dark_figure: pd.DataFrame | None = None  # survey victimisation vs PKS (kit.survey.dark_figure)
+    crime_fear: object | None = None  # kit.survey.crime_fear.CrimeFearResult (crime vs feeling of safety)
+    design: dict = field(default_factory=dict)  # sample design and variance method, codes (kit.survey.design)
 
 
 @dataclass
@@ -118,6 +122,7 @@ class SurveyResult(_PolicyThresholds):
     weighting: dict  # full report of weight_survey
     estimates: pd.DataFrame  # unsuppressed tidy estimates (incl. key-indicator rows, kind "key")
     public: PublicSurveyResult
+    design: BoundDesign | None = None  # private: bound to the microdata (kit.survey.design)
 
     @property
     def key_indicators(self) -> pd.DataFrame:
@@ -228,12 +233,12 @@ def breakdown_columns(codebook: Codebook, data: pd.DataFrame) -> dict[str, str]:
 
 
 def estimate_all(data: pd.DataFrame, weights: pd.Series, codebook: Codebook, conf: float,
-                 breakdowns: dict[str, str] | None = None) -> pd.DataFrame:
+                 breakdowns: dict[str, str] | None = None, design: BoundDesign | None = None) -> pd.DataFrame:
     """Every closed question overall and by sex, age group and district (one tidy table)."""
     breakdowns = breakdown_columns(codebook, data) if breakdowns is None else breakdowns
-    parts = [estimate_survey(data, weights, codebook, conf=conf)]
+    parts = [estimate_survey(data, weights, codebook, conf=conf, design=design)]
     for col in breakdowns.values():
-        part = estimate_survey(data, weights, codebook, by=col, conf=conf)
+        part = estimate_survey(data, weights, codebook, by=col, conf=conf, design=design)
         parts.append(part[part["group_var"] != ""])
     return pd.concat(parts, ignore_index=True)
 
@@ -254,7 +259,7 @@ def negative_label(item, codes: list[int]) -> str:
     return " oder ".join(f"„{item.values[c]}“" for c in codes)
 
 
-def collapse_negative(estimates: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
+def collapse_negative(estimates: pd.DataFrame, codebook: Codebook, design: BoundDesign | None = None) -> pd.DataFrame:
     """Share at the unfavourable end of every ordered item, overall and per group
     (before disclosure control, like every estimate)."""
     parts = []
@@ -262,11 +267,12 @@ def collapse_negative(estimates: pd.DataFrame, codebook: Codebook) -> pd.DataFra
         item = codebook.items.get(item_id)
         codes = negative_codes(item) if item is not None else None
         if codes:
-            parts.append(collapse(part, codes, negative_label(item, codes)))
+            parts.append(collapse(part, codes, negative_label(item, codes), design=design, codebook=codebook))
     return pd.concat(parts, ignore_index=True) if parts else estimates.iloc[0:0]
 
 
-def _key_indicator_share(data: pd.DataFrame, weights: pd.Series, spec: dict, conf: float) -> dict:
+def _key_indicator_share(data: pd.DataFrame, weights: pd.Series, spec: dict, conf: float,
+                         design: BoundDesign | None = None) -> dict:
     """Weighted share for one key-indicator definition, with Wilson interval on the effective n."""
     mask = pd.Series(True, index=data.index)
     for col, value in (spec.get("group") or {}).items():
@@ -291,7 +297,11 @@ def _key_indicator_share(data: pd.DataFrame, weights: pd.Series, spec: dict, con
     if n == 0:
         return {"value": np.nan, "lower": np.nan, "upper": np.nan, "n": 0, "n_cell": 0}
     p = float(w[hit.to_numpy()].sum() / w[v].sum())
-    lo, hi = wilson_interval(p, effective_n(w[v]), conf)
+    if design is not None:  # design-based interval (kit.survey.design)
+        res = design.proportion(hit.to_numpy().astype(float), v)
+        lo, hi = res["lower"], res["upper"]
+    else:
+        lo, hi = wilson_interval(p, effective_n(w[v]), conf)
     return {"value": p, "lower": float(lo), "upper": float(hi), "n": n, "n_cell": n_cell}
 
 
@@ -321,11 +331,11 @@ def _key_block(spec: dict, codebook: Codebook | None, districts: dict[str, str],
 
 def key_indicator_rows(data: pd.DataFrame, weights: pd.Series, specs: list[dict], conf: float,
                        codebook: Codebook | None = None, districts: dict[str, str] | None = None,
-                       breakdowns: dict[str, str] | None = None) -> pd.DataFrame:
+                       breakdowns: dict[str, str] | None = None, design: BoundDesign | None = None) -> pd.DataFrame:
     """Unsuppressed key indicators as tidy rows (kind "key", ``category_label`` = id)."""
     rows = []
     for spec in specs:
-        res = _key_indicator_share(data, weights, spec, conf)
+        res = _key_indicator_share(data, weights, spec, conf, design)
         item, group_var, group, category = _key_block(spec, codebook, districts or {}, breakdowns or {})
         rows.append({"item": item, "question": "", "item_label": spec["label"], "category": category,
                      "category_label": str(spec["id"]), "group_var": group_var, "group": group,
@@ -358,7 +368,7 @@ def survey_key_indicators(data: pd.DataFrame, weights: pd.Series, specs: list[di
 
 
 def _scales(data: pd.DataFrame, weights: pd.Series, codebook: Codebook, policy: DisclosurePolicy,
-            conf: float) -> pd.DataFrame:
+            conf: float, design: BoundDesign | None = None) -> pd.DataFrame:
     """Cronbach's alpha (unweighted, complete answers) and the weighted mean index
     (mean of the item codes, respondents with at least half of the items) with its
     interval, for every scale battery (questions with 3+ scale items)."""
@@ -373,6 +383,9 @@ def _scales(data: pd.DataFrame, weights: pd.Series, codebook: Codebook, policy: 
         index = scale_index(data, items)
         valid = index.notna().to_numpy()
         mean = weighted_mean_ci(index.to_numpy()[valid], weights.reindex(data.index).to_numpy()[valid], conf)
+        if design is not None:
+            mean.update({k: v for k, v in design.mean(index.to_numpy(dtype=float), valid).items()
+                         if k in ("lower", "upper")})
         rows.append({"question": q, "label": codebook.question_text(q), "items": len(items),
                      "n_complete": len(complete), "alpha": alpha, "index_mean": mean["estimate"],
                      "index_lower": mean["lower"], "index_upper": mean["upper"], "index_n": int(valid.sum()),
@@ -435,9 +448,13 @@ def compute_survey(params: dict, store: ResultStore) -> SurveyResult:
     policy = policy_from_params(params)
     data = clean.data
     breakdowns = breakdown_columns(codebook, data)
-    estimates = estimate_all(data, weights, codebook, conf, breakdowns)
-    estimates = pd.concat([estimates, collapse_negative(estimates, codebook)], ignore_index=True)
-    key_rows = key_indicator_rows(data, weights, survey["key_indicators"], conf, codebook, districts, breakdowns)
+    # sample design (survey.design): strata, fpc, clusters, calibration residuals (kit.survey.design)
+    design = bind_design(survey.get("design"), data, weights, population=population,
+                         margins=list(wcfg["margins"]), conf=conf)
+    estimates = estimate_all(data, weights, codebook, conf, breakdowns, design)
+    estimates = pd.concat([estimates, collapse_negative(estimates, codebook, design)], ignore_index=True)
+    key_rows = key_indicator_rows(data, weights, survey["key_indicators"], conf, codebook, districts, breakdowns,
+                                  design)
     estimates = pd.concat([estimates, key_rows], ignore_index=True)
     disclosed = policy.survey_estimates(estimates)  # key indicators with the cells of their item
     is_key = (disclosed["kind"] == "key").to_numpy()
@@ -470,22 +487,26 @@ def compute_survey(params: dict, store: ResultStore) -> SurveyResult:
     public = PublicSurveyResult(
         name=str(params.get("name", "")), codebook=codebook, districts=districts, policy=policy,
         estimates=public_estimates, key_indicators=key, sample_vs_population=svp, response=response,
-        free_text=free, scales=_scales(data, weights, codebook, policy, conf), cleaning_log=cleaning_log,
+        free_text=free, scales=_scales(data, weights, codebook, policy, conf, design), cleaning_log=cleaning_log,
         weighting={k: report[k] for k in PUBLIC_WEIGHTING if k in report}, n_respondents=int(len(data)),
         records_in=records_in, confidence=conf, tests=tests, hashes=hashes,
         notes=notes, night_item=(codebook.role_item("night_safety").id
                                  if codebook.role_item("night_safety") is not None else None),
         breakdowns={name: col for name, col in breakdowns.items()})
+    public.design = design.describe()
     public.benchmarks = compare_with_benchmarks(key, conf=conf)
-    model = drivers(data, weights, codebook, policy, districts=districts, confidence=conf)
+    model = drivers(data, weights, codebook, policy, districts=districts, confidence=conf, design=design)
     # per-category model counts are left out of what is published (a further base beside the tables)
     public.drivers = DriversResult(table=model.table.drop(columns=["n"], errors="ignore"), n=model.n,
                                    pseudo_r2=model.pseudo_r2, reason=model.reason, outcome_item=model.outcome_item,
                                    confidence=model.confidence, notes=list(model.notes))
     total_rate = float(response["rate"].iloc[0]) if response is not None and pd.notna(response["rate"].iloc[0]) else None
     public.findings = survey_findings(key, public.benchmarks, tests, int(len(data)), total_rate)
+    from kit.survey.crime import crime_results  # dark figure, crime vs feeling of safety (issue 9, 5+6)
+
+    public.dark_figure, public.crime_fear = crime_results(params, store, data, weights, codebook, public)
     return SurveyResult(params=params, codebook=codebook, districts=districts, policy=policy, clean=clean,
-                        weights=weights, weighting=report, estimates=estimates, public=public)
+                        weights=weights, weighting=report, estimates=estimates, public=public, design=design)
 
 
 # weighting report keys that may be published (no weights, no counts of respondents by group)
@@ -504,6 +525,7 @@ def survey_meta(public: PublicSurveyResult) -> dict:
         "tests": public.tests,
         "privacy": {"min_cell": public.min_cell, "min_base_percent": public.min_base},
         "confidence": public.confidence,
+        "design": public.design,
         "notes": public.notes,
     }
 
@@ -526,6 +548,9 @@ def write_survey(public: PublicSurveyResult, store: ResultStore) -> None:
         store.write_table("survey_benchmarks", public.benchmarks)
     if public.drivers is not None and public.drivers.ok:
         store.write_table("survey_drivers", public.drivers.table)
+    from kit.survey.crime import write_crime
+
+    write_crime(public, store)
     store.write_json("survey_meta", survey_meta(public))
     store.write_json("provenance_survey", {"input_hashes": public.hashes})
 
@@ -543,6 +568,6 @@ def explore(result: SurveyResult, question: str, by: str | None = None) -> pd.Da
     if by is not None and by not in derived and by not in cb.items:
         raise KitError(f"Gruppierung '{by}' ist weder Geschlecht, Altersgruppe noch eine Frage des Codebuchs.")
     conf = float(result.params["survey"]["confidence"])
-    tidy = estimate_question(result.clean.data, result.weights, cb, question, by=by, conf=conf)
-    tidy = pd.concat([tidy, collapse_negative(tidy, cb)], ignore_index=True)
+    tidy = estimate_question(result.clean.data, result.weights, cb, question, by=by, conf=conf, design=result.design)
+    tidy = pd.concat([tidy, collapse_negative(tidy, cb, result.design)], ignore_index=True)
     return result.policy.survey_estimates(tidy)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from kit import figures as plots
 from kit.report import DASH, fmt_int, fmt_interval, fmt_num, fmt_pct, interactive_session, show_md, show_note, show_table  # noqa: F401 (interactive_session: used by the notebook)
+from kit.survey.design_view import design_sentence
 from kit.survey.stage import AGE_LABELS, NIGHT_ROLE_MISSING, PublicSurveyResult, negative_codes
 
 SUPPRESSED = "nicht ausgewiesen"
@@ -57,7 +58,8 @@ def show_overview(result: PublicSurveyResult) -> None:
                  f"ab 16 Jahren; die **Rücklaufquote** beträgt {fmt_pct(total['rate'])}.")
     text += (f" Die Antworten sind auf die Einwohnerzahlen nach Alter, Geschlecht und Stadtteil **gewichtet** "
              f"(Designeffekt {fmt_num(meta['deff'], 2)}, effektive Fallzahl {fmt_int(meta['n_eff'])}). "
-             f"Alle Anteile werden mit ihrem **95-%-Vertrauensbereich** angegeben. Aus Datenschutzgründen wird kein "
+             f"Alle Anteile werden mit ihrem **95-%-Vertrauensbereich** angegeben. "
+             f"{design_sentence(getattr(result, 'design', {}))} Aus Datenschutzgründen wird kein "
              f"Wert gezeigt, der auf weniger als {result.min_cell} Personen beruht, und kein Anteil, dem weniger als "
              f"{result.min_base} Antworten zugrunde liegen, und auch keine Zahl, aus der sich ein solcher Wert "
              f"zurückrechnen ließe; solche Felder sind mit „{SUPPRESSED}“ oder „–“ gekennzeichnet.")
