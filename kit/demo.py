@@ -1397,6 +1397,69 @@ def _pmk(spec: CommuneSpec, residents: pd.DataFrame, rng: np.random.Generator) -
 
 
 # ---------------------------------------------------------------------------
+# an earlier survey wave (kit.survey.waves; issue 9, item 7)
+# ---------------------------------------------------------------------------
+
+# Communes with an earlier wave: label -> planted changes. The earlier wave is an independent
+# sample from the same simulated population, whose answers are the current ones except for the
+# planted items: in 2021 more people felt unsafe at night (Q05) and fewer saw graffiti as a
+# problem (Q04_02); every other item has the same population value in both waves. The 2021
+# questionnaire did not yet ask about online reporting (Q20), so its codebook lacks that item.
+PREVIOUS_WAVES = {"elsterhain": {"label": "2021", "dropped_items": ["Q20"],
+                                 "planted": {"Q05": "higher_then", "Q04_02": "lower_then"}}}
+
+
+def previous_wave_files(commune_id: str) -> dict[str, str]:
+    """File names of the earlier wave a demo commune has (empty dict: none)."""
+    wave = PREVIOUS_WAVES.get(commune_id)
+    if wave is None:
+        return {}
+    return {"survey_responses_previous": f"survey_responses_{wave['label']}.csv",
+            "survey_codebook_previous": f"survey_codebook_{wave['label']}.yaml"}
+
+
+def _previous_wave_answers(answers: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """The population's answers at the time of the earlier wave (planted changes only)."""
+    prev = answers.copy()
+    q05 = prev["Q05"].to_numpy().copy()
+    u = rng.random(len(q05))
+    # more insecurity at night then: about 10 percentage points more 'eher/sehr unsicher'
+    q05 = np.where((q05 == 2) & (u < 0.24), 3, np.where((q05 == 3) & (u < 0.15), 4, q05))
+    prev["Q05"] = q05
+    q = prev["Q04_02"].to_numpy().copy()
+    u = rng.random(len(q))
+    # graffiti less of a problem then: about 10 points fewer 'ziemliches/großes Problem'
+    q = np.where((q == 3) & (u < 0.5), 2, np.where((q == 4) & (u < 0.35), 2, q))
+    prev["Q04_02"] = q
+    return prev
+
+
+def _write_previous_wave(spec: CommuneSpec, folder: Path, pop: pd.DataFrame, answers: pd.DataFrame,
+                         codebook: dict, seed: int) -> None:
+    """Response file and codebook of the commune's earlier wave (own random streams, so the
+    current wave's files stay byte-identical)."""
+    wave = PREVIOUS_WAVES[spec.commune_id]
+    rng = dict(zip(("answers", "survey", "nonresponse"),
+                   np.random.default_rng([seed, spec.offset, int(wave["label"])]).spawn(3)))
+    prev = _previous_wave_answers(answers, rng["answers"])
+    _, resp_idx = _survey(spec, pop, prev, rng["survey"])
+    resp = prev.iloc[resp_idx].reset_index(drop=True)
+    coded = _apply_nonresponse(resp, pop["age"].to_numpy()[resp_idx], rng["nonresponse"])
+    dropped = set(wave["dropped_items"])
+    old_codebook = dict(codebook)
+    old_codebook["items"] = [it for it in codebook["items"] if it["id"] not in dropped]
+    old_codebook["version"] = wave["label"]
+    old_codebook["title"] = f"{codebook.get('title', 'Bürgerbefragung')} ({wave['label']})"
+    responses = _responses_frame(spec, old_codebook, coded, [""] * len(coded), rng["survey"])
+    files = previous_wave_files(spec.commune_id)
+    write_csv(responses, folder / files["survey_responses_previous"], spec.style)
+    text = yaml.safe_dump(old_codebook, allow_unicode=True, sort_keys=False, width=120)
+    (folder / files["survey_codebook_previous"]).write_text(
+        f"# Codebuch der Befragung {wave['label']} (Demodaten): wie 2025, ohne "
+        f"{', '.join(sorted(dropped))}.\n" + text, encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------
 # orchestration
 # ---------------------------------------------------------------------------
 
@@ -1415,6 +1478,7 @@ def input_files(commune_id: str) -> dict[str, str]:
         names["pmk"] = "pmk.csv"
     names["survey_sample"] = "survey_sample.csv"
     names["survey_responses"] = "survey_responses.sav" if spec.responses_format == "sav" else "survey_responses.csv"
+    names.update(previous_wave_files(commune_id))
     if commune_id in DISTRICT_CRIME_COMMUNES:
         names["district_crime"] = DISTRICT_CRIME_FILE
     return names
@@ -1468,6 +1532,8 @@ def generate_commune(spec: CommuneSpec, folder: Path, seed: int, codebook: dict)
     else:
         write_csv(responses, resp_path, style)
 
+    if spec.commune_id in PREVIOUS_WAVES:
+        _write_previous_wave(spec, folder, pop, answers, codebook, seed)
     table("accommodation", _accommodation(spec, rng["accommodation"]))
     table("clubs", _clubs(spec, rng["clubs"]))
     table("owi", _owi(spec, residents, rng["owi"]))

@@ -307,6 +307,32 @@ class CrimeFear(_Model):
         "zwei Frage-ids aus dem Codebuch: physische Unordnung und Gruppen/Orte, z. B. [Q04, Q10]"))] = ["Q04", "Q10"]
 
 
+class PreviousWave(_Model):
+    """An earlier wave of the same survey (kit.survey.waves): EITHER its response file (cleaned,
+    weighted and estimated like the current one) OR the published results of its earlier run."""
+
+    label: Annotated[str, BeforeValidator(_int_to_text), Field(min_length=1, description=(
+        "Bezeichnung der früheren Befragung, meist das Jahr, z. B. \"2021\""))]
+    responses: RelPath | None = None
+    codebook: RelPath | None = None
+    column_map: Annotated[dict[str, Text], Field(description="Zuordnung Spaltenname: Item-id")] = {}
+    population_margins: RelPath | None = None
+    results: RelPath | None = None
+    key_indicators: RelPath | None = None
+    confidence: Share | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.responses is None) == (self.results is None):
+            raise _custom("entweder responses (Antwortdatei der früheren Befragung) oder results (deren "
+                          "veröffentlichte Ergebnisdatei survey_estimates.csv), nicht beides")
+        if self.results is not None and (self.codebook or self.column_map or self.population_margins):
+            raise _custom("codebook, column_map und population_margins nur zusammen mit responses")
+        if self.responses is not None and (self.key_indicators or self.confidence is not None):
+            raise _custom("key_indicators und confidence nur zusammen mit results")
+        return self
+
+
 class Survey(_Model):
     codebook: Annotated[str, Field(min_length=1, description="Pfad zum Codebuch (relativ zum Kit-Ordner)")]
     column_map: Annotated[dict[str, Text], Field(description="Zuordnung Spaltenname: Item-id")] = {}
@@ -320,6 +346,7 @@ class Survey(_Model):
         "Zuordnung Thema: Liste von Suchwörtern, z. B. Bahnhof/Haltestelle: [Bahnhof, Haltestelle]"))] = {}
     responses: RelPath | None = None
     sample: RelPath | None = None
+    previous_wave: PreviousWave | None = None
     district_crime: RelPath | None = None  # optional: cases by district (schema district_crime)
     crime_fear: CrimeFear = CrimeFear()
 
@@ -743,6 +770,10 @@ def _check_paths(params: dict, data_dir: Path, problems: list[ParamProblem]) -> 
         if params["survey"].get(key):
             params["survey"][key] = _confine(params["survey"][key], data_dir, data_roots, ("survey", key),
                                              problems, allowed)
+    wave = params["survey"].get("previous_wave") or {}
+    for key in ("responses", "codebook", "population_margins", "results", "key_indicators"):
+        if wave.get(key):
+            wave[key] = _confine(wave[key], data_dir, data_roots, ("survey", "previous_wave", key), problems, allowed)
     kit_roots = [REPO_ROOT, *data_roots]
     kit_allowed = (f"Datei im Kit-Ordner ({REPO_ROOT}), in data_dir oder in einem Ordner aus allowed_roots; "
                    "Pfade mit '..' oder Symlinks nach außen sind nicht erlaubt")

@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
@@ -284,9 +284,14 @@ def test_coverage_of_the_stratified_interval_is_95_percent():
 # ---------------------------------------------------------------------------
 
 
+RARE = [(0, True, 1.0)] + [(i % 3, False, 1.0 + (i % 4)) for i in range(29)]  # one hit in 30
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.integers(0, 2), st.booleans(), st.floats(0.5, 5.0)), min_size=4, max_size=40),
        st.sampled_from(["korn_graubard", "logit"]), st.booleans())
+@example(rows=RARE, interval="korn_graubard", fpc=False)
+@example(rows=RARE, interval="logit", fpc=True)
 def test_shares_have_valid_intervals(rows, interval, fpc):
     df = pd.DataFrame(rows, columns=["s", "hit", "w"])
     df["district_id"] = df["s"].astype(str)
@@ -414,3 +419,12 @@ def test_logit_sandwich_reduces_to_the_hc1_sandwich_and_widens_with_clusters():
     cov_sub = srs.logit_covariance(X[:200], y[:200], fit_sub["beta"], sub)
     assert cov_sub[1, 1] == pytest.approx(fit_sub["cov"][1, 1] * (200 - 2) / (200 - 1) * (n / (n - 1)) / (200 / 199),
                                           rel=1e-8)
+
+
+def test_domain_degrees_of_freedom_count_the_psus_and_strata_of_the_domain():
+    # as R's degf() of a subset design: PSUs with domain members minus strata with domain members
+    df, design = small_design("clus")
+    assert design.degrees_of_freedom() == 12 - 3
+    in_a = (df["district_id"] == "a").to_numpy()
+    assert design.mean(df["y"].to_numpy(), in_a)["df"] == 4 - 1
+    assert design.proportion(df["hit"].to_numpy(), in_a)["df"] == 4 - 1

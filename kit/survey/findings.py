@@ -70,10 +70,35 @@ def _top_problems(key: pd.DataFrame) -> list[dict]:
             for rank, r in enumerate(problems.itertuples(index=False), 1)]
 
 
+def _wave_changes(waves) -> list[dict]:
+    """Changes since an earlier wave that the Benjamini-Hochberg procedure marks
+    (kit.survey.waves): key indicators first, then the largest |z|; at most MAX_WAVE_CHANGES.
+    value/lower/upper: the current share and interval; reference_value: the earlier share;
+    reference_label: the earlier wave; verdict: rise | fall; p_value: the adjusted p."""
+    if waves is None or waves.table.empty:
+        return []
+    sig = waves.table[waves.table["significant"]].copy()
+    sig["is_key"] = sig["comparison"] == "key"
+    sig["abs_z"] = sig["z"].abs()
+    sig = sig.sort_values(["is_key", "abs_z"], ascending=[False, False]).head(MAX_WAVE_CHANGES)
+    return [_row(code="wave_change", indicator=r.indicator or f"{r.item}:{r.category}",
+                 label=r.label if r.comparison == "key" else f"{r.label}|{r.category_label}",
+                 value=r.current, lower=r.current_lower, upper=r.current_upper, reference_value=r.previous,
+                 reference_label=waves.label, verdict=r.direction, p_value=r.p_adjusted,
+                 score=2.7 + min(float(r.abs_z), 5.0) / 20 + (0.05 if r.is_key else 0.0))
+            for r in sig.itertuples(index=False)]
+
+
+MAX_WAVE_CHANGES = 3
+
+
 def survey_findings(key_indicators: pd.DataFrame, benchmarks: pd.DataFrame | None, tests: dict,
-                    n_respondents: int, response_rate: float | None = None) -> pd.DataFrame:
-    """The findings for the summary, most important first (at most MAX_FINDINGS rows)."""
-    rows = _benchmark_rows(benchmarks) + _sex_difference(tests, key_indicators) + _top_problems(key_indicators)
+                    n_respondents: int, response_rate: float | None = None, waves=None) -> pd.DataFrame:
+    """The findings for the summary, most important first (at most MAX_FINDINGS rows).
+    ``waves``: a kit.survey.waves.WavesResult; its marked changes rank after differences from
+    a reference and before the difference between women and men."""
+    rows = (_benchmark_rows(benchmarks) + _wave_changes(waves) + _sex_difference(tests, key_indicators)
+            + _top_problems(key_indicators))
     rows.append(_row(code="sample", value=response_rate if response_rate is not None else np.nan,
                      count=n_respondents, score=0.5))
     out = pd.DataFrame(rows, columns=FINDING_COLUMNS)

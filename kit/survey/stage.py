@@ -47,6 +47,7 @@ from kit.survey.codebook import Codebook
 from kit.survey.drivers import DriversResult, drivers
 from kit.survey.estimates import DERIVED_GROUP_LABELS
 from kit.survey.findings import survey_findings
+from kit.survey.waves import WavesResult, compare_previous_wave
 from kit.survey.design import BoundDesign, bind_design
 from kit.survey.estimates import _frame as _tidy_frame
 
@@ -103,6 +104,7 @@ class PublicSurveyResult(_PolicyThresholds):
     benchmarks: pd.DataFrame | None = None  # key indicators beside published references (kit.survey.benchmarks)
     drivers: DriversResult | None = None  # what goes with feeling unsafe at night (kit.survey.drivers)
     findings: pd.DataFrame | None = None  # 'Das Wichtigste in Kürze' as numbers (kit.survey.findings)
+    waves: WavesResult | None = None  # comparison with an earlier wave (kit.survey.waves)
     dark_figure: pd.DataFrame | None = None  # survey victimisation vs PKS (kit.survey.dark_figure)
     crime_fear: object | None = None  # kit.survey.crime_fear.CrimeFearResult (crime vs feeling of safety)
     design: dict = field(default_factory=dict)  # sample design and variance method, codes (kit.survey.design)
@@ -501,7 +503,11 @@ def compute_survey(params: dict, store: ResultStore) -> SurveyResult:
                                    pseudo_r2=model.pseudo_r2, reason=model.reason, outcome_item=model.outcome_item,
                                    confidence=model.confidence, notes=list(model.notes))
     total_rate = float(response["rate"].iloc[0]) if response is not None and pd.notna(response["rate"].iloc[0]) else None
-    public.findings = survey_findings(key, public.benchmarks, tests, int(len(data)), total_rate)
+    public.waves = compare_previous_wave(params, store, public)  # None without survey.previous_wave
+    if public.waves is not None:
+        public.hashes.update(public.waves.hashes)
+    public.findings = survey_findings(key, public.benchmarks, tests, int(len(data)), total_rate,
+                                      waves=public.waves)
     from kit.survey.crime import crime_results  # dark figure, crime vs feeling of safety (issue 9, 5+6)
 
     public.dark_figure, public.crime_fear = crime_results(params, store, data, weights, codebook, public)
@@ -551,6 +557,8 @@ def write_survey(public: PublicSurveyResult, store: ResultStore) -> None:
     from kit.survey.crime import write_crime
 
     write_crime(public, store)
+    if public.waves is not None:
+        store.write_table("survey_waves", public.waves.table)
     store.write_json("survey_meta", survey_meta(public))
     store.write_json("provenance_survey", {"input_hashes": public.hashes})
 

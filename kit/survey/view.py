@@ -222,6 +222,10 @@ def finding_text(f, result: PublicSurveyResult) -> str:
     if f["code"] == "top_problem":
         rank = {1: "Am häufigsten", 2: "Am zweithäufigsten", 3: "Am dritthäufigsten"}.get(int(f["count"]), "Häufig")
         return f"{rank} als Problem in der Wohngegend genannt: {f['label']} – {fmt_pct(f['value'])} ({interval})."
+    if f["code"] == "wave_change":
+        from kit.survey.view_waves import change_finding_text
+
+        return change_finding_text(f)
     if f["code"] == "sample":
         rate = f", Rücklaufquote {fmt_pct(f['value'])}" if pd.notna(f["value"]) else ""
         return (f"Grundlage: {fmt_int(f['count'])} ausgewertete Fragebögen{rate}; alle Anteile sind auf die "
