@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from kit.demo_quality import plant_quality_cases
 from kit.errors import KitError, ParamsError
 
 DEFAULT_SEED = 20261125
@@ -1547,6 +1548,10 @@ def generate_commune(spec: CommuneSpec, folder: Path, seed: int, codebook: dict)
     if spec.has_pmk:
         table("pmk", _pmk(spec, residents, rng["pmk"]))
 
+    # response-quality cases (empty, incomplete, speeding, straight-lining; kit.demo_quality, own random stream)
+    responses, planted = plant_quality_cases(spec.commune_id, responses, codebook, seed, spec.offset,
+                                             {int(d["id"]) for d in defects})
+    defects += planted
     truth = _truth(spec, pop, answers)
     truth["survey"] = {"issued": int(sample["issued"].sum()), "returned": int(sample["returned"].sum()),
                        "response_rate": round(float(sample["returned"].sum() / sample["issued"].sum()), 6),

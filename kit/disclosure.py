@@ -99,13 +99,39 @@ class DisclosurePolicy:
         dropped_hidden = self.small_count(by_rule.get("cases_dropped", 0), zero_is_small=False)
         if dropped_hidden:
             hidden |= out["rule"].isin(["records_in", "cases_dropped"]).to_numpy()
+        if "removed" in out.columns:  # removed numbers by rule add up to cases_dropped (kit.survey.cleaning)
+            hidden = self._removed_complement(out, cases, hidden)
         out["cases"] = _int_na(np.where(hidden, np.nan, cases))
-        if "values" in out.columns:
-            values = pd.to_numeric(out["values"], errors="coerce")
-            out["values"] = _int_na(np.where(hidden, np.nan, values))
+        for col in ("values", "removed"):
+            if col in out.columns:
+                out[col] = _int_na(np.where(hidden, np.nan, pd.to_numeric(out[col], errors="coerce")))
         out["suppressed"] = hidden
         received = by_rule.get("records_in")
-        return out, (None if dropped_hidden or received is None or pd.isna(received) else int(received))
+        records_hidden = bool(hidden[(out["rule"] == "records_in").to_numpy()].any())
+        return out, (None if dropped_hidden or records_hidden or received is None or pd.isna(received)
+                     else int(received))
+
+    def _removed_complement(self, log: pd.DataFrame, cases: pd.Series, hidden: np.ndarray) -> np.ndarray:
+        """Complementary suppression over received = analysed + removed and removed = sum of
+        the cases each rule removed (column ``removed``): no hidden number may be recomputed
+        from the published ones (e.g. removed 8 minus 7 empty questionnaires = 1 duplicate)."""
+        rule = log["rule"].astype(str).to_numpy()
+        removed = pd.to_numeric(log["removed"], errors="coerce").fillna(0).to_numpy(dtype=float)
+        removes = (log["removes"].fillna(False).astype(bool).to_numpy() if "removes" in log.columns
+                   else removed > 0)
+        pos = {r: i for i, r in enumerate(rule)}
+        if not {"records_in", "cases_dropped", "cases_out"} <= set(pos):
+            return hidden
+        values = [float(v) if not pd.isna(v) else 0.0 for v in cases]
+        primary = list(hidden)
+        cost = list(values)
+        for i in np.flatnonzero(removes):
+            values[i] = removed[i]  # the row's variable in the relation is the number it removed
+            primary[i] = bool(hidden[i]) or self.small_count(removed[i], zero_is_small=False)
+        cost[pos["records_in"]], cost[pos["cases_dropped"]], cost[pos["cases_out"]] = 1e9, 1e6, np.inf
+        relations = [{pos["records_in"]: 1.0, pos["cases_out"]: -1.0, pos["cases_dropped"]: -1.0},
+                     {pos["cases_dropped"]: 1.0, **{int(i): -1.0 for i in np.flatnonzero(removes)}}]
+        return np.asarray(protect(values, relations, primary, None, cost), dtype=bool)
 
     # -- survey estimates (tidy format of kit.survey.estimates) -------------
     def survey_estimates(self, tidy: pd.DataFrame) -> pd.DataFrame:

@@ -204,10 +204,46 @@ class Profile(_Model):
 CleaningAction = Literal["set_missing", "drop_case", "stop"]
 
 
+QualityShare = Annotated[Num, Field(gt=0, lt=1, allow_inf_nan=False, description=(
+    "Anteil größer 0 und kleiner 1 (z. B. 0.5 = die Hälfte der Fragen)"))]
+
+
+class EmptyRule(_Model):
+    """Response quality (kit.survey.quality): questionnaire without substantive answers."""
+
+    action: Literal["drop", "flag"] = "drop"
+    min_answered: QualityShare = 0.1
+
+
+class IncompleteRule(_Model):
+    """Not submitted / left before the last page (LimeSurvey submitdate, lastpage)."""
+
+    action: Literal["keep", "drop"] = "keep"
+    min_answered: QualityShare = 0.5
+    last_page: Annotated[int, Field(ge=1, le=10_000, description=(
+        "ganze Zahl ≥ 1 (Nummer der letzten Seite) oder null (höchste Seite der abgeschickten Fragebögen)"))] | None = None
+
+
+class SpeedingRule(_Model):
+    action: Literal["flag", "drop"] = "flag"
+    max_share_of_median: Annotated[Num, Field(gt=0, lt=1, allow_inf_nan=False, description=(
+        "Anteil größer 0 und kleiner 1 (z. B. 0.3 = unter 30 % der mittleren Bearbeitungszeit)"))] = 0.3
+
+
+class StraightliningRule(_Model):
+    action: Literal["flag", "drop"] = "flag"
+    min_items: Annotated[int, Field(ge=2, le=1000, description=(
+        "ganze Zahl ≥ 2 (Mindestzahl der Aussagen einer Fragebatterie, z. B. 5)"))] = 5
+
+
 class Cleaning(_Model):
     out_of_range: CleaningAction = "set_missing"
     duplicates: Literal["drop", "stop"] = "drop"
     inconsistent: CleaningAction = "set_missing"
+    empty: EmptyRule = EmptyRule()
+    incomplete: IncompleteRule = IncompleteRule()
+    speeding: SpeedingRule = SpeedingRule()
+    straightlining: StraightliningRule = StraightliningRule()
 
 
 class Weighting(_Model):

@@ -214,8 +214,10 @@ def test_response_rate_between_30_and_45_percent(demo, truth, commune):
 
 
 @pytest.mark.parametrize("commune", DEMO_COMMUNES)
-def test_one_cleaned_response_per_returned_questionnaire(demo, surveys, commune):
-    assert surveys[commune].n_respondents == _sample(demo[commune])["returned"].sum()
+def test_one_cleaned_response_per_returned_questionnaire(demo, surveys, truth, commune):
+    # returned questionnaires minus the planted empty ones and break-offs (kit.demo_quality), which are removed
+    removed = sum(d["kind"] in ("empty", "breakoff") for d in truth[commune]["deliberate_defects"])
+    assert surveys[commune].n_respondents == _sample(demo[commune])["returned"].sum() - removed
 
 
 @pytest.mark.parametrize("commune", DEMO_COMMUNES)
@@ -318,10 +320,13 @@ def test_elbstadt_responses_are_sav_with_value_labels(demo, truth):
 # ---------------------------------------------------------------------------
 
 
+QUALITY_KINDS = ("empty", "incomplete", "breakoff", "speeding", "straightlining")  # kit.demo_quality
+
+
 def test_muldenau_deliberate_defects_found_by_cleaning(demo, params, inputs, truth):
     p = params["muldenau"]
     defects = {d["kind"]: d for d in truth["muldenau"]["deliberate_defects"]}
-    assert set(defects) == {"duplicate", "out_of_range"}
+    assert set(defects) == {"duplicate", "out_of_range", *QUALITY_KINDS}  # quality cases: test_survey_quality.py
     codebook = load_codebook(p["survey"]["codebook"], inputs["muldenau"].district_names)
     raw = read_responses(p["survey"]["responses"], codebook, p["survey"]["column_map"])
     assert len(raw) == truth["muldenau"]["survey"]["response_file_rows"]
@@ -341,15 +346,19 @@ def test_muldenau_deliberate_defects_found_by_cleaning(demo, params, inputs, tru
     assert hit["rule"].iloc[0] == "invalid_code"
     assert np.isnan(clean.data.loc[str(bad["id"]), bad["item"]])
 
-    # nothing else is wrong with the export
-    assert len(issues) == 2
-    assert len(clean.data) == truth["muldenau"]["survey"]["returned"]
+    # nothing else is wrong with the export (response-quality rules aside)
+    assert len(issues[~issues["rule"].isin(QUALITY_KINDS)]) == 2
+    removed = sum(d["kind"] in ("empty", "breakoff") for d in truth["muldenau"]["deliberate_defects"])
+    assert len(clean.data) == truth["muldenau"]["survey"]["returned"] - removed
 
 
 @pytest.mark.parametrize("commune", ["elsterhain", "elbstadt"])
 def test_other_communes_have_no_cleaning_issues(surveys, truth, commune):
-    assert truth[commune]["deliberate_defects"] == []
-    assert surveys[commune].clean.issues.empty
+    assert {d["kind"] for d in truth[commune]["deliberate_defects"]} <= set(QUALITY_KINDS)
+    issues = surveys[commune].clean.issues
+    assert issues["rule"].isin(QUALITY_KINDS).all()
+    planted = {(d["kind"], str(d["id"])) for d in truth[commune]["deliberate_defects"]}
+    assert planted <= set(zip(issues["rule"], issues["respondent_id"]))
 
 
 # ---------------------------------------------------------------------------

@@ -695,6 +695,24 @@ def test_survey_report_opens_with_findings_and_compares_with_published_surveys(m
 
 
 def test_recommendations_report_opens_with_the_measures_and_their_reasons(muldenau_run):
+def test_survey_report_says_what_the_cleaning_excluded_and_compares_the_response_rate(muldenau_run):
+    """The demo's planted response-quality cases (kit.demo_quality) are named in the report
+    with their counts hidden ("weniger als 5"), and the response rate stands beside the
+    ASSKomm range 30-45 % with its interval (kit.survey.response_benchmark)."""
+    text = visible_text((muldenau_run.commune_dir / "2_survey.html").read_text(encoding="utf-8"))
+    assert ("Von der Auswertung ausgeschlossen wurden weniger als 5 doppelt erfasste Datensätze, weniger als 5 "
+            "leere Fragebögen") in text
+    assert "weniger als 5 abgebrochene Online-Fragebögen" in text
+    assert "weniger als 5 sehr schnell ausgefüllte Fragebögen" in text
+    assert "weniger als 5 Fragebögen mit gleichförmigem Antwortmuster" in text
+    rb = pd.read_csv(muldenau_run.commune_dir / "results" / "survey_response_benchmark.csv").iloc[0]
+    rates = pd.read_csv(muldenau_run.commune_dir / "results" / "survey_response_rates.csv")
+    total = rates[rates["margin"] == "gesamt"].iloc[0]
+    assert rb["rate"] == pytest.approx(total["returned"] / total["issued"]) and rb["verdict"] == "within"
+    assert re.search(r"Die Rücklaufquote von 40,6\s%\s\(95-%-Bereich 37,6–43,7\s%\) liegt innerhalb der "
+                     r"Spanne, die der Landespräventionsrat Sachsen .* angibt \(30 bis 45\s%\)", text)
+
+
     """Stage 3 opens with 'Das Wichtigste in Kürze': the number of recommended measures and
     each (up to five) with the finding that triggered it, as in the result files."""
     text = visible_text((muldenau_run.commune_dir / "3_recommend.html").read_text(encoding="utf-8"))

@@ -38,7 +38,8 @@ def test_shipped_reference_file_is_complete_and_plausible():
 
     from kit.params import DEFAULTS_FILE
     ids = {f"survey.{k['id']}" for k in yaml.safe_load(DEFAULTS_FILE.read_text(encoding="utf-8"))["survey"]["key_indicators"]}
-    assert set(table["indicator"]) <= ids
+    # ... except the response rate (a range, compared in kit.survey.response_benchmark)
+    assert set(table["indicator"]) - {"survey.response_rate"} <= ids
     # DVS 2017 as given in the design notes: eher unsicher 15,2 % + sehr unsicher 6,3 %
     dvs = table[(table["indicator"] == "survey.unsafe_night") & (table["reference"] == "dvs2017_de")]
     assert float(dvs["value"].iloc[0]) == pytest.approx(0.152 + 0.063)

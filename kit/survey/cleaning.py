@@ -14,6 +14,12 @@ Rules (``rules`` argument, defaults in ``params/defaults.yaml``):
   "reported to the police" answered by a non-victim); ``set_missing`` blanks
   the dependent items named in ``then_missing``.
 - ``duplicates``: ``drop`` (keep the first record of an id) | ``stop``.
+- response quality (:mod:`kit.survey.quality`): ``empty``, ``incomplete``,
+  ``speeding``, ``straightlining``, each a mapping with ``action`` and its
+  setting; applied only when named (the commune params always name them).
+  Every removed case is counted by the first rule that removed it (log column
+  ``removed``; ``removes`` says whether a rule removes cases), so the removed
+  numbers add up to ``cases_dropped``.
 
 Always applied: missing codes (``missing_codes``) and missing labels
 (``missing_labels``, e.g. "k.A.") become NaN; in a multiple-choice question a
@@ -42,6 +48,7 @@ import pandas as pd
 from kit.errors import InputError, ParamsError, Problem
 from kit.survey.codebook import AGE_GROUPS, Codebook, Item, _norm_group
 from kit.survey.importing import ID_NAME, label_lookup, normalise_text
+from kit.survey.quality import QUALITY_RULES, action_text, apply_quality_rules, check_quality_settings, describe
 
 RULE_CHOICES = {
     "out_of_range": ("set_missing", "drop_case", "stop"),
@@ -70,7 +77,7 @@ RULE_DE = {
 }
 
 ISSUE_COLUMNS = ["respondent_id", "row", "item", "value", "rule", "description", "action"]
-LOG_COLUMNS = ["rule", "description", "action", "cases", "values"]
+LOG_COLUMNS = ["rule", "description", "action", "cases", "values", "removed", "removes"]
 DERIVED = ("age_group", "sex", "district_id")
 
 
@@ -79,10 +86,11 @@ class CleanResult:
     data: pd.DataFrame  # one row per respondent, index = respondent id
     log: pd.DataFrame  # one row per rule
     issues: pd.DataFrame  # one row per case/value touched
+    unchecked: tuple[str, ...] = ()  # quality rules the file gives no data for (e.g. no submit date)
 
 
 def _check_rules(rules: Mapping[str, str] | None) -> dict[str, str]:
-    merged = {**DEFAULT_RULES, **dict(rules or {})}
+    merged = {**DEFAULT_RULES, **{k: v for k, v in dict(rules or {}).items() if k not in QUALITY_RULES}}
     merged.setdefault("inconsistent", merged["out_of_range"])
     for key, value in merged.items():
         if key not in RULE_CHOICES:
@@ -212,6 +220,7 @@ def clean_responses(raw: pd.DataFrame, codebook: Codebook, rules: Mapping[str, s
     ``raw.attrs`` may hold ``source`` and ``first_data_row`` (for the file rows
     in ``issues`` and error messages).
     """
+    quality = check_quality_settings(rules)
     rules = _check_rules(rules)
     source = str(raw.attrs.get("source", "<Antworten>"))
     first_row = int(raw.attrs.get("first_data_row", 2))
@@ -226,12 +235,19 @@ def clean_responses(raw: pd.DataFrame, codebook: Codebook, rules: Mapping[str, s
     stop: list[Problem] = []
     counts: dict[str, dict] = {}
 
-    def count(rule: str, case_ids, n_values: int, action: str, description: str | None = None):
+    def count(rule: str, case_ids, n_values: int, action: str, description: str | None = None,
+              removes: bool | None = None):
         entry = counts.setdefault(rule, {"description": description or RULE_DE.get(rule, rule),
                                          "action": ACTION_DE.get(action, action),
-                                         "cases": set(), "values": 0})
+                                         "cases": set(), "values": 0,
+                                         "removes": action in ("drop", "drop_case") if removes is None else removes})
         entry["cases"].update(case_ids)
         entry["values"] += n_values
+
+    def mark_drop(pos: int, rule: str):
+        if not drop[pos]:
+            drop[pos] = True
+            removed_by[pos] = rule
 
     def issue(pos: int, item: str | None, value, rule: str, action: str, description: str | None = None,
               expected: str = ""):
@@ -254,6 +270,7 @@ def clean_responses(raw: pd.DataFrame, codebook: Codebook, rules: Mapping[str, s
             count("missing_id", [ids[pos]], 1, "id_from_row")
     count("missing_id", [], 0, "id_from_row")
     drop = np.zeros(n, dtype=bool)
+    removed_by: list[str | None] = [None] * n  # the first rule that removed a case
     first_pos: dict[str, int] = {}
     dup_action = rules["duplicates"]
     for pos, rid in enumerate(ids):
@@ -261,7 +278,7 @@ def clean_responses(raw: pd.DataFrame, codebook: Codebook, rules: Mapping[str, s
             issue(pos, ID_NAME, rid, "duplicate_id", dup_action,
                   expected=f"eindeutige Fallnummer (schon in Zeile {rows[first_pos[rid]]})")
             count("duplicate_id", [f"{rid}@{rows[pos]}"], 1, dup_action)
-            drop[pos] = True
+            mark_drop(pos, "duplicate_id")
         else:
             first_pos[rid] = pos
     count("duplicate_id", [], 0, dup_action)
@@ -312,7 +329,7 @@ def clean_responses(raw: pd.DataFrame, codebook: Codebook, rules: Mapping[str, s
             issue(pos, item.id, value, st, range_action, expected=expected_of[item.id])
             count(st, [ids[pos]], 1, range_action)
             if range_action == "drop_case":
-                drop[pos] = True
+                mark_drop(pos, st)
 
     # multiple choice: blanks -> 0 when the question was answered
     count("multi_blank", [], 0, "recode")
@@ -351,12 +368,28 @@ def clean_responses(raw: pd.DataFrame, codebook: Codebook, rules: Mapping[str, s
                       expected=f"keine Angabe, wenn {rule.if_item} {cond_txt}in {list(rule.codes)}")
                 count(rule_key, [ids[pos]], 1, cons_action, description)
                 if cons_action == "drop_case":
-                    drop[pos] = True
+                    mark_drop(pos, rule_key)
                 parsed[dep][pos] = None
 
     if stop:
         stop.sort(key=lambda p: p.row or 0)
         raise InputError(stop)
+
+    # --- response quality (kit.survey.quality) -----------------------------------
+    unchecked = []
+    skip = set(raw.attrs.get("absent_optional") or [])
+    for outcome in apply_quality_rules(quality, parsed, codebook, raw.attrs.get("paradata"), drop.copy(), skip):
+        if not outcome.checked:
+            if outcome.rule != "breakoff":
+                unchecked.append(outcome.rule)
+            continue
+        description, action = describe(outcome), action_text(outcome)
+        count(outcome.rule, [], 0, action, description, removes=outcome.removes)
+        for pos in outcome.positions:
+            issue(pos, None, None, outcome.rule, action, description)
+            count(outcome.rule, [ids[pos]], 1, action, description)
+            if outcome.removes:
+                mark_drop(pos, outcome.rule)
 
     str_dtype = pd.StringDtype(na_value=np.nan)
     columns = {}
@@ -374,25 +407,27 @@ def clean_responses(raw: pd.DataFrame, codebook: Codebook, rules: Mapping[str, s
     # --- derived weighting variables -------------------------------------------
     data = data.assign(**derive_weighting_variables(data, codebook))
 
+    removed = pd.Series([r for r in removed_by if r is not None], dtype=object).value_counts()
     log = pd.DataFrame(
         [{"rule": key, "description": v["description"], "action": v["action"],
-          "cases": len(v["cases"]), "values": v["values"]} for key, v in counts.items()],
+          "cases": len(v["cases"]), "values": v["values"], "removed": int(removed.get(key, 0)),
+          "removes": bool(v["removes"])} for key, v in counts.items()],
         columns=LOG_COLUMNS,
     )
     summary = pd.DataFrame([
         {"rule": "records_in", "description": "Datensätze in der Datei", "action": "",
-         "cases": n, "values": 0},
+         "cases": n, "values": 0, "removed": 0, "removes": False},
         {"rule": "cases_dropped", "description": "Entfernte Datensätze", "action": "",
-         "cases": dropped_cases, "values": 0},
+         "cases": dropped_cases, "values": 0, "removed": 0, "removes": False},
         {"rule": "cases_out", "description": "Fälle nach der Bereinigung", "action": "",
-         "cases": len(data), "values": 0},
+         "cases": len(data), "values": 0, "removed": 0, "removes": False},
     ], columns=LOG_COLUMNS)
     log = pd.concat([log, summary], ignore_index=True)
     issues_df = pd.DataFrame(issues, columns=ISSUE_COLUMNS)
     order = {c: i for i, c in enumerate([ID_NAME, *codebook.items])}
     issues_df = (issues_df.assign(_o=issues_df["item"].map(order))
                  .sort_values(["row", "_o"], kind="stable").drop(columns="_o").reset_index(drop=True))
-    return CleanResult(data=data, log=log, issues=issues_df)
+    return CleanResult(data=data, log=log, issues=issues_df, unchecked=tuple(unchecked))
 
 
 def derive_weighting_variables(data: pd.DataFrame, codebook: Codebook) -> dict[str, pd.Series]:

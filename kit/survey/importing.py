@@ -7,7 +7,10 @@ Supported:
   texts (labels are mapped to codes here; multiple choice ``Y``/``Ja``/``Yes``
   -> 1, ``N``/``Nein``/``No`` -> 0). LimeSurvey's system columns
   (``submitdate``, ``lastpage``, ``startlanguage``, ``seed``, ``token``,
-  timings ...) are ignored and listed in ``attrs['ignored_columns']``.
+  timings ...) are ignored and listed in ``attrs['ignored_columns']``; the
+  paradata among them (submitdate, lastpage, startdate, datestamp,
+  interviewtime) are kept as lists in ``attrs['paradata']`` for the
+  response-quality rules of the cleaning (:mod:`kit.survey.quality`).
 - SPSS ``.sav`` (codes; read with pyreadstat, user-defined missing values
   become empty; value labels in the file are not needed). Rows of a ``.sav``
   are case numbers: ``attrs['first_data_row'] == 1``.
@@ -34,6 +37,8 @@ import pandas as pd
 from kit.errors import InputError, Problem, missing_file
 from kit.io import CSV_SUFFIXES, EXCEL_SUFFIXES, read_table
 from kit.survey.codebook import Codebook, Item
+
+PARADATA_COLUMNS = ("submitdate", "lastpage", "startdate", "datestamp", "interviewtime")  # kit.survey.quality
 
 SAV_SUFFIXES = {".sav", ".zsav"}
 
@@ -186,6 +191,10 @@ def read_responses(path: str | Path, codebook: Codebook, column_map: Mapping[str
     if problems:
         raise InputError(problems)
 
+    # LimeSurvey paradata for the response-quality rules (kit.survey.quality), as plain lists
+    paradata = {name: [None if _blank(v) else v for v in df[col].tolist()]
+                for col in df.columns for name in [str(col).strip().lower()]
+                if name in PARADATA_COLUMNS and col in ignored}
     out = df.rename(columns=rename)
     out = out[[ID_NAME] + [c for c in codebook.items if c in targets]].astype(object)
     for item_id in absent_optional:
@@ -222,8 +231,13 @@ def read_responses(path: str | Path, codebook: Codebook, column_map: Mapping[str
         "absent_optional": absent_optional,
         "labels_mapped": labels_mapped,
         "id_column": id_column,
+        "paradata": paradata,
     }
     return out
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT
 
 
 def _looks_like_code(value: str, item: Item) -> bool:

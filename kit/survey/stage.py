@@ -47,6 +47,7 @@ from kit.survey.codebook import Codebook
 from kit.survey.drivers import DriversResult, drivers
 from kit.survey.estimates import DERIVED_GROUP_LABELS
 from kit.survey.findings import survey_findings
+from kit.survey.response_benchmark import response_rate_benchmark
 from kit.survey.waves import WavesResult, compare_previous_wave
 from kit.survey.design import BoundDesign, bind_design
 from kit.survey.estimates import _frame as _tidy_frame
@@ -107,6 +108,8 @@ class PublicSurveyResult(_PolicyThresholds):
     waves: WavesResult | None = None  # comparison with an earlier wave (kit.survey.waves)
     dark_figure: pd.DataFrame | None = None  # survey victimisation vs PKS (kit.survey.dark_figure)
     crime_fear: object | None = None  # kit.survey.crime_fear.CrimeFearResult (crime vs feeling of safety)
+    quality_unchecked: tuple = ()  # response-quality rules the response file gives no data for (kit.survey.quality)
+    response_benchmark: dict | None = None  # response rate vs ASSKomm 30-45 % (kit.survey.response_benchmark)
     design: dict = field(default_factory=dict)  # sample design and variance method, codes (kit.survey.design)
 
 
@@ -503,6 +506,10 @@ def compute_survey(params: dict, store: ResultStore) -> SurveyResult:
                                    pseudo_r2=model.pseudo_r2, reason=model.reason, outcome_item=model.outcome_item,
                                    confidence=model.confidence, notes=list(model.notes))
     total_rate = float(response["rate"].iloc[0]) if response is not None and pd.notna(response["rate"].iloc[0]) else None
+    public.quality_unchecked = tuple(clean.unchecked)
+    if response is not None:  # from the published total row only
+        public.response_benchmark = response_rate_benchmark(response["issued"].iloc[0], response["returned"].iloc[0],
+                                                            conf=conf)
     public.waves = compare_previous_wave(params, store, public)  # None without survey.previous_wave
     if public.waves is not None:
         public.hashes.update(public.waves.hashes)
@@ -543,6 +550,8 @@ def write_survey(public: PublicSurveyResult, store: ResultStore) -> None:
     store.write_table("survey_estimates", public.estimates)
     store.write_table("survey_sample_vs_population", public.sample_vs_population)
     store.write_table("survey_cleaning_log", public.cleaning_log)
+    if public.response_benchmark is not None:
+        store.write_table("survey_response_benchmark", pd.DataFrame([public.response_benchmark]))
     if public.response is not None:
         store.write_table("survey_response_rates", public.response)
     if public.free_text is not None:

@@ -16,6 +16,7 @@ import pandas as pd
 from kit import figures as plots
 from kit.report import DASH, fmt_int, fmt_interval, fmt_num, fmt_pct, interactive_session, show_md, show_note, show_table  # noqa: F401 (interactive_session: used by the notebook)
 from kit.survey.design_view import design_sentence
+from kit.survey.quality_view import cleaning_sentences, response_benchmark_sentence
 from kit.survey.stage import AGE_LABELS, NIGHT_ROLE_MISSING, PublicSurveyResult, negative_codes
 
 SUPPRESSED = "nicht ausgewiesen"
@@ -116,6 +117,9 @@ def show_response(result: PublicSurveyResult) -> None:
     show_table(df, {"group": ("Merkmal", None), "label": ("Gruppe", None), "issued": ("angeschrieben", fmt_int),
                     "returned": ("Rücklauf", _n), "rate": ("Rücklaufquote", fmt_pct)},
                caption="Rücklauf nach Stadtteil, Alter und Geschlecht")
+    benchmark = response_benchmark_sentence(getattr(result, "response_benchmark", None))
+    if benchmark:
+        show_md(benchmark)
     low = df[df["margin"] == "age_group"].dropna(subset=["rate"])
     if len(low) >= 2:
         lo, hi = low.loc[low["rate"].idxmin()], low.loc[low["rate"].idxmax()]
@@ -182,6 +186,7 @@ def show_cleaning(result: PublicSurveyResult) -> None:
     log = result.cleaning_log
     touched = log[log["suppressed"] | (log["cases"].fillna(0) > 0) | (log["values"].fillna(0) > 0)]
     touched = touched[~touched["rule"].isin(["records_in", "cases_out"])]
+    show_md(" ".join(cleaning_sentences(log, result.min_cell, getattr(result, "quality_unchecked", ()))))
     if touched.empty:
         show_md("Bei der Prüfung gegen das Codebuch fielen keine Werte auf.")
         return
