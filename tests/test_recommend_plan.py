@@ -19,7 +19,6 @@ from kit.recommend import compare, matching, plan, swot, view_plan
 from kit.recommend.action import ActionPlan
 from kit.results import ResultStore
 
-
 # ---------------------------------------------------------------------------
 # constructed catalogue (schema of params/measures.yaml)
 # ---------------------------------------------------------------------------
@@ -66,6 +65,16 @@ def test_relative_exceedance_by_hand():
     # batch with median: distance beyond median + threshold, relative to the median
     r = {**rule_row("a", 1, value=0.30, kind="batch", op=">", threshold=0.05), "reference_value": 0.20}
     assert plan.relative_exceedance(r) == pytest.approx((0.30 - 0.20 - 0.05) / 0.20)
+
+
+def test_demographic_share_gives_no_size_points():
+    cat = [measure("a")]
+    rules = pd.DataFrame([rule_row("a", 1, value=0.60, threshold=0.25, indicator="profile.share_65plus"),
+                          rule_row("a", 2, value=0.30, threshold=0.25, indicator="survey.low_cohesion")])
+    out = plan.action_plan(cat, measures_frame(["a"]), rules).iloc[0]
+    assert out["exceedance_indicator"] == "survey.low_cohesion"
+    assert out["size_points"] == pytest.approx(3 * 0.05 / 0.25)
+    assert out["breadth_points"] == 2  # both rules hold; only the size ignores the share
 
 
 def test_evidence_level_codes_from_catalogue_words():
@@ -353,11 +362,14 @@ def test_topic_only_match_does_not_count():
     out = matching.match_activities([FRAUEN], INVENTORY).set_index("activity_id")
     assert out.loc["P030", "topic_ok"] and out.loc["P030", "group_ok"]
     assert not out.loc["P030", "place_ok"] and not out.loc["P030", "counts"]
-    # a measure without target groups or places is never matched by topic alone
-    bare = {**FRAUEN, "target_groups": [], "places": []}
+    # a measure without target groups is never matched by topic alone
+    bare = {**FRAUEN, "target_groups": []}
     out = matching.match_activities([bare], INVENTORY)
     assert len(out) and not out["counts"].any()
     assert set(out["reason"]) == {matching.REASON_NO_FIELDS}
+    # a measure without places is not tied to a place: the school activity for girls now counts
+    anywhere = matching.match_activities([{**FRAUEN, "places": []}], INVENTORY).set_index("activity_id")
+    assert anywhere.loc["P030", "counts"]
     # activities of another topic are not even candidates
     assert set(matching.match_activities([LEERSTAND], INVENTORY)["activity_id"]) == {"P009"}
     assert matching.counted_activities(matching.match_activities([SAUBER], INVENTORY)).to_dict() == {"saubere_stadt": 1}
@@ -373,10 +385,10 @@ def test_actor_inventory_finds_what_is_missing():
         "value": [1.0, 0.0, 2.0, 2.1, 0.5], "count": [1.0, 0.0, 2.0, 25.0, 3.0]})
     inv = inventory([["P1", "Jugendclub", "Jugend", "Jugendliche", "", "Verein", "2010"]])
     out = matching.actor_inventory([m], ["x"], pi, inv).set_index("actor")
-    assert out.loc["Gemeindlicher Vollzugsdienst", "present"] == False  # noqa: E712  (2024: none; 2023 is older)
-    assert out.loc["Kommunaler Präventionsrat", "present"] == False  # noqa: E712
-    assert out.loc["Vereine", "present"] == True and out.loc["Vereine", "count"] == 25  # noqa: E712
-    assert out.loc["Schulsozialarbeit", "present"] == False  # noqa: E712  (positions listed, none of this kind)
+    assert out.loc["Gemeindlicher Vollzugsdienst", "present"] == False
+    assert out.loc["Kommunaler Präventionsrat", "present"] == False
+    assert out.loc["Vereine", "present"] == True and out.loc["Vereine", "count"] == 25
+    assert out.loc["Schulsozialarbeit", "present"] == False
     no_education = matching.actor_inventory([m], ["x"], pi[pi["indicator"] != "education_fte_per_10000"], inv)
     assert pd.isna(no_education.set_index("actor").loc["Schulsozialarbeit", "present"])  # stage 1 has no data
     assert out.loc["Polizei vor Ort", "n_needed"] == 0
@@ -397,7 +409,7 @@ FORBIDDEN = re.compile(r"\bnan\b|\bNone\b|survey\.|profile\.|\.ya?ml|\.csv|measu
 
 
 def _collect(monkeypatch):
-    import IPython.display as display
+    from IPython import display
 
     got = []
     monkeypatch.setattr(display, "display", lambda *objs, **kw: got.extend(objs))

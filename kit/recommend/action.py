@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from kit.indicators import collect_key_indicators
-from kit.recommend import compare, matching, plan as plan_mod, swot as swot_mod
+from kit.recommend import compare, matching
+from kit.recommend import plan as plan_mod
+from kit.recommend import swot as swot_mod
 from kit.results import ResultStore
 
 

@@ -37,7 +37,7 @@ LOCAL_PLACE = "Wohngebiet"
 MATCH_COLUMNS = ["measure_id", "activity_id", "title", "topic", "target_group", "district_id", "provider",
                  "since_year", "topic_ok", "group_ok", "place_ok", "focus_ok", "counts", "reason"]
 # why a candidate with the right topic does not count (column ``reason``; "" when it counts)
-REASON_NO_FIELDS = "measure_without_groups_or_places"
+REASON_NO_FIELDS = "measure_without_target_groups"
 REASON_GROUP = "target_group"
 REASON_PLACE = "place"
 REASON_FOCUS = "focus"
@@ -108,26 +108,29 @@ def measure_topics(measure: dict) -> list[str]:
 
 
 def check_pair(measure: dict, activity, vocab: Vocabulary) -> dict:
-    """The four criteria for one measure x activity (see the module docstring): flags and the
-    first criterion that fails (``reason``; "" when the activity counts)."""
+    """The four criteria for one measure x activity (see the module docstring and the data
+    file): flags and the first criterion that fails (``reason``; "" when the activity counts).
+    A measure without target groups (an older catalogue) never counts: topic alone is not
+    enough; a measure without places (``places: []``) is not tied to a place."""
     topic_ok = _text(activity.get("topic")) in measure_topics(measure)
     m_groups = {str(g) for g in measure.get("target_groups") or []}
     m_places = {str(p) for p in measure.get("places") or []}
-    if not m_groups or not m_places:
-        return dict(topic_ok=topic_ok, group_ok=False, place_ok=False, focus_ok=False, counts=False,
-                    reason=REASON_NO_FIELDS)
+    if not m_groups:
+        return {"topic_ok": topic_ok, "group_ok": False, "place_ok": False, "focus_ok": False, "counts": False,
+                "reason": REASON_NO_FIELDS}
     a_groups = activity_groups(_text(activity.get("target_group")), vocab)
     group_ok = ALL_GROUPS in m_groups or ALL_GROUPS in a_groups or bool(m_groups & a_groups)
     a_places = activity_places(activity, vocab)
     wide = {p.lower() for p in vocab.commune_wide_places}
-    place_ok = a_places is None or any(p.lower() in wide for p in m_places) or bool(m_places & a_places)
+    place_ok = (a_places is None or not m_places or any(p.lower() in wide for p in m_places)
+                or bool(m_places & a_places))
     m_focus = _found(_text(measure.get("title")), vocab.focus)
     a_focus = _found(_text(activity.get("title")), vocab.focus)
     focus_ok = not m_focus or not a_focus or bool(m_focus & a_focus)
     reason = ("" if group_ok and place_ok and focus_ok else
               REASON_GROUP if not group_ok else REASON_PLACE if not place_ok else REASON_FOCUS)
-    return dict(topic_ok=topic_ok, group_ok=group_ok, place_ok=place_ok, focus_ok=focus_ok,
-                counts=topic_ok and not reason, reason=reason if topic_ok else "topic")
+    return {"topic_ok": topic_ok, "group_ok": group_ok, "place_ok": place_ok, "focus_ok": focus_ok,
+            "counts": topic_ok and not reason, "reason": reason if topic_ok else "topic"}
 
 
 def match_activities(catalogue: list[dict], inventory: pd.DataFrame | None,
@@ -200,7 +203,7 @@ def actor_inventory(catalogue: list[dict], measure_ids, profile_indicators: pd.D
         if source == "council":
             if inventory is not None and not inventory.empty:
                 text = (inventory["title"].fillna("").astype(str) + " " + inventory["provider"].fillna("").astype(str))
-                hits = inventory[text.str.lower().apply(lambda t: any(w in t for w in words))]
+                hits = inventory[text.str.lower().apply(lambda t, ws=tuple(words): any(w in t for w in ws))]
                 present, count = len(hits) > 0, float(len(hits))
                 detail = "; ".join(hits["title"].astype(str))
         elif source.startswith(("bos:", "education:")):

@@ -15,7 +15,8 @@ explain every rank):
   (``(value - threshold) / |threshold|`` for > and >=, the other way round for < and <=),
   capped at :data:`EXCEEDANCE_CAP` (100 % beyond the threshold gives the full 3 points). An
   early-warning flag (unit ja/nein) counts as :data:`FLAG_EXCEEDANCE`; a rule whose distance
-  cannot be measured adds nothing.
+  cannot be measured adds nothing, nor does a rule on a demographic share
+  (:data:`DEMOGRAPHIC_PREFIXES`: it describes the commune, not a problem).
 - ``build_points`` (0 or 1): at least one prevention activity on record counts for the measure
   (kit.recommend.matching: topic, target group and place), so there is something to build on
   and the measure can start sooner.
@@ -45,6 +46,8 @@ BUILD_POINTS = 1.0
 HIGH_FROM, MEDIUM_FROM = 5.0, 3.0
 KIND_SPECIFIC, KIND_GENERAL = "specific", "general"
 PRIORITY_CODES = ("high", "medium", "low")
+# demographic shares describe the commune, not a problem: they never give the size points
+DEMOGRAPHIC_PREFIXES = ("profile.share_", "profile.population")
 
 PLAN_COLUMNS = ["rank", "measure_id", "title", "kind", "priority", "score", "evidence_points", "breadth_points",
                 "size_points", "build_points", "evidence_level", "evidence_source", "n_met", "max_exceedance",
@@ -109,7 +112,7 @@ def relative_exceedance(rule) -> float:
             return math.nan
         if not math.isnan(rank) or math.isnan(median):
             return math.nan
-        value, threshold = value - median, threshold
+        value -= median
         scale = abs(median) if median != 0 else 1.0
     if op in (">", ">="):
         return max(0.0, (value - threshold) / scale)
@@ -180,7 +183,9 @@ def action_plan(catalogue: list[dict], measures: pd.DataFrame, rules: pd.DataFra
         r = rules[(rules["measure_id"] == mid)]
         met = r[r["met"].astype("boolean").fillna(False).astype(bool)]
         kind = str(row.get("recommendation_kind") or "") or (KIND_SPECIFIC if len(met) else KIND_GENERAL)
-        exceed = [(relative_exceedance(x), x) for _, x in met.iterrows()]
+        # size of the problem: from findings, not from a demographic share (e.g. residents 65+)
+        exceed = [(relative_exceedance(x), x) for _, x in met.iterrows()
+                  if not str(x.get("indicator", "")).startswith(DEMOGRAPHIC_PREFIXES)]
         measured = [(e, x) for e, x in exceed if not math.isnan(e)]
         best = max(measured, key=lambda t: t[0]) if measured else (math.nan, None)
         acts = (float(n_activities.get(mid, 0)) if n_activities is not None else math.nan)

@@ -5,7 +5,6 @@ matching in German and draws the comparison chart; nothing here computes a stati
 
 from __future__ import annotations
 
-import math
 import textwrap
 
 import pandas as pd
@@ -13,7 +12,15 @@ import pandas as pd
 from kit.recommend import compare as compare_mod
 from kit.recommend import plan as plan_mod
 from kit.recommend.action import ActionPlan
-from kit.report import DASH, fmt_indicator, fmt_interval, fmt_num, fmt_pct, show_md, show_table
+from kit.report import (
+    DASH,
+    fmt_indicator,
+    fmt_interval,
+    fmt_num,
+    fmt_pct,
+    show_md,
+    show_table,
+)
 
 PRIORITY_WORDS = {"high": "hoch", "medium": "mittel", "low": "niedrig"}
 EVIDENCE_WORDS = {"3": "nachgewiesen wirksam (Grüne Liste Prävention, Stufe 3)",
@@ -79,7 +86,7 @@ def span_text(low, high, unit) -> str:
 
 def _level_key(code) -> str:
     key = _text(code).strip()
-    return key[:-2] if key.endswith(".0") else key
+    return key.removesuffix(".0")
 
 
 def evidence_words(code) -> str:
@@ -135,7 +142,7 @@ def exceedance_words(p) -> str:
 
 def rank_reason(p) -> str:
     """Why a measure has its rank: the four points of the score in words."""
-    parts = [f"Wirksamkeit {evidence_words(p['evidence_level'])}: {fmt_num(p['evidence_points'], 1)} Punkte"]
+    parts = [f"{evidence_words(p['evidence_level'])}: {fmt_num(p['evidence_points'], 1)} Punkte"]
     n = int(p["n_met"])
     if n:
         parts.append(f"{fmt_num(n)} erfüllte {'Regel' if n == 1 else 'Regeln'}: {fmt_num(p['breadth_points'], 1)} Punkte")
@@ -147,9 +154,9 @@ def rank_reason(p) -> str:
     acts = p["n_activities"]
     if not _missing(acts):
         if float(acts) > 0:
-            parts.append(f"{fmt_num(acts)} passende{'s' if float(acts) == 1 else ''} "
-                         f"Angebot{'' if float(acts) == 1 else 'e'} vor Ort, auf denen sich aufbauen lässt: "
-                         f"{fmt_num(p['build_points'], 1)} Punkt")
+            one = float(acts) == 1
+            parts.append(f"{fmt_num(acts)} {'passendes Angebot' if one else 'passende Angebote'} vor Ort, "
+                         f"{'auf dem' if one else 'auf denen'} sich aufbauen lässt: {fmt_num(p['build_points'], 1)} Punkt")
         else:
             parts.append("noch kein passendes Angebot vor Ort: 0 Punkte")
     return "; ".join(parts) + f"; zusammen {fmt_num(p['score'], 1)} Punkte."
@@ -234,9 +241,9 @@ def swot_point_text(point, titles: dict[str, str], communes: int | None = None) 
 
 def swot_markdown(action: ActionPlan) -> str:
     swot = action.swot
-    parts = ["Die Übersicht fasst die Befunde beider Teile der Analyse nach Stärken, Schwächen, Chancen und Risiken "
-             "zusammen. Jeder Punkt nennt seine Zahl und womit sie verglichen wurde; als deutlich gilt ein "
-             "Unterschied, wenn das gesamte 95-%-Intervall auf einer Seite des Vergleichswerts liegt."]
+    parts = [("Die Übersicht fasst die Befunde beider Teile der Analyse nach Stärken, Schwächen, Chancen und Risiken "
+              "zusammen. Jeder Punkt nennt seine Zahl und womit sie verglichen wurde; als deutlich gilt ein "
+              "Unterschied, wenn das gesamte 95-%-Intervall auf einer Seite des Vergleichswerts liegt.")]
     for cat in ("strength", "weakness", "opportunity", "threat"):
         rows = swot[swot["category"] == cat]
         parts.append(f"**{CATEGORY_TITLES[cat]}**")
@@ -357,8 +364,12 @@ def show_comparison(action: ActionPlan) -> None:
     shares = comparison_rows(comp)
     shares = shares[shares["unit"].astype(str) == "Anteil"]
     if len(shares) and (shares["batch_min"].notna().any() or shares["reference_value"].notna().any()):
-        show_md(f"Die Abbildung zeigt für jeden Anteil, wo {commune} liegt (Punkt), wie weit die Werte der "
-                "Kommunen auseinanderliegen (graue Linie, Strich = Median) und den Wert für Sachsen (Raute).")
+        if shares["batch_min"].notna().any():
+            show_md(f"Die Abbildung zeigt für jeden Anteil, wo {commune} liegt (Punkt), wie weit die Werte der "
+                    "Kommunen auseinanderliegen (graue Linie, Strich = Median) und den Wert für Sachsen (Raute).")
+        else:
+            show_md(f"Die Abbildung zeigt für jeden Anteil den Wert von {commune} (Punkt) und, wo es ihn gibt, "
+                    "den Wert für Sachsen (Raute).")
         show_figure(comparison_figure(comp, commune),
                     source="Gebietsprofil und Bürgerbefragung der Kommunen; Sachsen: Deutschlandatlas, "
                            "Deutscher Viktimisierungssurvey, ASSKomm")
@@ -375,7 +386,7 @@ def show_comparison(action: ActionPlan) -> None:
 # ---------------------------------------------------------------------------
 
 REASON_WORDS = {"target_group": "andere Zielgruppe", "place": "anderer Ort", "focus": "anderer Schwerpunkt",
-                "measure_without_groups_or_places": "Zielgruppe oder Ort der Maßnahme nicht angegeben"}
+                "measure_without_target_groups": "Zielgruppe der Maßnahme nicht angegeben"}
 
 
 def offers_markdown(action: ActionPlan) -> str:
@@ -384,9 +395,9 @@ def offers_markdown(action: ActionPlan) -> str:
                 "schon bestehen, lässt sich daher nicht sagen.")
     if action.plan.empty:
         return "Da keine Maßnahme empfohlen ist, entfällt der Abgleich mit den vorhandenen Angeboten."
-    text = ["Ein vorhandenes Angebot zählt für eine empfohlene Maßnahme nur, wenn Thema, Zielgruppe und Ort "
-            "zusammenpassen; ein gleiches Thema allein reicht nicht. Angebote mit gleichem Thema, die aus einem "
-            "dieser Gründe nicht zählen, sind mit dem Grund genannt."]
+    text = [("Ein vorhandenes Angebot zählt für eine empfohlene Maßnahme nur, wenn Thema, Zielgruppe und Ort "
+             "zusammenpassen; ein gleiches Thema allein reicht nicht. Angebote mit gleichem Thema, die aus einem "
+             "dieser Gründe nicht zählen, sind mit dem Grund genannt.")]
     m = action.matches
     for _, p in action.plan.iterrows():
         rows = m[m["measure_id"] == p["measure_id"]] if len(m) else m
@@ -413,11 +424,13 @@ def actors_table(action: ActionPlan) -> pd.DataFrame:
         if _missing(present):
             status = "in den Unterlagen nicht erfasst"
         elif bool(present):
-            count = "" if _missing(a["count"]) else fmt_num(a["count"], 1 if a["source"].startswith("education")
-                                                              else 0)
-            unit = ("Stellen" if a["source"].startswith("education") else
-                    "Vereine" if a["source"] == "clubs" else
-                    "Einträge im Bestand" if a["source"] == "council" else "Dienststellen")
+            education = a["source"].startswith("education")
+            count = "" if _missing(a["count"]) else fmt_num(a["count"], 1 if education else 0)
+            one = not _missing(a["count"]) and float(a["count"]) == 1
+            unit = ("Stellen" if education else
+                    ("Verein" if one else "Vereine") if a["source"] == "clubs" else
+                    ("Eintrag im Bestand" if one else "Einträge im Bestand") if a["source"] == "council" else
+                    ("Dienststelle" if one else "Dienststellen"))
             status = f"vorhanden ({count} {unit})" if count else "vorhanden"
         else:
             status = "nicht vorhanden"
@@ -461,7 +474,8 @@ def appendix_markdown() -> str:
     return (
         "**Punktzahl des Aktionsplans.** Die Priorität einer Maßnahme ist die Summe aus vier Teilen (höchstens "
         f"10 Punkte): (1) Wirksamkeit: {ev} Punkte; (2) Zahl der erfüllten Regeln, je Regel ein Punkt, höchstens "
-        f"{fmt_num(plan_mod.MAX_BREADTH)}; (3) Größe des Problems: wie weit der verglichene Wert (bei Regeln auf "
+        f"{fmt_num(plan_mod.MAX_BREADTH)}; (3) Größe des Problems (Bevölkerungsanteile zählen hier nicht): wie weit "
+        "der verglichene Wert (bei Regeln auf "
         "das ganze Intervall die der Schwelle nähere Intervallgrenze) jenseits der Schwelle liegt, gemessen am "
         f"Schwellenwert; 100 % oder mehr ergeben {fmt_num(plan_mod.SIZE_WEIGHT)} Punkte, weniger anteilig; ein "
         f"Frühwarnhinweis zählt wie {fmt_pct(plan_mod.FLAG_EXCEEDANCE, 0)}; (4) ein passendes Angebot vor Ort: "
