@@ -1526,6 +1526,10 @@ def generate_commune(spec: CommuneSpec, folder: Path, seed: int, codebook: dict)
     defects: list[dict] = []
     if spec.responses_format == "limesurvey":
         responses, defects = _inject_defects(responses, rng["defects"])
+    # response-quality cases (empty, incomplete, speeding, straight-lining; kit.demo_quality, own random stream)
+    responses, planted = plant_quality_cases(spec.commune_id, responses, codebook, seed, spec.offset,
+                                             {int(d["id"]) for d in defects})
+    defects += planted
     resp_path = folder / files["survey_responses"]
     if spec.responses_format == "sav":
         write_sav(responses, resp_path, codebook, {d.id: d.name for d in spec.districts},
@@ -1548,10 +1552,6 @@ def generate_commune(spec: CommuneSpec, folder: Path, seed: int, codebook: dict)
     if spec.has_pmk:
         table("pmk", _pmk(spec, residents, rng["pmk"]))
 
-    # response-quality cases (empty, incomplete, speeding, straight-lining; kit.demo_quality, own random stream)
-    responses, planted = plant_quality_cases(spec.commune_id, responses, codebook, seed, spec.offset,
-                                             {int(d["id"]) for d in defects})
-    defects += planted
     truth = _truth(spec, pop, answers)
     truth["survey"] = {"issued": int(sample["issued"].sum()), "returned": int(sample["returned"].sum()),
                        "response_rate": round(float(sample["returned"].sum() / sample["issued"].sum()), 6),

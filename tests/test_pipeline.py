@@ -694,7 +694,6 @@ def test_survey_report_opens_with_findings_and_compares_with_published_surveys(m
     assert "n" not in model.columns and (model["or"] > 0).all()
 
 
-def test_recommendations_report_opens_with_the_measures_and_their_reasons(muldenau_run):
 def test_survey_report_says_what_the_cleaning_excluded_and_compares_the_response_rate(muldenau_run):
     """The demo's planted response-quality cases (kit.demo_quality) are named in the report
     with their counts hidden ("weniger als 5"), and the response rate stands beside the
@@ -713,6 +712,7 @@ def test_survey_report_says_what_the_cleaning_excluded_and_compares_the_response
                      r"Spanne, die der Landespräventionsrat Sachsen .* angibt \(30 bis 45\s%\)", text)
 
 
+def test_recommendations_report_opens_with_the_measures_and_their_reasons(muldenau_run):
     """Stage 3 opens with 'Das Wichtigste in Kürze': the number of recommended measures and
     each (up to five) with the finding that triggered it, as in the result files."""
     text = visible_text((muldenau_run.commune_dir / "3_recommend.html").read_text(encoding="utf-8"))
