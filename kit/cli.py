@@ -3,7 +3,8 @@
 - ``demo``: generate the demo communes and run every stage for them;
 - ``run``: run every stage for the named communes (default: all in params/);
 - ``pks-referenz``: reference HZ from the BKA Kreis table as a params snippet;
-- ``lss-codebuch``: a codebook draft from a LimeSurvey structure export (.lss).
+- ``lss-codebuch``: a codebook draft from a LimeSurvey structure export (.lss);
+- ``lagebericht``: the combined Lagebericht (HTML and PDF) of one commune's output folder again.
 
 Every analyst-facing failure is a KitError: it is printed as its German
 message, never as a traceback or a class name.
@@ -32,6 +33,10 @@ def _batch(args) -> int:
         files = [PARAMS_DIR / f"{c}.yaml" for c in DEMO_COMMUNES]
     else:
         files = [Path(p) for p in args.params] or commune_params_files()
+    if args.kein_pdf:
+        import os
+
+        os.environ["KIT_PDF"] = "0"  # read by kit.runner.make_lagebericht (also in worker processes)
     statuses = run_batch(files, args.output, jobs=args.jobs, force=args.force)
     failed = [s for s in statuses if not s.ok]
     print(f"Fertig: {len(statuses) - len(failed)} von {len(statuses)} Kommunen vollständig. "
@@ -68,6 +73,16 @@ def _lss_codebook(args) -> int:
     return 0
 
 
+def _lagebericht(args) -> int:
+    from kit.lagebericht import build_lagebericht
+
+    made = build_lagebericht(Path(args.ordner), pdf=not args.kein_pdf)
+    print(f"Lagebericht geschrieben: {made.html}" + (f" und {made.pdf.name}" if made.pdf else ""))
+    if made.message:
+        print(made.message)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m kit", description="Sicherheitsanalyse-Kit")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -78,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--jobs", type=int, default=2, help="parallele Prozesse (Standard 2)")
         p.add_argument("--output", default=str(REPO_ROOT / "output"), help="Ausgabeordner")
         p.add_argument("--force", action="store_true", help="auch unveränderte Kommunen neu rechnen")
+        p.add_argument("--kein-pdf", action="store_true", help="Lagebericht nur als HTML (ohne PDF)")
         p.set_defaults(handler=_batch)
 
     ref = sub.add_parser("pks-referenz", help="Referenz-HZ aus der BKA-Kreistabelle als YAML für die Parameterdatei",
@@ -100,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     lss.add_argument("-o", "--output", required=True, help="Ziel: Codebuch-YAML")
     lss.add_argument("--language", default="de", help="Sprache der Texte (Standard: de)")
     lss.set_defaults(handler=_lss_codebook)
+
+    lage = sub.add_parser("lagebericht", help="Lagebericht (HTML und PDF) aus dem Ausgabeordner einer Kommune",
+                          description="Den Lagebericht einer Kommune aus ihren fertigen Stufenberichten neu "
+                                      "zusammenstellen, z. B. output/muldenau.")
+    lage.add_argument("ordner", help="Ausgabeordner der Kommune (z. B. output/muldenau)")
+    lage.add_argument("--kein-pdf", action="store_true", help="nur HTML, kein PDF")
+    lage.set_defaults(handler=_lagebericht)
     return parser
 
 

@@ -73,6 +73,7 @@ def html_table(df: pd.DataFrame, columns: dict[str, tuple[str, object]] | None =
     """Render a table with German headers. `columns` maps a column to
     (header, formatter); a formatter is a callable or an int (decimals)."""
     columns = columns or {c: (c, None) for c in df.columns}
+    caption = caption or df.attrs.get("caption")  # a table may carry its own (e.g. provenance_table)
     head = "".join(f"<th>{html.escape(h)}</th>" for h, _ in columns.values())
     rows = []
     for _, row in df.iterrows():
@@ -174,7 +175,9 @@ def provenance_table(params: dict, hashes: dict[str, str]) -> pd.DataFrame:
             ("Parameterdatei", Path(params["params_file"]).name)]
     for path, digest in sorted(hashes.items()):
         rows.append((f"Eingabe {Path(path).name}", f"SHA-256 {digest[:16]}…"))
-    return pd.DataFrame(rows, columns=["Angabe", "Wert"])
+    table = pd.DataFrame(rows, columns=["Angabe", "Wert"])
+    table.attrs["caption"] = "Herkunft der Angaben: Kit-Version, Datum, Parameterdatei und Prüfsummen der Eingabedateien"
+    return table
 
 
 COUNT_UNITS = ("Anzahl", "Personen", "Fälle")

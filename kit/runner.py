@@ -13,7 +13,6 @@ import hashlib
 import html
 import json
 import os
-import re
 import sys
 import time
 import traceback
@@ -61,6 +60,9 @@ class CommuneStatus:
     stages: list[StageStatus] = field(default_factory=list)
     message: str = ""
     error_kind: str = ""  # set when the params could not be read
+    lagebericht: str = ""  # the combined document (HTML, PDF) relative to the output dir, when made
+    lagebericht_pdf: str = ""
+    lagebericht_message: str = ""  # German: why the Lagebericht or its PDF is missing
 
     @property
     def ok(self) -> bool:
@@ -134,9 +136,11 @@ def render_html(executed: Path, target: Path, title: str | None = None) -> None:
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     # nbconvert's template loads require.js and MathJax from a public CDN; the reports use
     # neither (no formulas, no widgets in batch runs), and an administration's document must
-    # not call third parties, so those script tags are dropped.
-    body = re.sub(r'<script[^>]*\bsrc="https?://[^"]*"[^>]*>\s*</script>\s*', "", body)
-    atomic_write_text(target, body)
+    # not call third parties: kit.htmlpost drops every external resource, and applies the
+    # accessibility rules (no "¶" anchors, heading levels, table scopes and captions, lang).
+    from kit.htmlpost import accessible
+
+    atomic_write_text(target, accessible(body, title=title))
 
 
 def fingerprint(params_file: Path, params: dict) -> str:
@@ -215,6 +219,9 @@ def invalidate_stages(commune_dir: Path, stages: list[str], keep_notebook: str |
     removed: set[str] = set()
     if not commune_dir.is_dir():
         return removed
+    from kit.lagebericht import remove_lagebericht
+
+    remove_lagebericht(commune_dir)  # it combines all stages: outdated as soon as one is replaced
     for stage, nb_name, _ in STAGES:
         if stage not in stages:
             continue
@@ -260,7 +267,8 @@ def run_commune(params_file: str | Path, output_dir: str | Path, force: bool = F
     previous = _read_status(commune_dir)
     if (not force and previous and previous.get("fingerprint") == status.fingerprint
             and all(s["status"] in DONE for s in previous["stages"])
-            and all((output_dir / s["report"]).exists() for s in previous["stages"] if s["status"] == "ok")):
+            and all((output_dir / s["report"]).exists() for s in previous["stages"] if s["status"] == "ok")
+            and all((output_dir / previous[k]).exists() for k in ("lagebericht", "lagebericht_pdf") if previous.get(k))):
         log(f"  {status.name}: unverändert, übersprungen")
         return _status_from_dict(previous)
 
@@ -300,8 +308,33 @@ def run_commune(params_file: str | Path, output_dir: str | Path, force: bool = F
         st.seconds = round(time.perf_counter() - start, 1)
         first_line = _first_line(st.message)
         log(f"  {status.name} · {title}: {st.status} ({str(st.seconds).replace('.', ',')} s){' – ' + first_line if first_line else ''}")
+    if status.ok:
+        _write_status(output_dir, status)  # the Lagebericht reads the stages' states
+        make_lagebericht(status, params, output_dir, commune_dir, log)
     _write_status(output_dir, status)
     return status
+
+
+def make_lagebericht(status: CommuneStatus, params: dict, output_dir: Path, commune_dir: Path, log=print) -> None:
+    """The combined document (kit.lagebericht) after all stages of a commune are done. A failure
+    here never fails the commune: its stages stay "ok", the status and index say what is missing."""
+    from kit.lagebericht import build_lagebericht
+
+    start = time.perf_counter()
+    try:
+        made = build_lagebericht(commune_dir, params, pdf=os.environ.get("KIT_PDF", "1") != "0")
+    except Exception as exc:  # noqa: BLE001 - recorded, never raised
+        fail = failure(exc)
+        log_failure(commune_dir, f"{status.name} · Lagebericht", fail)
+        status.lagebericht_message = "Lagebericht konnte nicht erstellt werden: " + _first_line(fail.message)
+        log(f"  {status.name} · Lagebericht: {status.lagebericht_message}")
+        return
+    status.lagebericht = str(made.html.relative_to(output_dir))
+    status.lagebericht_pdf = str(made.pdf.relative_to(output_dir)) if made.pdf else ""
+    status.lagebericht_message = made.message
+    seconds = f"{time.perf_counter() - start:.1f}".replace(".", ",")
+    what = "HTML und PDF erstellt" if made.pdf else "HTML erstellt – " + made.message
+    log(f"  {status.name} · Lagebericht: {what} ({seconds} s)")
 
 
 REMOVED_NOTE = "; Bericht und Ergebnisse eines früheren Laufs entfernt"
@@ -398,23 +431,44 @@ def comparison_section(output_dir: Path, statuses: list[CommuneStatus]) -> str:
     columns = {"label": ("Kennzahl", None)} | {n: (n, None) for n in names if n in wide.columns}
     return ("<h2>Kennzahlen im Vergleich</h2><p>Punktwerte; die Intervalle stehen in den Berichten und in "
             "kennzahlen_vergleich.csv. Befragungswerte sind gewichtet; „–“: nicht vorhanden oder wegen zu "
-            "weniger Fälle nicht ausgewiesen.</p>" + html_table(wide, columns))
+            "weniger Fälle nicht ausgewiesen.</p>"
+            + html_table(wide, columns, caption="Kennzahlen der vollständig erstellten Kommunen nebeneinander"))
+
+
+STATUS_TEXT = {"ok": "erstellt"}  # the state in words (the colour only repeats it)
+
+
+def _lagebericht_cell(st: CommuneStatus) -> str:
+    name = html.escape(st.name or st.commune_id)
+    parts = []
+    if st.lagebericht:
+        parts.append(f'<a href="{html.escape(st.lagebericht)}">Lagebericht {name} öffnen (HTML)</a>')
+    if st.lagebericht_pdf:
+        parts.append(f'<a href="{html.escape(st.lagebericht_pdf)}">Lagebericht {name} als PDF</a>')
+    if not parts:
+        parts.append(f'Status: <span style="color:{STATUS_STYLE["ausstehend"]};font-weight:600">nicht erstellt</span>')
+    msg = f'<div class="msg">{html.escape(st.lagebericht_message)}</div>' if st.lagebericht_message else ""
+    return f"<td>{'<br>'.join(parts)}{msg}</td>"
 
 
 def write_index(output_dir: Path, statuses: list[CommuneStatus]) -> Path:
+    from kit.htmlpost import accessible
+
     rows = []
     for st in statuses:
         cells = []
+        name = html.escape(st.name or st.commune_id)
         for stage in st.stages or [StageStatus(s, t, "übersprungen") for s, _, t in STAGES]:
-            label = html.escape(stage.status)
+            label = html.escape(STATUS_TEXT.get(stage.status, stage.status))
             color = STATUS_STYLE.get(stage.status, "#666")
-            link = f'<a href="{html.escape(stage.report)}">Bericht öffnen</a><br>' if stage.status == "ok" else ""
+            link = (f'<a href="{html.escape(stage.report)}">{html.escape(stage.title)} {name} öffnen</a><br>'
+                    if stage.status == "ok" else "")
             msg = f'<div class="msg">{html.escape(stage.message)}</div>' if stage.message else ""
-            cells.append(f'<td>{link}<span style="color:{color};font-weight:600">{label}</span>{msg}</td>')
+            cells.append(f'<td>{link}Status: <span style="color:{color};font-weight:600">{label}</span>{msg}</td>')
         general = f'<div class="msg">{html.escape(st.message)}</div>' if st.message else ""
-        rows.append(f"<tr><td><b>{html.escape(st.name or st.commune_id)}</b><br>"
-                    f"<small>{html.escape(st.commune_id)}</small>{general}</td>{''.join(cells)}</tr>")
-    heads = "".join(f"<th>{html.escape(t)}</th>" for _, _, t in STAGES)
+        rows.append(f"<tr><td><b>{name}</b><br>"
+                    f"<small>{html.escape(st.commune_id)}</small>{general}</td>{''.join(cells)}{_lagebericht_cell(st)}</tr>")
+    heads = "".join(f"<th>{html.escape(t)}</th>" for _, _, t in STAGES) + "<th>Lagebericht</th>"
     n_ok = sum(s.ok for s in statuses)
     stamp = time.strftime("%d.%m.%Y %H:%M")
     page = f"""<!DOCTYPE html>
@@ -424,10 +478,11 @@ td,th{{border:1px solid #ccd;padding:6px 10px;vertical-align:top;text-align:left
 .msg{{white-space:pre-wrap;font-size:0.85em;color:#555;max-width:40em}}</style></head>
 <body><h1>Sicherheitsanalysen – Übersicht</h1>
 <p>{n_ok} von {len(statuses)} Kommunen vollständig erstellt. Stand: {stamp}. Kit-Version {__version__}.</p>
-<table><thead><tr><th>Kommune</th>{heads}</tr></thead><tbody>{''.join(rows)}</tbody></table>
+<table><caption>Kommunen mit dem Stand ihrer drei Berichtsteile und ihres Lageberichts</caption>
+<thead><tr><th>Kommune</th>{heads}</tr></thead><tbody>{''.join(rows)}</tbody></table>
 {comparison_section(output_dir, statuses)}
 </body></html>
 """
     path = output_dir / "index.html"
-    atomic_write_text(path, page)
+    atomic_write_text(path, accessible(page))
     return path

@@ -27,6 +27,7 @@ from kit.io import read_table
 from kit.runner import STAGES, run_batch, run_commune, write_index
 
 REPORTS = [f"{nb.removesuffix('.ipynb')}.html" for _, nb, _ in STAGES]
+LAGEBERICHT = ["Lagebericht_Muldenau.html", "Lagebericht_Muldenau.pdf"]  # linked from the index too
 # results a later stage reads (stage 2 reads the margins, stage 3 the key indicators)
 HANDOVER_RESULTS = ["population_margins.csv", "key_indicators_profile.csv", "key_indicators_survey.csv",
                     "survey_estimates.csv", "recommendations.csv"]
@@ -158,7 +159,7 @@ def test_index_links_the_three_reports(muldenau_run):
     index = muldenau_run.output_dir / "index.html"
     page = index.read_text(encoding="utf-8")
     hrefs = [html.unescape(h) for h in links(page)]
-    assert sorted(hrefs) == sorted(f"muldenau/{name}" for name in REPORTS)
+    assert sorted(hrefs) == sorted(f"muldenau/{name}" for name in REPORTS + LAGEBERICHT)
     for href in hrefs:
         assert (index.parent / href).is_file(), href
     assert "Muldenau" in visible_text(page)
@@ -302,9 +303,10 @@ def _kit_tables(page: str):
     """(caption, headers, rows of cell texts) of every kit table in an HTML text."""
     for table in re.findall(r'<table class="kit-table">(.*?)</table>', page, flags=re.S):
         cap = re.search(r"<caption>(.*?)</caption>", table, flags=re.S)
-        headers = [html.unescape(h) for h in re.findall(r"<th>(.*?)</th>", table, flags=re.S)]
-        body = table.split("<tbody>", 1)[-1]
-        rows = [[html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", tr, flags=re.S)]
+        # kit.htmlpost gives header cells a scope and makes a naming first column a row header
+        head, _, body = table.partition("<tbody>")
+        headers = [html.unescape(h) for h in re.findall(r"<th[^>]*>(.*?)</th>", head, flags=re.S)]
+        rows = [[html.unescape(c) for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", tr, flags=re.S)]
                 for tr in re.findall(r"<tr>(.*?)</tr>", body, flags=re.S)]
         yield html.unescape(cap.group(1)) if cap else "", headers, rows
 
@@ -510,7 +512,7 @@ def test_broken_input_fails_one_commune_not_the_batch(muldenau_run, tmp_path):
     assert "fehlgeschlagen" in text
     assert f"Zeile {row}" in text and "16-99" in text and "residents.csv" in text
     hrefs = links(page)
-    assert sorted(hrefs) == sorted(f"muldenau/{name}" for name in REPORTS)
+    assert sorted(hrefs) == sorted(f"muldenau/{name}" for name in REPORTS + LAGEBERICHT)
 
     assert sha256(residents) == before  # the kit never writes to an input
 

@@ -191,7 +191,7 @@ def show_rules(result: Recommendations) -> None:
     show_table(rules_table(result), {
         "measure": ("Maßnahme", None), "decision": ("Empfohlen", None), "finding": ("Befund", None),
         "value": ("Wert", None), "rule": ("Schwelle", None), "met": ("erfüllt", None),
-    })
+    }, caption="Alle geprüften Regeln: je Maßnahme der Befund, sein Wert, die Schwelle und ob sie erfüllt ist")
 
 
 def recommendations_markdown(result: Recommendations) -> str:
