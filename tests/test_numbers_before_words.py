@@ -27,9 +27,14 @@ VIEW_MODULES = {"view.py", "explorer.py", "webmap.py"}  # explorer, webmap: inte
 RENDERING = {"kit.report", "kit.figures"}
 
 
+def is_view(name: str) -> bool:
+    """A view module: view.py, explorer.py, webmap.py, or one named view_*.py or *_view.py."""
+    return name in VIEW_MODULES or name.startswith("view_") or name.endswith("_view.py")
+
+
 def compute_modules() -> list[Path]:
     """Every module of the stage packages except their views."""
-    return sorted(p for pkg in COMPUTE_PACKAGES for p in (KIT / pkg).glob("*.py") if p.name not in VIEW_MODULES)
+    return sorted(p for pkg in COMPUTE_PACKAGES for p in (KIT / pkg).glob("*.py") if not is_view(p.name))
 
 
 def imported_modules(path: Path, package: str | None = None) -> set[str]:

@@ -356,6 +356,19 @@ def test_the_three_wrong_matches_of_the_issue_do_not_count():
     assert counts[("nachbarschaft", "Nachbarschaftsfest im Quartier")] is True
 
 
+def test_violence_prevention_builds_on_violence_work_not_on_a_youth_forum():
+    olweus = measure("gewalt_schule", title="Gewaltprävention an Schulen (Olweus-Programm)",
+                     prevention_topics=["Gewalt", "Jugend"], groups=["Kinder", "Jugendliche"], places=["Schule"])
+    inv = inventory([
+        ["P1", "Anti-Gewalt-Training an der Oberschule", "Gewalt", "Schülerinnen und Schüler", "9", "Schule", "2021"],
+        ["P5", "Jugendbeteiligung – Jugendforum", "Jugend", "Jugendliche", "", "Stadtverwaltung", "2016"],
+        ["P4", "Jugendclub mit offenen Abenden", "Jugend", "Jugendliche", "4", "Jugendverein", "2010"]])
+    out = matching.match_activities([olweus], inv).set_index("activity_id")
+    assert out.loc["P1", "counts"]
+    assert out.loc["P5", "reason"] == matching.REASON_FOCUS  # participation, not violence prevention
+    assert out.loc["P4", "reason"] == matching.REASON_PLACE  # a youth club in a district is not a school
+
+
 def test_topic_only_match_does_not_count():
     # same topic and the target group fits, but the place does not: an activity at a school in one
     # district for a measure at stations and parks
