@@ -369,6 +369,15 @@ def test_violence_prevention_builds_on_violence_work_not_on_a_youth_forum():
     assert out.loc["P4", "reason"] == matching.REASON_PLACE  # a youth club in a district is not a school
 
 
+def test_drop_in_for_the_rule_engine_lists_only_counting_activities():
+    out = matching.activities_for_measure(LEERSTAND, INVENTORY, {"3": "Nordvorstadt"})
+    assert out.empty and list(out.columns) == ["measure_id", "title", "topic", "provider", "district_id",
+                                               "district_name"]
+    out = matching.activities_for_measure(SAUBER, INVENTORY, {"3": "Nordvorstadt"})
+    assert list(out["title"]) == ["Frühjahrsputz – Stadt putzt sich"] and list(out["district_name"]) == ["Nordvorstadt"]
+    assert matching.activities_for_measure(SAUBER, None) is None
+
+
 def test_topic_only_match_does_not_count():
     # same topic and the target group fits, but the place does not: an activity at a school in one
     # district for a measure at stations and parks

@@ -155,6 +155,22 @@ def match_activities(catalogue: list[dict], inventory: pd.DataFrame | None,
     return pd.DataFrame(rows, columns=MATCH_COLUMNS)
 
 
+def activities_for_measure(measure: dict, inventory: pd.DataFrame | None, districts: dict[str, str] | None = None,
+                           vocab: Vocabulary | None = None) -> pd.DataFrame | None:
+    """Drop-in for kit.recommend.rules.matching_activities with these rules: the activities that
+    count for one measure (columns measure_id, title, topic, provider, district_id,
+    district_name); None without an inventory."""
+    if inventory is None:
+        return None
+    m = match_activities([measure], inventory, vocab)
+    m = m[m["counts"].astype(bool)] if len(m) else m
+    names = districts or {}
+    out = pd.DataFrame({"measure_id": m["measure_id"], "title": m["title"], "topic": m["topic"],
+                        "provider": m["provider"], "district_id": m["district_id"],
+                        "district_name": [names.get(d, "") for d in m["district_id"]]})
+    return out.reset_index(drop=True)
+
+
 def counted_activities(matches: pd.DataFrame) -> pd.Series:
     """Number of counting activities per measure id."""
     if matches.empty:

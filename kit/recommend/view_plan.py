@@ -373,8 +373,12 @@ def show_comparison(action: ActionPlan) -> None:
         show_figure(comparison_figure(comp, commune),
                     source="Gebietsprofil und Bürgerbefragung der Kommunen; Sachsen: Deutschlandatlas, "
                            "Deutscher Viktimisierungssurvey, ASSKomm")
+    refs = [r for r in dict.fromkeys(comparison_rows(comp)["reference_label"].dropna().astype(str))
+            if r and r != "Sachsen"]
+    survey_refs = (" Für Befragungswerte steht in der Spalte Sachsen der Vergleichswert aus "
+                   + " bzw. ".join(f"„{r}“" for r in refs) + "." if refs else "")
     show_md(f"Die Tabelle nennt für jede Kennzahl den Wert von {commune}, die Spannweite und den Median der "
-            "verglichenen Kommunen und den Wert für Sachsen mit seinem Jahr.")
+            "verglichenen Kommunen und den Wert für Sachsen mit seinem Jahr." + survey_refs)
     show_table(comparison_table(comp), {
         "label": ("Kennzahl", None), "value": (commune, None), "span": ("Spannweite der Kommunen", None),
         "median": ("Median der Kommunen", None), "saxony": ("Sachsen", None)},
