@@ -437,7 +437,8 @@ def actors_table(action: ActionPlan) -> pd.DataFrame:
                     ("Dienststelle" if one else "Dienststellen"))
             status = f"vorhanden ({count} {unit})" if count else "vorhanden"
         else:
-            status = "nicht vorhanden"
+            status = "im Bestand der Präventionsaktivitäten nicht genannt" if a["source"] == "council" \
+                else "nicht vorhanden"
         missing = bool(needed) and (_missing(present) or not bool(present))
         rows.append({"actor": a["actor"], "status": status,
                      "needed": ", ".join(needed) if needed else "von keiner empfohlenen Maßnahme genannt",
