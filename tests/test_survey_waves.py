@@ -390,3 +390,62 @@ def test_commune_without_earlier_wave_has_no_comparison(tmp_path):
     assert params["survey"].get("previous_wave") is None
     # the tidy columns the comparison reads are those of the estimation
     assert {"estimate", "lower", "upper", "n_unweighted", "n_cell", "kind", "suppressed"} <= set(TIDY_COLUMNS)
+
+
+# ---------------------------------------------------------------------------
+# (f) the report section
+# ---------------------------------------------------------------------------
+
+
+def _collect_view(monkeypatch):
+    from kit import figures as plots
+    from kit.report import html_table
+    from kit.survey import view_waves
+
+    out: list[str] = []
+    monkeypatch.setattr(view_waves, "show_md", lambda t: out.append(t))
+    monkeypatch.setattr(view_waves, "show_note", lambda t: out.append(t))
+    monkeypatch.setattr(view_waves, "show_table", lambda df, cols=None, caption=None: out.append(html_table(df, cols, caption)))
+
+    def figure(fig, source, **_):
+        info = plots.figure_info(fig)
+        out.append(f"{info.title} {info.alt} {info.note} {source}")
+        import matplotlib.pyplot as plt
+        plt.close(fig)
+
+    monkeypatch.setattr(plots, "show_figure", figure)
+    return view_waves, out
+
+
+def test_report_section_names_rises_and_falls_in_german(monkeypatch):
+    from types import SimpleNamespace
+
+    view_waves, out = _collect_view(monkeypatch)
+    rng = np.random.default_rng(11)
+    p_now = np.full(12, 0.3)
+    p_then = p_now.copy()
+    p_then[0], p_then[1] = 0.45, 0.15  # item 0 fell by 15 points, item 1 rose by 15
+    res = compare_waves(WaveTables(_tidy_wave(p_then, 1000, rng), None, 0.95),
+                        WaveTables(_tidy_wave(p_now, 1000, rng), None, 0.95), label="2021")
+    res.mismatches = pd.DataFrame([{"item": "Q20", "label": "Online-Anzeige denkbar", "reason": "only_current"}])
+    view_waves.show_waves(SimpleNamespace(waves=res))
+    text = "\n".join(out)
+    assert out[0] == "## Veränderung gegenüber der Befragung 2021"
+    assert "**Gestiegen:** Item 1 (genannt): von " in text and "**Gesunken:** Item 0 (genannt): von " in text
+    assert "Prozentpunkte" in text and "Benjamini" in text and "Online-Anzeige denkbar" in text
+    assert "nur in der aktuellen Befragung gestellt" in text
+    assert "heutigen Einwohnerzahlen" in text or "veröffentlichten Ergebnissen" in text
+    row = res.table.set_index("item").loc["I00"]
+    assert f"{100 * row['previous']:.1f}".replace(".", ",") + "\u00a0%" in text  # German number format
+    import re
+
+    for bad in (r"\bnan\b", r"\bNaN\b", r"\bNone\b", "p_adjusted", "change_lower", r"survey\.", "only_current"):
+        assert not re.search(bad, text), bad
+
+
+def test_no_section_without_an_earlier_wave(monkeypatch):
+    from types import SimpleNamespace
+
+    view_waves, out = _collect_view(monkeypatch)
+    view_waves.show_waves(SimpleNamespace(waves=None))
+    assert out == []

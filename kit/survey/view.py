@@ -245,7 +245,9 @@ def show_summary(result: PublicSurveyResult) -> None:
         return
     show_md("Die wichtigsten Ergebnisse der Befragung, nach Bedeutung geordnet: zuerst Abweichungen von "
             "veröffentlichten Vergleichswerten, die über die Unsicherheit der Befragung hinausgehen, dann "
-            "Unterschiede zwischen Gruppen und die am häufigsten genannten Probleme.\n\n"
+            + (f"gesicherte Veränderungen seit der Befragung {result.waves.label}, "
+               if getattr(result, "waves", None) is not None and (f["code"] == "wave_change").any() else "")
+            + "Unterschiede zwischen Gruppen und die am häufigsten genannten Probleme.\n\n"
             + "\n".join(f"{i}. {finding_text(row, result)}" for i, (_, row) in enumerate(f.iterrows(), 1)))
 
 
