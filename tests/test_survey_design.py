@@ -428,3 +428,25 @@ def test_domain_degrees_of_freedom_count_the_psus_and_strata_of_the_domain():
     in_a = (df["district_id"] == "a").to_numpy()
     assert design.mean(df["y"].to_numpy(), in_a)["df"] == 4 - 1
     assert design.proportion(df["hit"].to_numpy(), in_a)["df"] == 4 - 1
+
+
+def test_rao_scott_with_the_design_uses_the_design_effects():
+    from kit.survey.estimates import rao_scott_test
+
+    df, w = small_survey()
+    df = df.assign(unsicher=df["hit"] > 0)
+    old = rao_scott_test(df, w, "unsicher", "sex")
+    srs = bind_design({"type": "srs", "fpc": False, "calibration": False}, df, w)
+    new = rao_scott_test(df, w, "unsicher", "sex", design=srs)
+    # with-replacement SRS design: every design variance is n/(n-1) times the old one
+    n = len(df)
+    assert new["pearson_statistic"] == pytest.approx(old["pearson_statistic"], rel=1e-12)
+    assert new["mean_deff"] == pytest.approx(old["mean_deff"] * n / (n - 1), rel=1e-10)
+    assert new["statistic"] == pytest.approx(old["statistic"] * (n - 1) / n, rel=1e-10)
+    # a subset of the design's rows (as the stage passes complete cases)
+    sub = df.iloc[3:]
+    part = rao_scott_test(sub, w[3:], "unsicher", "sex", design=srs)
+    assert part["n"] == n - 3 and np.isfinite(part["statistic"])
+    # the clustered design changes the design effects
+    _, clus = small_design("clus")
+    assert rao_scott_test(df, w, "unsicher", "sex", design=clus)["mean_deff"] != pytest.approx(new["mean_deff"], rel=0.01)

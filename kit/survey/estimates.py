@@ -339,7 +339,7 @@ def collapse(tidy: pd.DataFrame, categories: Sequence, label: str, design=None,
 # ---------------------------------------------------------------------------
 
 
-def rao_scott_test(data: pd.DataFrame, weights, row_var: str, col_var: str) -> dict:
+def rao_scott_test(data: pd.DataFrame, weights, row_var: str, col_var: str, design=None) -> dict:
     """Design-adjusted chi-square test of independence (first-order Rao-Scott).
 
     Pearson's X^2 is computed from the weighted cell shares and the
@@ -352,6 +352,11 @@ def rao_scott_test(data: pd.DataFrame, weights, row_var: str, col_var: str) -> d
     with d = n * sum w^2 (y - p)^2 / ((sum w)^2 p (1-p)) (linearisation,
     with replacement; d = 1 for equal weights, so the test then equals
     Pearson's). df = (r-1)(c-1); p from the chi-square distribution.
+
+    With a ``design`` (:class:`kit.survey.design.BoundDesign` of the full data; ``data``
+    holds a subset of its rows) the design effects come from the design variance
+    instead: ``d = V_design / (p(1-p)/n)`` (strata, fpc, clusters, calibration), the
+    first-order correction of R's ``svychisq(statistic = "Chisq")``.
     """
     w = _weights(data, weights).to_numpy()
     r = data[row_var].to_numpy(dtype=object)
@@ -369,11 +374,23 @@ def rao_scott_test(data: pd.DataFrame, weights, row_var: str, col_var: str) -> d
     ci = np.array([cols.index(v) for v in c])
     W = w.sum()
 
+    if design is not None:
+        pos = design.index.get_indexer(data.index[ok])
+        if (pos < 0).any():
+            raise ParamsError("Rao-Scott-Test: die Zeilen gehören nicht zum Stichprobendesign")
+        domain = np.zeros(design.n, dtype=bool)
+        domain[pos] = True
+
     def share_deff(indicator: np.ndarray) -> tuple[float, float]:
         p = float(w[indicator].sum() / W)
         if p <= 0 or p >= 1:
             return p, 1.0
-        var = np.sum(w**2 * (indicator - p) ** 2) / W**2
+        if design is not None:
+            full = np.zeros(design.n)
+            full[pos] = indicator
+            var = float(design.ratio(full, domain)["var"])
+        else:
+            var = np.sum(w**2 * (indicator - p) ** 2) / W**2
         return p, float(n * var / (p * (1 - p)))
 
     P = np.zeros((len(rows), len(cols)))

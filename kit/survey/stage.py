@@ -409,7 +409,7 @@ SEX_ROLE_MISSING = ("Im Codebuch ist keine Frage als Geschlecht gekennzeichnet (
 
 
 def _night_safety_test(data: pd.DataFrame, weights: pd.Series, codebook: Codebook,
-                       breakdowns: dict[str, str]) -> tuple[dict, list[str]]:
+                       breakdowns: dict[str, str], design: BoundDesign | None = None) -> tuple[dict, list[str]]:
     """Rao-Scott test: is the unsafe end of the night-safety item (codebook role) related to sex?"""
     night = codebook.role_item("night_safety")
     if night is None or night.id not in data.columns:
@@ -421,7 +421,7 @@ def _night_safety_test(data: pd.DataFrame, weights: pd.Series, codebook: Codeboo
     frame = pd.DataFrame({"unsicher": y.isin([float(c) for c in codes]).where(y.notna()),
                           "sex": data[breakdowns["sex"]]}).dropna()
     frame["unsicher"] = frame["unsicher"].astype(bool)
-    test = rao_scott_test(frame, weights.reindex(frame.index), "unsicher", "sex")
+    test = rao_scott_test(frame, weights.reindex(frame.index), "unsicher", "sex", design=design)
     return {"night_unsafe_by_sex": {**test, "item": night.id, "codes": [int(c) for c in codes]}}, []
 
 
@@ -484,7 +484,7 @@ def compute_survey(params: dict, store: ResultStore) -> SurveyResult:
         topics.update({name: [name] for name in districts.values()})
         free = free_text_summary(data[text_item], topics, policy=policy)
 
-    tests, test_notes = _night_safety_test(data, weights, codebook, breakdowns)
+    tests, test_notes = _night_safety_test(data, weights, codebook, breakdowns, design)
     notes += test_notes
 
     svp = suppress_sample_vs_population(report.pop("sample_vs_population"), districts, policy, len(data))
