@@ -1156,7 +1156,7 @@ def _owi(spec: CommuneSpec, residents: pd.DataFrame, rng: np.random.Generator) -
                 lam = rate * pop * math.exp(0.5 * inc if cat in ("Abfall/Vermüllung", "Hunde", "Lärm") else 0.0)
                 if cat == "Lärm" and year in (2020, 2021):
                     lam *= 1.3
-            rows.append((year, cat, int(rng.poisson(lam))))
+            rows.append((year, cat, int(rng.poisson(lam)) + _planted_extra(spec, "owi", cat, lam, year)))
     return pd.DataFrame(rows, columns=["year", "category", "count"])
 
 
@@ -1332,6 +1332,20 @@ PKS_KEYS = (
                                         "kv_dang": 0.35, "graffiti": 0.95, "damage_other": 0.5}),
 )
 PKS_YEAR = {2019: 1.02, 2020: 0.95, 2021: 0.92, 2022: 0.98, 2023: 1.03, 2024: 1.0}
+# Planted stage-1 alarm (issue 10): extra cases in the last year that the early warning should
+# flag (Elsterhain: violent crime, about +80 %). Drawn from their own random stream and added
+# after the regular draws, so earlier years stay byte-identical. (kind "owi" works the same way.)
+PLANTED_RISES = {"elsterhain": {"pks": {"robbery": 0.8, "kv_dang": 0.8, "sex_violence": 0.8}}}
+PLANTED_RISE_YEAR = 2024
+
+
+def _planted_extra(spec: CommuneSpec, kind: str, what: str, lam: float, year: int) -> int:
+    """Extra count planted for one series of a commune (0 when nothing is planted)."""
+    factor = PLANTED_RISES.get(spec.commune_id, {}).get(kind, {}).get(what, 0.0)
+    if not factor or year != PLANTED_RISE_YEAR:
+        return 0
+    rng = np.random.default_rng([spec.offset, year, sum(map(ord, kind + what))])
+    return int(rng.poisson(lam * factor))
 
 
 def _pks(spec: CommuneSpec, residents: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
@@ -1350,6 +1364,7 @@ def _pks(spec: CommuneSpec, residents: pd.DataFrame, rng: np.random.Generator) -
             if leaf == "fraud_other":
                 f *= 1.04 ** (year - REGISTER_YEAR)
             cases = int(rng.poisson(hz * totals[year] / 1e5 * f))
+            cases += _planted_extra(spec, "pks", leaf, hz * totals[year] / 1e5 * f, year)
             cleared = int(rng.binomial(cases, aq))
             attempts = int(rng.binomial(cases, att))
             suspects = int(round(cleared * susp * float(rng.uniform(0.85, 1.15))))

@@ -387,8 +387,29 @@ class Survey(_Model):
     crime_fear: CrimeFear = CrimeFear()
 
 
+class SwitchOff(_Model):
+    """A catalogue measure the analyst switches off for this commune (the reason is shown)."""
+
+    id: Annotated[str, Field(min_length=1, description="id einer Maßnahme des Katalogs, z. B. saubere_stadt")]
+    reason: Annotated[str, Field(min_length=1, description="Begründung (Text, erscheint im Bericht)")]
+
+
+class Reword(_Model):
+    """New wording of a catalogue measure for this commune."""
+
+    title: Text | None = None
+    description: Text | None = None
+
+
 class Recommendations(_Model):
     catalogue: Annotated[str, Field(min_length=1, description="Pfad zum Maßnahmenkatalog (relativ zum Kit-Ordner)")]
+    contacts: Annotated[str, Field(min_length=1, description=(
+        "Pfad zur Datei der Ansprechpartner (Wegweiser, relativ zum Kit-Ordner)"))] = "params/contacts.yaml"
+    switch_off: Annotated[list[SwitchOff], Field(description=(
+        "Liste abgeschalteter Maßnahmen, z. B. [{id: saubere_stadt, reason: \"läuft bereits seit 2023\"}]"))] = []
+    add: Annotated[list["Measure"], Field(description="Liste zusätzlicher Maßnahmen (Felder wie im Katalog)")] = []
+    reword: Annotated[dict[str, Reword], Field(description=(
+        "Zuordnung Maßnahmen-id: {title: …, description: …}"))] = {}
 
 
 class CommuneParams(_Model):
@@ -419,13 +440,67 @@ class CommuneParams(_Model):
 # measures catalogue
 # ---------------------------------------------------------------------------
 
+TRIGGER_KINDS = ("threshold", "flag", "group_difference", "batch", "reference")  # kit.recommend.rules
+EVIDENCE_LEVELS = ("wirksam (Grüne Liste Stufe 3)", "wahrscheinlich wirksam (Grüne Liste Stufe 2)",
+                   "Wirksamkeit theoretisch gut begründet (Grüne Liste Stufe 1)", "Good Practice (nicht evaluiert)")
+TARGET_GROUPS = ("Kinder", "Jugendliche", "Frauen", "Senioren", "Familien", "Gewerbetreibende", "alle")
+COST_CLASSES = ("gering", "mittel", "hoch")
+TIME_FRAMES = ("kurzfristig", "mittelfristig", "langfristig")
+IndicatorId = Annotated[str, Field(pattern=r"^(profile|survey)\.\S+$", description=(
+    "Kennzahl aus Stufe 1 oder 2, z. B. survey.unsafe_night oder profile.hz_ratio_892000"))]
+
+
 class Trigger(_Model):
-    indicator: Annotated[str, Field(pattern=r"^(profile|survey)\.\w+$", description=(
-        "Kennzahl aus Stufe 1 oder 2, z. B. survey.unsafe_night oder profile.share_65plus"))]
-    op: Literal[TRIGGER_OPS]
-    threshold: Annotated[Num, Field(allow_inf_nan=False, description="Zahl (Anteile als 0..1, z. B. 0.25)")]
+    """One rule of a measure (kinds: kit.recommend.rules.evaluate_trigger)."""
+
+    kind: Literal[TRIGGER_KINDS] = "threshold"
+    indicator: IndicatorId
+    op: Literal[TRIGGER_OPS] | None = None
+    threshold: Annotated[Num, Field(allow_inf_nan=False, description="Zahl (Anteile als 0..1, z. B. 0.25)")] | None = None
     basis: Literal["estimate", "interval"] = "estimate"
+    versus: IndicatorId | None = None
+    alpha: Annotated[Num, Field(gt=0, le=0.2, allow_inf_nan=False, description="Zahl über 0 bis 0.2 (z. B. 0.05)")] = 0.05
+    statistic: Literal["median", "rank"] = "median"
+    rank: Annotated[int, Field(ge=1, description="ganze Zahl ≥ 1 (1 = höchster bzw. niedrigster Wert)")] = 1
+    min_communes: Annotated[int, Field(ge=3, description="ganze Zahl ≥ 3")] = 3
     label: Annotated[str, Field(description="Text")] | None = None
+
+    @model_validator(mode="after")
+    def _kind_fields(self):
+        if self.kind in ("threshold", "reference") and (self.op is None or self.threshold is None):
+            raise _custom(f"Auslöser der Art {self.kind} braucht op und threshold, z. B. "
+                          "{indicator: survey.unsafe_night, op: \">=\", threshold: 0.25}")
+        if self.kind == "flag" and (self.op is not None or self.threshold is not None):
+            raise _custom("Auslöser der Art flag (Frühwarnung) ohne op und threshold, z. B. "
+                          "{kind: flag, indicator: profile.pks_rise_892000}")
+        if self.kind == "group_difference" and self.versus is None:
+            raise _custom("Auslöser der Art group_difference braucht versus (Kennzahl der Vergleichsgruppe), z. B. "
+                          "{kind: group_difference, indicator: survey.unsafe_night_women, versus: survey.unsafe_night_men}")
+        if self.kind == "batch" and self.op is None:
+            raise _custom("Auslöser der Art batch braucht op (> oder >= : höher als die anderen Kommunen)")
+        if self.kind == "reference" and not self.indicator.startswith(("profile.hz_mean_", "profile.hz_ratio_")):
+            raise _custom("Auslöser der Art reference nur für Häufigkeitszahlen (profile.hz_mean_… oder profile.hz_ratio_…)")
+        return self
+
+
+class Evidence(_Model):
+    level: Annotated[Literal[EVIDENCE_LEVELS], Field(description="eine der vier Wirksamkeitsstufen")]
+    source: Annotated[Text, Field(description="Quelle: Eintrag der Grünen Liste Prävention, Studie oder Ort der Praxis")]
+
+
+class Funding(_Model):
+    kommpraev: Annotated[bool, Field(description="true oder false")]
+    reason: Text
+
+
+class SuccessIndicator(_Model):
+    text: Text
+    indicator: IndicatorId | None = None
+
+
+class General(_Model):
+    always: Annotated[bool, Field(description="true oder false")] = False
+    min_population: Annotated[int, Field(ge=1, description="ganze Zahl ≥ 1 (Einwohner)")] | None = None
 
 
 class Measure(_Model):
@@ -434,15 +509,39 @@ class Measure(_Model):
     title: Text
     description: Text
     topic: Text
-    actors: Annotated[list[Text], Field(description="Liste von Akteuren, z. B. [Ordnungsamt, Polizeirevier]")] = []
-    evidence_level: Annotated[Literal[1, 2, 3, "good practice"], Field(description=(
-        "1, 2, 3 (Grüne Liste Prävention) oder good practice"))]
-    kommpraev: Annotated[bool, Field(description="true oder false")] = False
-    triggers: Annotated[list[Trigger], Field(min_length=1, description=(
-        "Liste von Auslösern, z. B. [{indicator: survey.problem_litter, op: \">=\", threshold: 0.25}]"))]
-    logic: Literal["any", "all"] = "any"
+    target_groups: Annotated[list[Literal[TARGET_GROUPS]], Field(min_length=1, description=(
+        "Liste von Zielgruppen aus: " + ", ".join(TARGET_GROUPS)))]
+    places: Annotated[list[Text], Field(description="Liste von Ortsarten, z. B. [Innenstadt, Park/Grünanlage]")] = []
+    lead: Annotated[Text, Field(description="federführender Akteur, z. B. Ordnungsamt")]
+    partners: Annotated[list[Text], Field(description="Liste von Partnern, z. B. [Polizeirevier, Vereine]")] = []
+    evidence: Annotated[Evidence, Field(description=(
+        "{level: eine der vier Wirksamkeitsstufen, source: Quelle}, z. B. {level: \"Good Practice (nicht evaluiert)\", "
+        "source: \"praktiziert in …\"}"))]
+    funding: Annotated[Funding, Field(description=(
+        "{kommpraev: true oder false, reason: Begründung}, z. B. {kommpraev: true, reason: \"Präventionsprojekt\"}"))]
+    cost_class: Annotated[Literal[COST_CLASSES], Field(description="gering, mittel oder hoch")]
+    duration: Annotated[Text, Field(description="Text, z. B. \"6–12 Monate\"")]
+    first_steps: Annotated[list[Text], Field(min_length=1, description="Liste erster Schritte")]
+    time_frame: Annotated[Literal[TIME_FRAMES], Field(description="kurzfristig, mittelfristig oder langfristig")]
+    success_indicator: Annotated[SuccessIndicator, Field(description=(
+        "{text: woran der Erfolg zu messen ist, indicator: Kennzahl, z. B. survey.problem_litter}"))]
     prevention_topics: Annotated[list[Text], Field(description=(
         "Liste von Themen der Präventionsaktivitäten, z. B. [Verkehr]"))] = []
+    general: General = General()
+    logic: Literal["any", "all"] = "any"
+    triggers: Annotated[list[Trigger], Field(description=(
+        "Liste von Auslösern, z. B. [{indicator: survey.problem_litter, op: \">=\", threshold: 0.25}]"))] = []
+
+    @model_validator(mode="after")
+    def _triggered_or_general(self):
+        if not self.triggers and not self.general.always and self.general.min_population is None:
+            raise _custom("mindestens ein Auslöser (triggers) oder eine allgemeine Empfehlung "
+                          "(general: {always: true} oder {min_population: …})")
+        return self
+
+
+Recommendations.model_rebuild()
+CommuneParams.model_rebuild()
 
 
 class Catalogue(_Model):

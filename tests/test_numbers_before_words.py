@@ -104,7 +104,11 @@ SENTENCE = re.compile(r"[A-Za-zÄÖÜäöüß]{2,}[ :][^|]*[A-Za-zÄÖÜäöüß
 # Columns that hold labels (data from the inputs, the catalogue or the contract), not results.
 LABEL_COLUMNS = {"label", "unit", "subject_label", "title", "description", "topic", "actors", "district_name",
                  "name", "provider", "target_group", "category", "type", "prevention_topics", "source", "period",
-                 "area", "Thema"}
+                 "area", "Thema",
+                 # catalogue text of the measures (params/measures.yaml) and the Wegweiser (params/contacts.yaml)
+                 "target_groups", "places", "lead", "partners", "evidence_level", "evidence_source",
+                 "kommpraev_reason", "duration", "first_steps", "success_indicator", "switch_off_reason",
+                 "versus_label", "what", "web"}
 
 
 @pytest.fixture(scope="module")
@@ -169,9 +173,17 @@ def test_recommendation_results_are_numbers_and_codes(demo_results):
         assert pd.api.types.is_float_dtype(rules[col]), col
     assert set(rules["op"]) <= {">", ">=", "<", "<="}
     assert set(rules["basis"]) <= {"estimate", "interval"}
-    assert set(rules["reason"].dropna()) <= {"indicator_missing", "value_suppressed"}
+    from kit.recommend import rules as rec
+
+    assert set(rules["reason"].dropna()) <= {rec.REASON_MISSING, rec.REASON_SUPPRESSED, rec.REASON_VERSUS_MISSING,
+                                             rec.REASON_NO_INTERVAL, rec.REASON_TOO_FEW_COMMUNES,
+                                             rec.REASON_REFERENCE_MISSING}
     assert (~rules["evaluable"]).any() and rules["evaluable"].any()  # survey rules missing, profile rules checked
-    assert set(rules["measure_id"]) == set(measures["measure_id"])
+    # every measure with rules has them in the rules table; the others are general recommendations
+    assert set(rules["measure_id"]) <= set(measures["measure_id"])
+    no_rules = set(measures["measure_id"]) - set(rules["measure_id"])
+    general = measures.set_index("measure_id").loc[sorted(no_rules)]
+    assert no_rules and (general["general_always"] | general["general_min_population"].notna()).all()
 
 
 def test_result_files_hold_no_formatted_numbers_or_sentences(demo_results):

@@ -93,6 +93,7 @@ def test_shipped_params_keep_their_shape(commune):
 
 
 def test_constants_agree_with_the_code_that_uses_them():
+    from kit.params import Evidence
     from kit.recommend.rules import EVIDENCE_LEVELS, MEASURE_KEYS, OPS, TRIGGER_KEYS
     from kit.survey.codebook import AGE_GROUPS as CODEBOOK_AGE_GROUPS
     from kit.survey.codebook import TOP_KEYS
@@ -100,7 +101,7 @@ def test_constants_agree_with_the_code_that_uses_them():
 
     assert set(MARGINS) == set(MARGIN_COLUMNS)
     assert set(TRIGGER_OPS) == set(OPS)
-    assert set(Measure.model_fields["evidence_level"].annotation.__args__) == set(EVIDENCE_LEVELS)
+    assert set(Evidence.model_fields["level"].annotation.__args__) == set(EVIDENCE_LEVELS)
     assert set(Measure.model_fields) == MEASURE_KEYS and set(Trigger.model_fields) == TRIGGER_KEYS
     assert tuple(AGE_GROUPS) == tuple(CODEBOOK_AGE_GROUPS)
     assert set(CodebookTop.model_fields) == TOP_KEYS
@@ -404,14 +405,30 @@ CATALOGUE = """measures:
     title: A
     description: d
     topic: Verkehr
-    evidence_level: 1
+    evidence: {level: "wirksam (Grüne Liste Stufe 3)", source: s}
+    target_groups: [alle]
+    lead: Ordnungsamt
+    funding: {kommpraev: false, reason: r}
+    cost_class: gering
+    duration: 3 Monate
+    first_steps: [los]
+    time_frame: kurzfristig
+    success_indicator: {text: t}
     triggers:
       - {indicator: survey.problem_speeding, op: ">=", threshold: 0.3}
   - id: b
     title: B
     description: d
     topic: Verkehr
-    evidence_level: good practice
+    evidence: {level: "Good Practice (nicht evaluiert)", source: s}
+    target_groups: [alle]
+    lead: Ordnungsamt
+    funding: {kommpraev: false, reason: r}
+    cost_class: gering
+    duration: 3 Monate
+    first_steps: [los]
+    time_frame: kurzfristig
+    success_indicator: {text: t}
     triggers:
       - {indicator: profile.share_65plus, op: ">", threshold: 0.2, basis: interval}
 """
@@ -438,23 +455,24 @@ def test_catalogue_loads_in_its_old_shape(tmp_path):
 
 def test_catalogue_duplicate_measure_id(tmp_path):
     message = catalogue_refused(tmp_path, CATALOGUE.replace("id: b", "id: a"))
-    assert "m.yaml, Zeile 9, Maßnahme Nr. 2 (a): id 'a' ist nicht zulässig" in message
+    assert "m.yaml, Zeile 17, Maßnahme Nr. 2 (a): id 'a' ist nicht zulässig" in message
     assert "kommt doppelt vor, schon bei Maßnahme Nr. 1" in message
 
 
 def test_catalogue_duplicate_yaml_key(tmp_path):
-    message = catalogue_refused(tmp_path, CATALOGUE.replace("    topic: Verkehr\n    evidence_level: 1\n",
-                                                            "    topic: Verkehr\n    evidence_level: 1\n    topic: X\n"))
-    assert "Maßnahmenkatalog" in message and "'measures[1].topic' steht doppelt (Zeile 5 und Zeile 7)" in message
+    message = catalogue_refused(tmp_path, CATALOGUE.replace("    topic: Verkehr\n    evidence: {level: \"wirksam",
+                                                            "    topic: Verkehr\n    topic: X\n    evidence: {level: \"wirksam"))
+    assert "Maßnahmenkatalog" in message and "'measures[1].topic' steht doppelt (Zeile 5 und Zeile 6)" in message
 
 
 def test_catalogue_bad_trigger_op_and_values(tmp_path):
     message = catalogue_refused(tmp_path, CATALOGUE.replace('op: ">"', 'op: "=>"'))
     assert "Maßnahme Nr. 2 (b): triggers[1].op '=>' ist nicht zulässig; erlaubt: eine von: >, >=, <, <=" in message
     message = catalogue_refused(tmp_path, CATALOGUE.replace("threshold: 0.3", "threshold: hoch")
-                                .replace("evidence_level: good practice", "evidence_level: 4"))
+                                .replace('level: "Good Practice (nicht evaluiert)"', "level: 4"))
     assert "Maßnahme Nr. 1 (a): triggers[1].threshold 'hoch' ist nicht zulässig; erlaubt: Zahl" in message
-    assert "Maßnahme Nr. 2 (b): evidence_level 4 ist nicht zulässig; erlaubt: eine von: 1, 2, 3, good practice" in message
+    assert ("Maßnahme Nr. 2 (b): evidence.level 4 ist nicht zulässig; erlaubt: eine von: wirksam (Grüne Liste Stufe 3), "
+            "wahrscheinlich wirksam (Grüne Liste Stufe 2)") in message
     message = catalogue_refused(tmp_path, CATALOGUE.replace("basis: interval", "basis: intervall"))
     assert "triggers[1].basis 'intervall'" in message and "estimate, interval" in message
     message = catalogue_refused(tmp_path, CATALOGUE.replace("    topic: Verkehr\n", "    thema: Verkehr\n", 1))

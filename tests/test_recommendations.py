@@ -14,16 +14,31 @@ measures:
     title: Gesamtkonzept Saubere Stadt
     description: Konzept gegen Vermüllung.
     topic: Sauberkeit/Ordnung
-    actors: [Ordnungsamt, Bauhof]
-    evidence_level: good practice
-    kommpraev: true
+    target_groups: [alle]
+    lead: Ordnungsamt
+    partners: [Bauhof]
+    evidence: {level: "Good Practice (nicht evaluiert)", source: "praktiziert in einer Testkommune"}
+    funding: {kommpraev: true, reason: Präventionsprojekt}
+    cost_class: gering
+    duration: 6 Monate
+    first_steps: [anfangen]
+    time_frame: kurzfristig
+    success_indicator: {text: weniger Probleme}
     triggers:
       - {indicator: survey.problem_litter, op: ">=", threshold: 0.25, basis: interval}
   - id: frauen
     title: Programme für Frauen
     description: Angebote für Frauen.
     topic: Sicherheitsgefühl
-    evidence_level: 2
+    target_groups: [alle]
+    lead: Ordnungsamt
+    evidence: {level: "Good Practice (nicht evaluiert)", source: "praktiziert in einer Testkommune"}
+    funding: {kommpraev: true, reason: Präventionsprojekt}
+    cost_class: gering
+    duration: 6 Monate
+    first_steps: [anfangen]
+    time_frame: kurzfristig
+    success_indicator: {text: weniger Probleme}
     logic: all
     triggers:
       - {indicator: survey.unsafe_night_women, op: ">", threshold: 0.3}
@@ -32,7 +47,15 @@ measures:
     title: Maßnahme ohne Daten
     description: x
     topic: x
-    evidence_level: 1
+    target_groups: [alle]
+    lead: Ordnungsamt
+    evidence: {level: "Good Practice (nicht evaluiert)", source: "praktiziert in einer Testkommune"}
+    funding: {kommpraev: true, reason: Präventionsprojekt}
+    cost_class: gering
+    duration: 6 Monate
+    first_steps: [anfangen]
+    time_frame: kurzfristig
+    success_indicator: {text: weniger Probleme}
     triggers:
       - {indicator: survey.not_there, op: ">", threshold: 0}
 """
@@ -164,7 +187,15 @@ def test_prevention_topics_must_be_a_list(tmp_path):
     title: X
     description: d
     topic: Verkehr
-    evidence_level: 1
+    target_groups: [alle]
+    lead: Ordnungsamt
+    evidence: {level: "Good Practice (nicht evaluiert)", source: "praktiziert in einer Testkommune"}
+    funding: {kommpraev: true, reason: Präventionsprojekt}
+    cost_class: gering
+    duration: 6 Monate
+    first_steps: [anfangen]
+    time_frame: kurzfristig
+    success_indicator: {text: weniger Probleme}
     prevention_topics: Verkehr
     triggers: [{indicator: survey.a, op: ">", threshold: 0.1}]
 """, encoding="utf-8")
@@ -190,8 +221,9 @@ def _trigger(op, threshold, basis="estimate", indicator="profile.x"):
 
 
 def _measure(mid, triggers, logic="any"):
-    return {"id": mid, "title": mid, "description": "d", "topic": "t", "evidence_level": 1, "logic": logic,
-            "triggers": triggers}
+    return {"id": mid, "title": mid, "description": "d", "topic": "t", "logic": logic, "triggers": triggers,
+            "evidence": {"level": "Good Practice (nicht evaluiert)", "source": "s"},
+            "funding": {"kommpraev": False, "reason": "r"}}
 
 
 @pytest.mark.parametrize("op, fires", [(">=", True), (">", False), ("<=", True), ("<", False)])

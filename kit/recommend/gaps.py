@@ -68,8 +68,9 @@ def survey_triggers(catalogue: list[dict]) -> dict[str, dict]:
     out = {}
     for sid in SURVEY_PROBLEM_TOPICS:
         indicator = f"survey.{sid}"
-        found = [t for m in catalogue for t in m.get("triggers", [])
-                 if t.get("indicator") == indicator and t.get("op") in (">", ">=")]
+        found = [t for m in catalogue for t in m.get("triggers") or []
+                 if t.get("indicator") == indicator and t.get("op") in (">", ">=")
+                 and (t.get("kind") or "threshold") == "threshold"]  # value vs. threshold rules only
         if found:
             t = min(found, key=lambda t: float(t["threshold"]))
             out[indicator] = {"indicator": indicator, "op": t["op"], "threshold": float(t["threshold"]),

@@ -8,6 +8,8 @@ import pandas as pd
 from kit.recommend import gaps as gaps_rec
 from kit.recommend.action import compute_action_plan, write_action_plan  # noqa: F401  (action plan, SWOT, comparison)
 from kit.recommend import rules as rec
+from kit.recommend import catalogue as cat
+from kit.recommend.contacts import load_contacts, measure_contacts
 from kit.recommend.gaps import CombinedGaps
 from kit.indicators import collect_key_indicators
 from kit.results import ResultStore
@@ -21,13 +23,23 @@ def compute_recommendations(params: dict, store: ResultStore) -> rec.Recommendat
     gaps = compute_gaps(params, store)
     if gaps is not None and gaps.survey_signals is not None:
         indicators = pd.concat([indicators, gaps_rec.gap_indicator(gaps)], ignore_index=True)
-    catalogue = rec.load_catalogue(params["recommendations"]["catalogue"])
+    cfg = params["recommendations"]
+    catalogue = rec.load_catalogue(cfg["catalogue"])
+    # the commune's overrides (switch off, add, reword), then every indicator id checked
+    catalogue, switched_off, origin, reworded = cat.apply_overrides(
+        catalogue, cfg, f"Parameterdatei {params.get('params_file', '')}".strip())
+    cat.check_indicators(catalogue, params, f"Maßnahmenkatalog {cfg['catalogue']}")
     inventory = store.read_table("prevention_inventory", dtype=str) if store.exists("prevention_inventory") else None
     names = {}
     if store.exists("districts"):
         districts = store.read_table("districts", dtype=str)
         names = dict(zip(districts["district_id"], districts["district_name"]))
-    return rec.recommend(catalogue, indicators, inventory, names)
+    batch = cat.batch_indicators(store.commune_dir.parent, store.commune_dir.name)
+    result = rec.recommend(catalogue, indicators, inventory, names, batch=batch, switched_off=switched_off,
+                           origin=origin, reworded=reworded)
+    contacts = load_contacts(cfg.get("contacts") or "params/contacts.yaml")
+    result.contacts = measure_contacts(catalogue, contacts, params.get("ags"), params.get("landkreis"))
+    return result
 
 
 def write_recommendations(result: rec.Recommendations, store: ResultStore) -> None:
@@ -36,6 +48,8 @@ def write_recommendations(result: rec.Recommendations, store: ResultStore) -> No
     store.write_table("recommendations", result.measures)
     store.write_table("recommendation_rules", result.rules)
     store.write_table("recommendation_activities", result.activities)
+    if result.contacts is not None:
+        store.write_table("recommendation_contacts", result.contacts)
 
 
 def compute_gaps(params: dict, store: ResultStore) -> CombinedGaps | None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from kit.recommend.rules import REASON_MISSING, REASON_SUPPRESSED, Recommendations
+from kit.recommend.rules import (KIND_GENERAL, LIST_SEPARATOR, REASON_MISSING, REASON_NO_INTERVAL,
+                                  REASON_REFERENCE_MISSING, REASON_SUPPRESSED, REASON_TOO_FEW_COMMUNES,
+                                  REASON_VERSUS_MISSING, Recommendations)
 from kit.report import DASH, fmt_indicator, fmt_interval, fmt_num, fmt_pct, show_md, show_table
 
 OP_WORDS = {">": "über", ">=": "mindestens", "<": "unter", "<=": "höchstens"}
@@ -31,13 +33,18 @@ def evidence_level_text(code) -> str:
     return EVIDENCE_LEVEL_TEXT.get(key, key)
 
 
+RATIO_UNIT = "× Referenz"  # kit.profile.stage: HZ relative to Saxony (or an own reference)
+
+
 def value_text(rule) -> str:
     """'31,0 % (95-%-Intervall 26,0–36,0 %)': the indicator value with its unit and interval."""
     unit = _text(rule.get("unit"))
-    text = fmt_indicator(rule.get("value"), unit)
+    text = (f"{fmt_num(rule.get('value'), 2)} {unit}" if unit == RATIO_UNIT and not pd.isna(rule.get("value"))
+            else fmt_indicator(rule.get("value"), unit))
     lower, upper = rule.get("lower"), rule.get("upper")
     if not pd.isna(lower) and not pd.isna(upper) and unit != "ja/nein":
-        text += f" (95-%-Intervall {fmt_interval(lower, upper, 1, percent=unit == 'Anteil')})"
+        digits = 2 if unit == RATIO_UNIT else 1
+        text += f" (95-%-Intervall {fmt_interval(lower, upper, digits, percent=unit == 'Anteil')})"
     return text
 
 
@@ -49,13 +56,38 @@ def threshold_text(value: float, unit: str) -> str:
         return f"{fmt_num(100 * float(value), 1)} %"
     if unit == "ja/nein":
         return f"{fmt_num(value, 1)} (1 = ja, 0 = nein)"
+    if unit == RATIO_UNIT:
+        return f"{fmt_num(value, 2)} {unit}"
     return f"{fmt_num(value, 1)} {unit}".strip()
+
+
+def _points(value: float) -> str:
+    return f"{fmt_num(100 * float(value), 1)} Prozentpunkte"
 
 
 def rule_condition(rule) -> str:
     """'Schwelle: gesamtes 95-%-Intervall mindestens 25,0 %' (interval words only when the
-    interval was compared)."""
+    interval was compared); for flags, group differences and comparisons with other communes
+    the condition in words."""
     words = OP_WORDS.get(_text(rule.get("op")), _text(rule.get("op")))
+    kind = _text(rule.get("kind")) or "threshold"
+    if kind == "flag":
+        return "Schwelle: Frühwarnung meldet einen auffälligen Anstieg"
+    if kind == "group_difference":
+        gap = _points(rule.get("threshold")) if _text(rule.get("unit")) == "Anteil" else fmt_num(rule.get("threshold"), 1)
+        higher = "höher" if _text(rule.get("op")) in (">", ">=") else "niedriger"
+        return f"Schwelle: Unterschied mit seinem ganzen Intervall mehr als {gap} {higher}"
+    if kind == "batch":
+        direction = "höchster" if _text(rule.get("op")) in (">", ">=") else "niedrigster"
+        if _text(rule.get("statistic")) == "rank":
+            k = int(rule.get("threshold"))
+            return (f"Schwelle: {direction} Wert unter den Kommunen der Auswertung" if k == 1 else
+                    f"Schwelle: unter den {fmt_num(k)} Kommunen mit dem {direction}n Wert")
+        gap = (_points(rule.get("threshold")) if _text(rule.get("unit")) == "Anteil"
+               else threshold_text(rule.get("threshold"), rule.get("unit")))
+        side = "über" if _text(rule.get("op")) in (">", ">=") else "unter"
+        whole = "gesamtes 95-%-Intervall " if _text(rule.get("compared")) in ("lower", "upper") else ""
+        return f"Schwelle: {whole}mehr als {gap} {side} dem Median der anderen Kommunen"
     threshold = threshold_text(rule.get("threshold"), rule.get("unit"))
     if _text(rule.get("compared")) in ("lower", "upper"):
         return f"Schwelle: gesamtes 95-%-Intervall {words} {threshold}"
@@ -73,7 +105,11 @@ def finding_name(rule) -> str:
         "Ein Befund, auf den sich die Regel stützt,"
 
 
-MISSING_WORDS = {REASON_MISSING: "liegt nicht vor", REASON_SUPPRESSED: "zu wenige Fälle, nicht ausgewiesen"}
+MISSING_WORDS = {REASON_MISSING: "liegt nicht vor", REASON_SUPPRESSED: "zu wenige Fälle, nicht ausgewiesen",
+                 REASON_VERSUS_MISSING: "Wert der Vergleichsgruppe liegt nicht vor",
+                 REASON_NO_INTERVAL: "ohne Unsicherheitsangabe, kein Vergleich möglich",
+                 REASON_TOO_FEW_COMMUNES: "zu wenige Kommunen für einen Vergleich",
+                 REASON_REFERENCE_MISSING: "kein Vergleichswert für Sachsen"}
 
 
 def short_finding_name(rule) -> str:
@@ -83,6 +119,18 @@ def short_finding_name(rule) -> str:
 
 def unevaluable_text(rule) -> str:
     name = finding_name(rule)
+    reason = _text(rule.get("reason"))
+    if reason == REASON_TOO_FEW_COMMUNES:
+        n = rule.get("n_communes")
+        have = "nur diese Kommune" if pd.isna(n) or int(n) <= 1 else f"nur {fmt_num(n)} Kommunen"
+        return (f"Nicht entscheidbar: {name} lässt sich nicht mit anderen Kommunen vergleichen, denn in dieser "
+                f"Auswertung liegen Ergebnisse für {have} vor; ein Vergleich braucht mindestens drei.")
+    if reason == REASON_VERSUS_MISSING:
+        return f"Nicht prüfbar: Für den Vergleich der Gruppen fehlt der Wert der Vergleichsgruppe ({name.removeprefix('Der Befund ').rstrip(',')})."
+    if reason == REASON_NO_INTERVAL:
+        return f"Nicht prüfbar: {name} hat keine Unsicherheitsangabe; ein Gruppenunterschied lässt sich nicht prüfen."
+    if reason == REASON_REFERENCE_MISSING:
+        return f"Nicht prüfbar: Für {name.removeprefix('Der Befund ')} gibt es keinen Vergleichswert für Sachsen."
     if _text(rule.get("reason")) == REASON_SUPPRESSED:
         return f"Nicht prüfbar: {name} wird wegen zu weniger Fälle nicht ausgewiesen."
     if _text(rule.get("reason")) == REASON_MISSING and _text(rule.get("indicator")).startswith("survey."):
@@ -90,12 +138,34 @@ def unevaluable_text(rule) -> str:
     return f"Nicht prüfbar: {name} liegt für diese Kommune nicht vor."
 
 
+def rule_value_text(rule) -> str:
+    """The value a rule compared, in words: for a group difference both groups and the
+    difference with its interval; for a comparison with other communes the value and the
+    median or rank; else :func:`value_text`."""
+    kind = _text(rule.get("kind")) or "threshold"
+    unit = _text(rule.get("unit"))
+    if kind == "group_difference":
+        share = unit == "Anteil"
+        diff = (_points(rule.get("value")) if share else fmt_num(rule.get("value"), 1))
+        interval = (f"{fmt_num(100 * float(rule.get('lower')), 1)} bis {fmt_num(100 * float(rule.get('upper')), 1)} "
+                    "Prozentpunkte" if share else fmt_interval(rule.get("lower"), rule.get("upper"), 1))
+        other = _text(rule.get("versus_label")) or "Vergleichsgruppe"
+        return (f"{fmt_indicator(rule.get('reference_value'), unit)} gegenüber {fmt_indicator(rule.get('versus_value'), unit)} "
+                f"({other}), Unterschied {diff} (Intervall {interval})")
+    if kind == "batch":
+        n = rule.get("n_communes")
+        if _text(rule.get("statistic")) == "rank":
+            return f"{value_text(rule)}, Rang {fmt_num(rule.get('rank'))} von {fmt_num(n)} Kommunen"
+        return f"{value_text(rule)}; Median der anderen {fmt_num(n - 1)} Kommunen {fmt_indicator(rule.get('reference_value'), unit)}"
+    return value_text(rule)
+
+
 def rule_text(rule, with_result: bool = True) -> str:
     """One checked rule as a German sentence: indicator, value with interval, threshold and
     whether it was met; a readable reason when the rule could not be evaluated."""
     if not bool(rule.get("evaluable")):
         return unevaluable_text(rule)
-    text = f"{_text(rule.get('label')) or 'Befund'}: {value_text(rule)}; {rule_condition(rule)}"
+    text = f"{_text(rule.get('label')) or 'Befund'}: {rule_value_text(rule)}; {rule_condition(rule)}"
     if with_result:
         text += " – erfüllt" if bool(rule.get("met")) else " – nicht erfüllt"
     return text + "."
@@ -140,10 +210,22 @@ def show_summary(result: Recommendations, max_items: int = 5) -> None:
     with the finding that triggered them (value, interval, threshold), and what could not
     be decided for lack of findings."""
     m = result.measures
-    chosen = m[_flag(m["triggered"])].sort_values("n_met", ascending=False, kind="stable")
-    undecided = m[~_flag(m["triggered"]) & ~_flag(m["evaluable"])]
+    off = _flag(m["switched_off"]) if "switched_off" in m.columns else pd.Series(False, index=m.index)
+    chosen = m[_flag(m["triggered"]) & ~off].sort_values("n_met", ascending=False, kind="stable")
+    recommended = _flag(m["recommended"]) if "recommended" in m.columns else _flag(m["triggered"])
+    undecided = m[~recommended & ~_flag(m["evaluable"]) & ~off]
     text = (f"Von {fmt_num(len(m))} Maßnahmen des Katalogs empfehlen die Regeln {fmt_num(len(chosen))} für diese "
-            "Kommune; jede Empfehlung beruht auf einem Befund, dessen Wert und Unsicherheit genannt sind.")
+            "Kommune; jede dieser Empfehlungen beruht auf einem Befund, dessen Wert und Unsicherheit genannt sind.")
+    general = m[(m["recommendation_kind"].fillna("") == KIND_GENERAL) & ~off] if "recommendation_kind" in m.columns else m.iloc[0:0]
+    if len(general):
+        one = len(general) == 1
+        text += (f" Dazu {'kommt' if one else 'kommen'} {fmt_num(len(general))} allgemeine "
+                 f"{'Empfehlung, die' if one else 'Empfehlungen, die'} für jede Kommune (oder jede dieser Größe) "
+                 f"{'gilt' if one else 'gelten'}: {', '.join(general['title'])}.")
+    if off.any():
+        n_off = int(off.sum())
+        text += (f" {'Eine Maßnahme haben' if n_off == 1 else fmt_num(n_off) + ' Maßnahmen haben'} die Analysten für "
+                 "diese Kommune abgeschaltet (Gründe unten).")
     funded = int(_flag(chosen["kommpraev"]).sum()) if len(chosen) else 0
     if funded:
         text += f" {fmt_num(funded)} davon sind nach der Förderrichtlinie Kommunale Prävention förderfähig."
@@ -179,7 +261,7 @@ def rules_table(result: Recommendations) -> pd.DataFrame:
             "measure": m["title"] if first else "",
             "decision": decision_text(m) if first else "",
             "finding": _text(r["label"]) or short_finding_name(r),
-            "value": value_text(r) if evaluable else MISSING_WORDS.get(_text(r["reason"]), DASH),
+            "value": rule_value_text(r) if evaluable else MISSING_WORDS.get(_text(r["reason"]), DASH),
             "rule": rule_condition(r).removeprefix("Schwelle: "),
             "met": ("ja" if bool(r["met"]) else "nein") if evaluable else "nicht prüfbar",
         })
@@ -194,33 +276,124 @@ def show_rules(result: Recommendations) -> None:
     }, caption="Alle geprüften Regeln: je Maßnahme der Befund, sein Wert, die Schwelle und ob sie erfüllt ist")
 
 
+def _items(cell) -> list[str]:
+    return [x.strip() for x in _text(cell).split(LIST_SEPARATOR.strip()) if x.strip()]
+
+
+def contacts_text(measure_id: str, contacts: pd.DataFrame | None) -> str:
+    """Wegweiser of one measure: whom to contact (names; what they offer and where to find them
+    stand once in :func:`show_contacts`)."""
+    if contacts is None or not len(contacts):
+        return ""
+    rows = contacts[contacts["measure_id"] == measure_id]
+    return "; ".join(_text(n) for n in rows["name"])
+
+
+def _web(value) -> str:
+    return _text(value).removeprefix("https://").removeprefix("http://").rstrip("/")
+
+
+def show_contacts(result: Recommendations) -> None:
+    """Wegweiser: every contact named for the recommended measures, once, with what it offers,
+    where to find it and for how many of the recommended measures it is named."""
+    contacts = getattr(result, "contacts", None)
+    m = result.measures
+    chosen = set(m.loc[_flag(m["recommended"]), "measure_id"]) if "recommended" in m.columns else set()
+    if contacts is None or not len(contacts) or not chosen:
+        show_md("Für diese Kommune ist keine Maßnahme empfohlen; der Wegweiser entfällt.")
+        return
+    used = contacts[contacts["measure_id"].isin(chosen)]
+    table = (used.groupby(["name", "what", "web"], sort=False, dropna=False).size().reset_index(name="n"))
+    table["web"] = table["web"].map(_web)
+    table["n"] = table["n"].map(lambda n: fmt_num(n))
+    show_md("Wen die Kommune zu den empfohlenen Maßnahmen ansprechen kann: die polizeiliche Beratungsstelle der "
+            "zuständigen Polizeidirektion, die Allianz Sichere Sächsische Kommunen beim Landespräventionsrat und, "
+            "für förderfähige Maßnahmen, die Förderrichtlinie Kommunale Prävention. Es sind öffentliche Stellen mit "
+            "ihrer allgemeinen Internetadresse; Zuständigkeiten vor der Kontaktaufnahme dort nachsehen.")
+    show_table(table, {"name": ("Ansprechpartner", None), "what": ("Wofür", None), "web": ("Internet", None),
+                       "n": ("genannt bei Maßnahmen", None)},
+               caption="Wegweiser: Ansprechpartner der empfohlenen Maßnahmen, was sie anbieten und wo sie zu finden sind")
+
+
+def measure_details(m) -> str:
+    """Who, what evidence, funding, cost, time and success indicator of one measure, as a list."""
+    lines = []
+    lead, partners = _text(m.get("lead")), ", ".join(_items(m.get("partners")))
+    if lead:
+        lines.append(f"- **Federführung:** {lead}" + (f"; **Partner:** {partners}" if partners else ""))
+    groups, places = ", ".join(_items(m.get("target_groups"))), ", ".join(_items(m.get("places")))
+    if groups:
+        lines.append(f"- **Zielgruppen:** {groups}" + (f"; **Orte:** {places}" if places else ""))
+    source = _text(m.get("evidence_source"))
+    lines.append(f"- **Wirksamkeit:** {evidence_level_text(m['evidence_level'])}" + (f" – {source}" if source else ""))
+    reason = _text(m.get("kommpraev_reason"))
+    lines.append(f"- **Förderfähig nach RL KommPräv:** {'ja' if bool(m['kommpraev']) else 'nein'}"
+                 + (f" – {reason}" if reason else ""))
+    cost, duration, frame = _text(m.get("cost_class")), _text(m.get("duration")), _text(m.get("time_frame"))
+    if cost or duration or frame:
+        bits = [f"Kosten {cost}" if cost else "", f"Dauer {duration}" if duration else "", frame]
+        lines.append("- **Aufwand und Zeit:** " + ", ".join(b for b in bits if b))
+    steps = _items(m.get("first_steps"))
+    if steps:
+        lines.append("- **Erste Schritte:**\n" + "\n".join(f"  - {x}" for x in steps))
+    success = _text(m.get("success_indicator"))
+    if success:
+        lines.append(f"- **Woran der Erfolg zu messen ist:** {success}")
+    return "\n".join(lines)
+
+
 def recommendations_markdown(result: Recommendations) -> str:
-    """German report text for the triggered measures, each with its reasons."""
+    """German report text for the recommended measures: the specific ones (triggered by a
+    finding, each with its reasons) and the general ones (apply without a finding), each with
+    lead and partners, evidence with its source, funding, first steps, success indicator and
+    whom to contact; then the measures the analysts switched off, with their reason."""
     measures = result.measures
-    chosen = measures[measures["triggered"].astype(bool)]
+    col = "recommended" if "recommended" in measures.columns else "triggered"
+    chosen = measures[_flag(measures[col])]
+    off = measures[_flag(measures["switched_off"])] if "switched_off" in measures.columns else measures.iloc[0:0]
     if chosen.empty:
-        return ("Nach den festgelegten Regeln löst keiner der Befunde eine Maßnahme aus. "
+        text = ("Nach den festgelegten Regeln löst keiner der Befunde eine Maßnahme aus. "
                 "Die geprüften Regeln stehen in der Tabelle unten.")
+        return text + ("\n\n" + switched_off_text(off) if len(off) else "")
     parts = []
     for i, (_, m) in enumerate(chosen.iterrows(), 1):
         rules = result.rules[result.rules["measure_id"] == m["measure_id"]]
         met = rules[rules["met"].fillna(False).astype(bool)]
-        why = "Alle Regeln sind erfüllt" if m["logic"] == "all" else "Ausgelöst durch"
-        reasons = "\n".join(f"  - {rule_text(r, with_result=False)}" for _, r in met.iterrows())
-        others = rules.drop(met.index)
-        if len(others):
-            reasons += "\n" + "\n".join(f"  - Ebenfalls geprüft: {rule_text(r)}" for _, r in others.iterrows())
-        actors = f"\n- **Beteiligte:** {m['actors']}" if _text(m["actors"]) else ""
+        if _text(m.get("recommendation_kind")) == KIND_GENERAL:
+            size = m.get("general_min_population")
+            why = ("Allgemeine Empfehlung für jede Kommune" if pd.isna(size) or bool(m.get("general_always")) else
+                   f"Allgemeine Empfehlung für Kommunen ab {fmt_num(size)} Einwohnern")
+            reasons = ("\n" + "\n".join(f"  - Geprüft: {rule_text(r)}" for _, r in rules.iterrows())) if len(rules) else ""
+            why_line = f"- **Warum?** {why}.{reasons}\n"
+        else:
+            head = "Alle Regeln sind erfüllt" if m["logic"] == "all" else "Ausgelöst durch"
+            reasons = "\n".join(f"  - {rule_text(r, with_result=False)}" for _, r in met.iterrows())
+            others = rules.drop(met.index)
+            if len(others):
+                reasons += "\n" + "\n".join(f"  - Ebenfalls geprüft: {rule_text(r)}" for _, r in others.iterrows())
+            why_line = f"- **Warum?** {head}:\n{reasons}\n"
         existing = existing_activities_text(m, result.activities)
+        contacts = contacts_text(m["measure_id"], getattr(result, "contacts", None))
+        own = " (für diese Kommune ergänzt)" if _text(m.get("origin")) == "commune" else ""
         parts.append(
-            f"### {i}. {m['title']}\n\n{m['description']}\n\n"
-            f"- **Warum?** {why}:\n{reasons}\n"
-            f"- **Thema:** {m['topic']}{actors}\n"
-            f"- **Wirksamkeit:** {evidence_level_text(m['evidence_level'])}\n"
-            f"- **Förderfähig nach RL KommPräv:** {'ja' if bool(m['kommpraev']) else 'nein'}\n"
+            f"### {i}. {m['title']}{own}\n\n{m['description']}\n\n"
+            f"{why_line}"
+            f"- **Thema:** {m['topic']}\n"
+            f"{measure_details(m)}\n"
             + (f"- **Bestehende Aktivitäten:** {existing}\n" if existing else "")
+            + (f"- **Ansprechpartner (siehe Wegweiser):** {contacts}\n" if contacts else "")
         )
+    if len(off):
+        parts.append(switched_off_text(off))
     return "\n".join(parts)
+
+
+def switched_off_text(off: pd.DataFrame) -> str:
+    """The measures the analysts switched off for this commune, each with its reason."""
+    lines = [f"- **{m['title']}:** {_text(m.get('switch_off_reason'))}" for _, m in off.iterrows()]
+    return ("### Für diese Kommune abgeschaltete Maßnahmen\n\nDie Analysten haben diese Maßnahmen des Katalogs "
+            "für diese Kommune nicht übernommen; sie werden unabhängig von den Befunden nicht empfohlen:\n\n"
+            + "\n".join(lines) + "\n")
 
 
 def survey_signal_text(rows: pd.DataFrame, names: dict) -> str:
