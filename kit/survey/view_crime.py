@@ -184,7 +184,9 @@ def relation_sentence(r, conf: float, min_units: int) -> str:
     what = ("der in den Stadtteilen erfassten Kriminalität" if r["level"] == "district"
             else "der erfassten Kriminalität der Kommunen (Häufigkeitszahl)")
     if r["verdict"] == "too_few":
-        return (f"Für einen Vergleich über {units} liegen nur {fmt_int(n)} {units} mit ausgewiesenen Werten vor. "
+        one = "einen Stadtteil" if r["level"] == "district" else "eine Kommune"
+        have = f"nur für {one}" if n == 1 else f"nur für {fmt_int(n)} {units}"
+        return (f"Für einen Vergleich über {units} liegen {have} ausgewiesene Werte vor. "
                 f"Für eine belastbare Aussage wären mindestens {fmt_int(min_units)} nötig; ein Zusammenhang wird "
                 "daher nicht berechnet. Ob Kriminalität und Unsicherheitsgefühl hier zusammenhängen, lässt sich mit "
                 "diesen Daten nicht sagen.")
@@ -234,7 +236,10 @@ def _battery_sentence(r, conf: float) -> str:
     answer = r["affected_label"] if isinstance(r["affected_label"], str) and r["affected_label"] else "ungünstig"
     s = (f"Im Fragenblock „{label}“ antworten {fmt_pct(r['affected'], 0)} der Befragten bei mindestens einem Punkt "
          f"mit {answer} ({_pct_range(r['affected_lower'], r['affected_upper'])}).")
-    if pd.notna(r["difference"]):
+    if pd.isna(r["difference"]):
+        s += (" Ob sich die Betroffenen nachts häufiger unsicher fühlen als die übrigen, lässt sich wegen zu "
+              "weniger Antworten in einer der beiden Gruppen nicht ausweisen (Datenschutz).")
+    else:
         clear = r["difference_lower"] > 0 or r["difference_upper"] < 0
         s += (f" Von ihnen fühlen sich {fmt_pct(r['unsafe_affected'], 0)} nachts unsicher, von den übrigen "
               f"{fmt_pct(r['unsafe_not_affected'], 0)}: ein Unterschied von {_pp(r['difference'], dative=True)} "
