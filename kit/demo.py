@@ -841,10 +841,11 @@ TEXT_NO_PLACE = ("überall, wo es dunkel ist", "Innenstadt abends", "in der Näh
 
 
 def _free_texts(resp: pd.DataFrame, places: pd.DataFrame, survey_places: list[int],
-                rng: np.random.Generator) -> tuple[list[str], np.ndarray]:
+                rng: np.random.Generator, truth: list | None = None) -> tuple[list[str], np.ndarray]:
     """Short place descriptions for respondents who said 'ja' to Q11.
 
-    Returns the texts (empty string = no text) and mentions per place row.
+    Returns the texts (empty string = no text) and mentions per place row; ``truth``
+    (optional list) receives the place rows each text names (tests of kit.gazetteer).
     """
     mentions = np.zeros(len(places), dtype=int)
     texts = []
@@ -862,13 +863,19 @@ def _free_texts(resp: pd.DataFrame, places: pd.DataFrame, survey_places: list[in
         first = survey_places[int(rng.choice(len(survey_places), p=w))]
         template = str(rng.choice(TEXT_TEMPLATES))
         mentions[first] += 1
+        named = [first]
         if "{q}" in template and len(survey_places) > 1:
             others = [i for i in survey_places if i != first]
             second = others[int(rng.integers(len(others)))]
             mentions[second] += 1
+            named.append(second)
             texts.append(template.format(p=names[first], q=names[second]))
         else:
             texts.append(template.replace(" und {q}", "").format(p=names[first]))
+        if truth is not None:
+            truth.extend([[]] * (len(texts) - len(truth) - 1) + [named])
+    if truth is not None:
+        truth.extend([[]] * (len(texts) - len(truth)))
     return texts, mentions
 
 

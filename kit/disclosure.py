@@ -288,6 +288,40 @@ class DisclosurePolicy:
         df["share"] = df["share"].astype(float)
         return df
 
+    def place_mentions(self, places: pd.DataFrame, districts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Free-text mentions of places and districts (respondents naming them, kit.gazetteer).
+
+        ``places``: place_id, district_id, mentions; ``districts``: district_id,
+        mentions (an answer naming a district or any place in it, once). Small
+        counts are hidden, a zero included (as for every survey cell). A district's
+        count is at least the sum of its places' counts when no answer names two of
+        its places: then district = places + an unpublished remainder >= 0 is a
+        relation, and further counts are hidden (on a tie the district rather than
+        the place) until no hidden one is determined (:func:`protect`). Returns both
+        frames with ``mentions`` blanked where hidden and a ``suppressed`` column."""
+        p = places.copy().reset_index(drop=True)
+        d = districts.copy().reset_index(drop=True)
+        values = [float(v) for v in pd.to_numeric(p["mentions"]).fillna(0)] + \
+                 [float(v) for v in pd.to_numeric(d["mentions"]).fillna(0)]
+        primary = [self.small_count(v) for v in values]
+        publishable = [True] * len(values)
+        k = len(p)
+        cost = [v + (-0.5 if i >= k else 0.0) for i, v in enumerate(values)]  # ties: keep the place, hide the district
+        relations = []
+        for j, did in enumerate(d["district_id"].astype(str)):
+            idx = [i for i, x in enumerate(p["district_id"].astype(str)) if x == did]
+            rest = values[k + j] - sum(values[i] for i in idx)
+            if idx and rest >= -_EPS:
+                rel = {k + j: 1.0, **{i: -1.0 for i in idx}}
+                _add_unknown_remainder(rel, rest, values, primary, publishable, cost)
+                relations.append(rel)
+        hidden = protect(values, relations, primary, publishable, cost)
+        for frame, mask in ((p, hidden[:k]), (d, hidden[k:k + len(d)])):
+            frame["suppressed"] = np.asarray(mask, dtype=bool)
+            frame["mentions"] = _int_na(np.where(frame["suppressed"], np.nan,
+                                                 pd.to_numeric(frame["mentions"]).astype(float)))
+        return p, d
+
     # -- register counts (residents) -------------------------------------------
     def resident_counts(self, table: pd.DataFrame, parts: Sequence[str], total: str,
                         sum_row=None) -> pd.DataFrame:

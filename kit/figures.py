@@ -688,8 +688,9 @@ def _district_items(gdf, colors=None):
 
 def choropleth(districts, values: pd.Series, *, title: str, legend: str, decimals: int = 1,
                cmap: str = "Blues", vmin: float | None = None, vmax: float | None = None,
-               attribution: str = "", value_suffix: str = ""):
-    """districts: GeoDataFrame with district_id, district_name; values indexed by district_id.
+               attribution: str = "", value_suffix: str = "", missing_label: str = "keine Angabe"):
+    """districts: GeoDataFrame with district_id, district_name; values indexed by district_id
+    (NaN: hatched, with ``missing_label`` in the legend).
 
     District names (or their numbers in a box, with a key below the map, when a name does not
     fit) in a colour that contrasts with the fill, a horizontal colour bar below the map, a
@@ -725,7 +726,7 @@ def choropleth(districts, values: pd.Series, *, title: str, legend: str, decimal
     cb.ax.tick_params(labelsize=7.5)
     cb.set_label(legend, fontsize=8)
     if missing.any():
-        fig.legend(handles=[Patch(facecolor="#eeeeee", edgecolor="#bbbbbb", hatch="////", label="keine Angabe")],
+        fig.legend(handles=[Patch(facecolor="#eeeeee", edgecolor="#bbbbbb", hatch="////", label=missing_label)],
                    loc="center left", bbox_to_anchor=(0.80, (y0 + 0.565) / fh), frameon=False, fontsize=7.5)
     alt = f"Karte der {len(gdf)} Stadtteile: {title}"
     if vals.notna().any():
@@ -733,7 +734,8 @@ def choropleth(districts, values: pd.Series, *, title: str, legend: str, decimal
         alt += (f"; am niedrigsten {gdf.loc[i_lo, 'district_name']} ({_de(vals[i_lo], decimals)}{value_suffix}), "
                 f"am höchsten {gdf.loc[i_hi, 'district_name']} ({_de(vals[i_hi], decimals)}{value_suffix})")
     if missing.any():
-        alt += f"; {int(missing.sum())} Stadtteil(e) ohne Angabe"
+        alt += f"; {int(missing.sum())} Stadtteil(e) " + ("ohne Angabe" if missing_label == "keine Angabe"
+                                                         else missing_label)
     fig.kit_labels_numbered = [it["number"] for it in numbered]
     return describe(fig, title=title, alt=alt)
 

@@ -369,6 +369,25 @@ class PreviousWave(_Model):
         return self
 
 
+class PlaceMatching(_Model):
+    """Matching of the free-text answers to the commune's places and districts (kit.gazetteer)."""
+
+    threshold: Annotated[Num, Field(ge=50, le=100, allow_inf_nan=False, description=(
+        "Mindestähnlichkeit 50 bis 100 für eine Zuordnung (z. B. 88)"))] = 88.0
+    review_min: Annotated[Num, Field(ge=0, le=100, allow_inf_nan=False, description=(
+        "Ähnlichkeit 0 bis 100 (höchstens threshold), ab der eine Antwort zur Prüfung vorgelegt wird"))] = 65.0
+    ambiguity_margin: Annotated[Num, Field(ge=0, le=20, allow_inf_nan=False, description=(
+        "Abstand 0 bis 20: liegt ein zweiter Ort so nah an der besten Zuordnung, ist sie mehrdeutig"))] = 3.0
+    review_dir: Annotated[str, Field(min_length=1, description=(
+        "privater Ordner außerhalb von output/ für die Prüfliste (relativ zu data_dir)"))] | None = None
+
+    @model_validator(mode="after")
+    def _order(self):
+        if self.review_min > self.threshold:
+            raise _custom("review_min höchstens so groß wie threshold (z. B. review_min: 65, threshold: 88)")
+        return self
+
+
 class Survey(_Model):
     codebook: Annotated[str, Field(min_length=1, description="Pfad zum Codebuch (relativ zum Kit-Ordner)")]
     column_map: Annotated[dict[str, Text], Field(description="Zuordnung Spaltenname: Item-id")] = {}
@@ -385,6 +404,8 @@ class Survey(_Model):
     previous_wave: PreviousWave | None = None
     district_crime: RelPath | None = None  # optional: cases by district (schema district_crime)
     crime_fear: CrimeFear = CrimeFear()
+    gazetteer: RelPath | None = None
+    place_matching: PlaceMatching = PlaceMatching()
 
 
 class SwitchOff(_Model):
@@ -901,7 +922,7 @@ def _check_paths(params: dict, data_dir: Path, problems: list[ParamProblem]) -> 
             spec["path"] = _confine(spec["path"], data_dir, data_roots, ("inputs", name, "path"), problems, allowed)
         specs[name] = spec
     params["inputs"] = specs
-    for key in ("responses", "sample", "district_crime"):
+    for key in ("responses", "sample", "gazetteer", "district_crime"):
         if params["survey"].get(key):
             params["survey"][key] = _confine(params["survey"][key], data_dir, data_roots, ("survey", key),
                                              problems, allowed)

@@ -735,3 +735,29 @@ def test_reports_load_nothing_from_the_internet(muldenau_run):
     for report in REPORTS:
         page = (muldenau_run.commune_dir / report).read_text(encoding="utf-8")
         assert not re.findall(r'(?:src|href)="https?://', page), report
+
+
+def test_places_of_discomfort_one_count_in_both_reports(muldenau_run):
+    """Issue 9, item 8: the free-text places are counted once (kit.gazetteer), under the
+    disclosure policy, and stage 1 shows the same counts as stage 2's result file; the
+    review list of doubtful answers is never written under output/."""
+    min_cell = load_params(muldenau_run.params_file)["privacy"]["min_cell"]
+    results = muldenau_run.commune_dir / "results"
+    places = pd.read_csv(results / "survey_places_mentions.csv", dtype={"key": str, "district_id": str})
+    shown = places.loc[~places["suppressed"], "mentions"]
+    assert shown.notna().all() and (shown >= min_cell).all(), places
+    assert places.loc[places["suppressed"], "mentions"].isna().all()
+    assert {"place", "district", "answers"} <= set(places["level"])
+    named = places[(places["level"] == "place") & ~places["suppressed"]]
+    assert len(named) >= 3
+    # stage 1's places table: the same number beside every place
+    profile = (muldenau_run.commune_dir / "1_profile.html").read_text(encoding="utf-8")
+    head, rows = next((h, rows) for _, h, rows in _kit_tables(profile) if "Ort" in h and "Nennungen" in h)
+    in_profile = {r[head.index("Ort")]: r[head.index("Nennungen")] for r in rows}
+    for _, r in places[places["level"] == "place"].iterrows():
+        assert in_profile[r["name"]] == ("–" if r["suppressed"] else str(int(r["mentions"]))), (r["name"], in_profile)
+    survey = visible_text((muldenau_run.commune_dir / "2_survey.html").read_text(encoding="utf-8"))
+    top = named.sort_values(["mentions", "name"], ascending=[False, True]).iloc[0]
+    assert f"Am häufigsten genannt werden {top['name']} ({int(top['mentions'])} Befragte)" in survey
+    assert "Ortsverzeichnis" in survey and "Ortsverzeichnis" in visible_text(profile)
+    assert not [p for p in muldenau_run.output_dir.rglob("*") if "pruef" in p.name.lower()]

@@ -62,6 +62,10 @@ class ProfileResult:
     benchmarks: pd.DataFrame | None = None
     benchmark_info: bench.BenchmarkInfo | None = None
     population_benchmarks: pd.DataFrame | None = None
+    # survey mentions of the places of discomfort, counted as in stage 2 (kit.survey.places), and a
+    # German note when the survey could not be read
+    place_mentions: object | None = None
+    place_mentions_note: str | None = None
 
     def latest_pks_year(self, key: str) -> int | None:
         years = self.pks.loc[(self.pks["indicator"] == "pks_cases") & (self.pks["subject"] == key), "year"]
@@ -151,7 +155,18 @@ def compute_profile(inputs: ProfileInputs) -> ProfileResult:
         pmk_types=pks_mod.pmk_by_area_and_type(inputs["pmk"]) if inputs["pmk"] is not None else None,
         benchmarks=benchmarks, benchmark_info=benchmark_info,
         population_benchmarks=bench.population_benchmarks(totals, params["ags"]),
+        **_place_mentions(params, inputs),
     )
+
+
+def _place_mentions(params: dict, inputs: ProfileInputs) -> dict:
+    """The places' survey mentions by the one method of kit.survey.places (stage 2 counts the same)."""
+    if inputs["places"] is None or not params.get("survey"):
+        return {}
+    from kit.survey.places import profile_place_mentions
+
+    result, note = profile_place_mentions(params, inputs.district_names)
+    return {"place_mentions": result, "place_mentions_note": note}
 
 
 def _row(indicators: pd.DataFrame, indicator: str, subject: str = "", district: str = "") -> pd.Series | None:

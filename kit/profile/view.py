@@ -374,8 +374,21 @@ def show_districts(result: ProfileResult, inputs: ProfileInputs) -> None:
         p["nr"] = range(1, len(p) + 1)  # the numbers beside the places on the map
         cols = {"nr": ("Nr.", None), "name": ("Ort", None), "category": ("Art", None), "Stadtteil": ("Stadtteil", None),
                 "source": ("Quelle", None)}
-        if "mentions" in p.columns:
-            cols["mentions"] = ("Nennungen", fmt_int)
+        counted = result.place_mentions  # survey mentions by the one method of stage 2 (kit.survey.places)
+        if counted is not None:
+            from kit.survey.view_places import method_text
+
+            p["mentions"] = p["place_id"].astype(str).map(counted.places.set_index("place_id")["mentions"])
+            cols["mentions"] = ("Nennungen", lambda v: DASH if pd.isna(v) else fmt_int(v))
+            show_md(method_text(counted.threshold, stage="profile") + f" „{DASH}“: nicht ausgewiesen.")
+        elif "mentions" in p.columns:  # no survey: the commune's own counts, small ones hidden all the same
+            from kit.disclosure import policy_from_params
+
+            policy = policy_from_params(inputs.params)
+            p["mentions"] = [pd.NA if pd.isna(v) else policy.count_or_na(v) for v in p["mentions"]]
+            cols["mentions"] = ("Nennungen (Angabe der Kommune)", lambda v: DASH if pd.isna(v) else fmt_int(v))
+        if result.place_mentions_note:
+            show_note(result.place_mentions_note)
         show_table(p, cols, caption="Orte des Unwohlseins")
 
 

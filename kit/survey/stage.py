@@ -50,6 +50,7 @@ from kit.survey.findings import survey_findings
 from kit.survey.response_benchmark import response_rate_benchmark
 from kit.survey.waves import WavesResult, compare_previous_wave
 from kit.survey.design import BoundDesign, bind_design
+from kit.survey.places import RESULT_NAME as PLACES_RESULT, PlacesResult, survey_places
 from kit.survey.estimates import _frame as _tidy_frame
 
 # Subgroups every question is broken down by (derived columns of the cleaning step,
@@ -105,6 +106,7 @@ class PublicSurveyResult(_PolicyThresholds):
     benchmarks: pd.DataFrame | None = None  # key indicators beside published references (kit.survey.benchmarks)
     drivers: DriversResult | None = None  # what goes with feeling unsafe at night (kit.survey.drivers)
     findings: pd.DataFrame | None = None  # 'Das Wichtigste in Kürze' as numbers (kit.survey.findings)
+    places: "PlacesResult | None" = None  # free-text mentions per place and district (kit.survey.places)
     waves: WavesResult | None = None  # comparison with an earlier wave (kit.survey.waves)
     dark_figure: pd.DataFrame | None = None  # survey victimisation vs PKS (kit.survey.dark_figure)
     crime_fear: object | None = None  # kit.survey.crime_fear.CrimeFearResult (crime vs feeling of safety)
@@ -481,8 +483,14 @@ def compute_survey(params: dict, store: ResultStore) -> SurveyResult:
     text_item = survey.get("free_text_item")
     if text_item and text_item in data.columns:
         topics = dict(survey.get("free_text_topics") or {})
-        topics.update({name: [name] for name in districts.values()})
+        # districts and named places are counted once, by the gazetteer (kit.survey.places), not as keywords
         free = free_text_summary(data[text_item], topics, policy=policy)
+    places = survey_places(data, params, districts, policy)  # gazetteer matching (kit.gazetteer)
+    places_spec = (params.get("inputs") or {}).get("places")
+    if places is not None and places_spec:
+        hashes[str(places_spec["path"])] = file_sha256(places_spec["path"])
+    if places is not None and survey.get("gazetteer"):
+        hashes[str(survey["gazetteer"])] = file_sha256(survey["gazetteer"])
 
     tests, test_notes = _night_safety_test(data, weights, codebook, breakdowns, design)
     notes += test_notes
@@ -498,6 +506,7 @@ def compute_survey(params: dict, store: ResultStore) -> SurveyResult:
         notes=notes, night_item=(codebook.role_item("night_safety").id
                                  if codebook.role_item("night_safety") is not None else None),
         breakdowns={name: col for name, col in breakdowns.items()})
+    public.places = places[0] if places is not None else None
     public.design = design.describe()
     public.benchmarks = compare_with_benchmarks(key, conf=conf)
     model = drivers(data, weights, codebook, policy, districts=districts, confidence=conf, design=design)
@@ -556,6 +565,8 @@ def write_survey(public: PublicSurveyResult, store: ResultStore) -> None:
         store.write_table("survey_response_rates", public.response)
     if public.free_text is not None:
         store.write_table("survey_free_text_topics", public.free_text)
+    if public.places is not None:
+        store.write_table(PLACES_RESULT, public.places.table())
     if public.scales is not None:
         store.write_table("survey_scales", public.scales)
     store.write_table("key_indicators_survey", public.key_indicators)
