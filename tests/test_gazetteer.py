@@ -354,3 +354,35 @@ def test_place_counts_publish_no_small_number(gaz):
     assert a.loc["unmatched", "suppressed"] and a["suppressed"].sum() >= 2  # total - matched = the 3 others
     cells = " ".join(str(v) for v in table.to_numpy().ravel())
     assert not any(a in cells for a in answers)  # the answers themselves are never in the result
+
+
+# ---------------------------------------------------------------------------
+# the review list stays private
+# ---------------------------------------------------------------------------
+
+def _stub_result(tmp_path, review_dir):
+    from types import SimpleNamespace
+
+    params = {"commune_id": "testort", "params_file": "testort.yaml", "data_dir": str(tmp_path / "data"),
+              "inputs": {"places": None},
+              "survey": {"free_text_item": "Q12", "place_matching": {"review_dir": review_dir}}}
+    data = pd.DataFrame({"Q12": ANSWERS})
+    return SimpleNamespace(params=params, clean=SimpleNamespace(data=data), districts=DISTRICTS,
+                           policy=DisclosurePolicy())
+
+
+def test_review_list_is_written_only_outside_the_output_folder(tmp_path):
+    from kit.errors import ParamsError
+    from kit.survey.places import save_review_list
+
+    out = tmp_path / "output"
+    with pytest.raises(ParamsError, match="außerhalb"):
+        save_review_list(_stub_result(tmp_path, str(out / "private")), out)
+    with pytest.raises(ParamsError, match="review_dir"):
+        save_review_list(_stub_result(tmp_path, None), out)
+    path = save_review_list(_stub_result(tmp_path, "pruefung"), out)
+    assert path.parent == (tmp_path / "data" / "pruefung").resolve() and not out.exists()
+    review = pd.read_csv(path, sep=";", encoding="utf-8-sig")
+    # without the places table only districts are known: the place answers are doubtful or unmatched
+    assert "überall, wo es dunkel ist" in set(review["Antwort"])
+    assert "in der Weststadt nachts" not in set(review["Antwort"])  # matched to its district
