@@ -228,8 +228,8 @@ def intervals_text(params: dict, survey_done: bool) -> str:
              "einschließen würden."]
     if survey_done:
         parts.append(f"Für Anteile der Befragung sind das {INTERVAL_DE.get(interval, 'Intervalle auf der effektiven Fallzahl')}; "
-                     "Unterschiede zwischen Gruppen (z. B. Frauen und Männer) prüft der Rao-Scott-Test, der den "
-                     "Designeffekt der Gewichtung berücksichtigt.")
+                     "Unterschiede zwischen Gruppen (z. B. Frauen und Männer) prüft der Rao-Scott-Test, der die "
+                     "Designeffekte von Stichprobenplan und Gewichtung berücksichtigt.")
     parts.append("Für Fallzahlen der Polizeilichen Kriminalstatistik und Häufigkeitszahlen gelten Poisson-Bereiche. "
                  "Ein Wert heißt nur dann „höher“ oder „niedriger“ als ein Vergleichswert, wenn sein Bereich den "
                  "Vergleichswert nicht einschließt. Ein solcher Unterschied sagt nichts darüber, wie wichtig er ist; "
