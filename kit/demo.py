@@ -1629,8 +1629,9 @@ def ensure_demo_data(params: dict) -> None:
     if not params.get("demo"):
         return
     data_dir = Path(params["data_dir"])
-    if data_dir.exists() and any(data_dir.iterdir()):
-        return
+    if params["commune_id"] in SPECS and data_dir.is_dir() and all(
+            (data_dir / name).exists() for name in input_files(params["commune_id"]).values()):
+        return  # complete (a folder from an older generator lacking newer files is regenerated)
     if params["commune_id"] not in SPECS:
         raise KitError(f"Parameterdatei {params['params_file']}: 'demo: true', aber '{params['commune_id']}' ist "
                        f"keine Demo-Kommune (verfügbar: {', '.join(SPECS)}).")
@@ -1642,12 +1643,16 @@ def ensure_demo_data(params: dict) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f".{data_dir.name}-", dir=data_dir.parent))
     try:
         generate_commune(SPECS[params["commune_id"]], staging, DEFAULT_SEED, load_codebook_yaml())
-        if data_dir.exists() and not any(data_dir.iterdir()):
-            data_dir.rmdir()
+        old = None
+        if data_dir.exists():  # incomplete: moved aside, removed once the new folder is in place
+            old = Path(tempfile.mkdtemp(prefix=f".{data_dir.name}-old-", dir=data_dir.parent))
+            os.rename(data_dir, old / data_dir.name)
         try:
             os.rename(staging, data_dir)
         except OSError:
             if not (data_dir.exists() and any(data_dir.iterdir())):
                 raise  # not a concurrent generation that finished first
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
