@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -167,7 +168,7 @@ def test_kit_error_in_notebook_shows_its_german_message(tmp_path, monkeypatch):
     record = json.loads(error_file(out, "muldenau", "profile").read_text(encoding="utf-8"))
     assert record == {"message": expected, "kind": "input"}
     page, status_json = _shown(out)
-    assert "Zeile 7, Spalte &#x27;count&#x27;: Wert &#x27;-3&#x27;" in page
+    assert "Zeile 7, Spalte 'count': Wert '-3'" in html.unescape(page)
     assert json.loads(status_json)["stages"][0]["message"] == expected
     for text in (page, status_json, "\n".join(log)):
         assert not technical_leftovers(text), technical_leftovers(text)

@@ -277,10 +277,10 @@ def test_demo_combined_gaps_feed_the_gap_measure(demo, commune):
     d = demo[commune]
     rules = pd.read_csv(d["store"].path("recommendation_rules", ".csv"))
     measures = pd.read_csv(d["store"].path("recommendations", ".csv")).set_index("measure_id")
-    row = one(rules, measure_id="praeventionslücken", indicator="survey.prevention_gaps")
+    row = one(rules, measure_id="praeventionsluecken", indicator="survey.prevention_gaps")
     n_gaps = int((d["gaps"].table["status"] == "gap").sum())
     assert row["value"] == n_gaps and bool(row["met"]) == (n_gaps >= 1)
-    assert bool(measures.loc["praeventionslücken", "triggered"]) == (n_gaps >= 1 or G.gap_count(d["result"].gaps) >= 1)
+    assert bool(measures.loc["praeventionsluecken", "triggered"]) == (n_gaps >= 1 or G.gap_count(d["result"].gaps) >= 1)
 
 
 @pytest.mark.parametrize("commune", COMMUNES)

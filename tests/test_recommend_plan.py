@@ -434,7 +434,10 @@ def _collect(monkeypatch):
     from IPython import display
 
     got = []
+    from kit.figures import reset_figure_numbers
+
     monkeypatch.setattr(display, "display", lambda *objs, **kw: got.extend(objs))
+    reset_figure_numbers()  # as every report starts (earlier tests in the session drew figures)
     return got
 
 
