@@ -327,3 +327,37 @@ def test_ops_are_the_documented_comparisons():
     assert set(OPS) == set(MEANING)
     for name, fn in OPS.items():
         assert [fn(a, b) for a, b in ((1, 2), (2, 2), (3, 2))] == [MEANING[name](a, b) for a, b in ((1, 2), (2, 2), (3, 2))]
+
+
+def test_rules_appendix_is_split_by_decision_without_losing_or_splitting_a_measure(monkeypatch):
+    """57 rules in one table read like a record list: the appendix shows one table per decision
+    (recommended, undecided, not recommended), at most RULES_PER_TABLE rows each, a measure's rules
+    kept together, and every rule exactly once."""
+    from hypothesis import given, settings, strategies as st
+
+    import kit.recommend.view as view
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.tuples(st.sampled_from(["ja", "nein", "nicht entscheidbar (1 von 2 Befunden liegen nicht vor)"]),
+                              st.integers(1, 12)), min_size=1, max_size=30))
+    def check(measures):
+        rows = []
+        for i, (decision, n_rules) in enumerate(measures):
+            for k in range(n_rules):
+                rows.append({"measure": f"M{i}" if k == 0 else "", "decision": decision if k == 0 else "",
+                             "finding": f"B{i}.{k}", "value": "1", "rule": "x", "met": "ja"})
+        table = pd.DataFrame(rows)
+        monkeypatch.setattr(view, "rules_table", lambda result: table)
+        parts = view.rule_groups(None)
+        seen = pd.concat([p for _, p in parts])
+        assert sorted(seen["finding"]) == sorted(table["finding"])  # every rule once
+        order = [title.split(" (Teil")[0] for title, _ in parts]
+        expected = [t for key, t in view.RULE_GROUPS
+                    if any((d if d in ("ja", "nein") else "offen") == key for d, _ in measures)]
+        assert list(dict.fromkeys(order)) == expected
+        for _, part in parts:
+            assert part["measure"].iloc[0] != ""  # a part starts with a measure's first rule
+            sizes = part["measure"].ne("").cumsum().value_counts()
+            assert len(part) <= view.RULES_PER_TABLE or len(sizes) == 1
+
+    check()

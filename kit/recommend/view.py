@@ -268,12 +268,50 @@ def rules_table(result: Recommendations) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["measure", "decision", "finding", "value", "rule", "met"])
 
 
+RULE_GROUPS = (("ja", "Maßnahmen, die die Regeln empfehlen"),
+               ("offen", "Maßnahmen, über die die Regeln nicht entscheiden können"),
+               ("nein", "Maßnahmen, die die Regeln nicht empfehlen"))
+RULES_PER_TABLE = 40  # a longer table is split (readable in print; no table looks like a record list)
+
+
+def rule_groups(result: Recommendations) -> list[tuple[str, pd.DataFrame]]:
+    """The rules table split by the decision on the measure (recommended, undecided, not
+    recommended), each part at most RULES_PER_TABLE rows and never splitting one measure's rules
+    unless the measure alone has more."""
+    table = rules_table(result)
+    measure_of_row = table["measure"].replace("", pd.NA).ffill()
+    decision_of_row = table["decision"].replace("", pd.NA).ffill().fillna("")
+    kind = decision_of_row.map(lambda d: d if d in ("ja", "nein") else "offen")
+    parts = []
+    for key, title in RULE_GROUPS:
+        part = table[kind == key]
+        if part.empty:
+            continue
+        chunks, current, size = [], [], 0
+        for _, block in part.groupby(measure_of_row[kind == key], sort=False):
+            if current and size + len(block) > RULES_PER_TABLE:
+                chunks.append(pd.concat(current))
+                current, size = [], 0
+            current.append(block)
+            size += len(block)
+        chunks.append(pd.concat(current))
+        for i, chunk in enumerate(chunks, 1):
+            suffix = f" (Teil {i} von {len(chunks)})" if len(chunks) > 1 else ""
+            parts.append((title + suffix, chunk))
+    return parts
+
+
 def show_rules(result: Recommendations) -> None:
-    """Every rule that was checked, recommended or not."""
-    show_table(rules_table(result), {
-        "measure": ("Maßnahme", None), "decision": ("Empfohlen", None), "finding": ("Befund", None),
-        "value": ("Wert", None), "rule": ("Schwelle", None), "met": ("erfüllt", None),
-    }, caption="Alle geprüften Regeln: je Maßnahme der Befund, sein Wert, die Schwelle und ob sie erfüllt ist")
+    """Every rule that was checked, recommended or not, in one table per decision."""
+    show_md("Die folgenden Tabellen zeigen für jede Maßnahme des Katalogs, welche Befunde geprüft wurden, "
+            "welchen Wert sie haben, welche Schwelle gilt und ob sie erreicht ist – getrennt nach empfohlenen, "
+            "offenen und nicht empfohlenen Maßnahmen.")
+    for title, part in rule_groups(result):
+        show_table(part, {
+            "measure": ("Maßnahme", None), "decision": ("Empfohlen", None), "finding": ("Befund", None),
+            "value": ("Wert", None), "rule": ("Schwelle", None), "met": ("erfüllt", None),
+        }, caption=f"Geprüfte Regeln – {title}: je Maßnahme der Befund, sein Wert, die Schwelle und ob sie "
+                   "erfüllt ist")
 
 
 def _items(cell) -> list[str]:
