@@ -1629,9 +1629,10 @@ def ensure_demo_data(params: dict) -> None:
     if not params.get("demo"):
         return
     data_dir = Path(params["data_dir"])
-    if params["commune_id"] in SPECS and data_dir.is_dir() and all(
-            (data_dir / name).exists() for name in input_files(params["commune_id"]).values()):
-        return  # complete (a folder from an older generator lacking newer files is regenerated)
+    if data_dir.is_dir() and any(data_dir.iterdir()):
+        # present: used as it is. A missing file is reported by the stage that needs it, never
+        # silently generated (`python -m kit demo` regenerates the demo data on purpose).
+        return
     if params["commune_id"] not in SPECS:
         raise KitError(f"Parameterdatei {params['params_file']}: 'demo: true', aber '{params['commune_id']}' ist "
                        f"keine Demo-Kommune (verfügbar: {', '.join(SPECS)}).")
@@ -1643,16 +1644,12 @@ def ensure_demo_data(params: dict) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f".{data_dir.name}-", dir=data_dir.parent))
     try:
         generate_commune(SPECS[params["commune_id"]], staging, DEFAULT_SEED, load_codebook_yaml())
-        old = None
-        if data_dir.exists():  # incomplete: moved aside, removed once the new folder is in place
-            old = Path(tempfile.mkdtemp(prefix=f".{data_dir.name}-old-", dir=data_dir.parent))
-            os.rename(data_dir, old / data_dir.name)
+        if data_dir.exists() and not any(data_dir.iterdir()):
+            data_dir.rmdir()
         try:
             os.rename(staging, data_dir)
         except OSError:
             if not (data_dir.exists() and any(data_dir.iterdir())):
                 raise  # not a concurrent generation that finished first
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

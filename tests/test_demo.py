@@ -454,23 +454,18 @@ def test_stage_notebook_generates_missing_demo_data(tmp_path):
     load_profile_inputs(ctx.params)  # the generated files pass validation
 
 
-def test_incomplete_demo_folder_is_regenerated(tmp_path):
-    """A demo folder from an older generator (a newer input file missing, e.g. an earlier survey
-    wave) is replaced by a complete one; a complete folder is left alone."""
+
+def test_incomplete_demo_folder_is_not_filled_in(tmp_path):
+    """A demo folder with a file missing stays as it is (the stage that needs the file names it);
+    only a missing or empty folder is generated."""
     from kit.demo import ensure_demo_data
 
     data_dir = tmp_path / "elsterhain"
     params = {"demo": True, "data_dir": str(data_dir), "commune_id": "elsterhain", "params_file": "x.yaml"}
     ensure_demo_data(params)
     names = input_files("elsterhain")
-    victim = data_dir / names["residents"]
-    victim.unlink()
-    marker = data_dir / names["pks"]
-    marker.write_text("alt", encoding="utf-8")
+    assert all((data_dir / n).exists() for n in names.values())
+    (data_dir / names["residents"]).unlink()
     ensure_demo_data(params)
-    assert victim.exists() and marker.read_text(encoding="utf-8") != "alt"
+    assert not (data_dir / names["residents"]).exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["elsterhain"]
-    # complete: untouched
-    marker.write_text("behalten", encoding="utf-8")
-    ensure_demo_data(params)
-    assert marker.read_text(encoding="utf-8") == "behalten"
