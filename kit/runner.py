@@ -237,8 +237,21 @@ def invalidate_stages(commune_dir: Path, stages: list[str], keep_notebook: str |
     return removed
 
 
+# Stage 3 compares a commune with the other communes of the batch (rank and median triggers, the
+# comparison chart, the SWOT's batch median), so the batch runs in two phases: stages 1 and 2 of
+# every commune, then stage 3 and the Lagebericht of every commune. The result no longer depends on
+# which worker finished first.
+CROSS_COMMUNE_STAGES = ("recommend",)
+
+
 def run_commune(params_file: str | Path, output_dir: str | Path, force: bool = False,
-                log=print) -> CommuneStatus:
+                log=print, stages: tuple[str, ...] | None = None,
+                carry: CommuneStatus | None = None) -> CommuneStatus:
+    """Run the stages of one commune. ``stages``: only these (the others stay "ausstehend", or as
+    ``carry`` — the status of an earlier phase of the same batch — has them). Without ``stages``
+    every stage runs, as for a single commune."""
+    if carry is not None:
+        return _continue_commune(Path(params_file), Path(output_dir).resolve(), carry, stages or STAGE_IDS, log)
     params_file = Path(params_file)
     output_dir = Path(output_dir).resolve()
     status = CommuneStatus(commune_id=params_file.stem, params_file=str(params_file))
@@ -272,13 +285,37 @@ def run_commune(params_file: str | Path, output_dir: str | Path, force: bool = F
         log(f"  {status.name}: unverändert, übersprungen")
         return _status_from_dict(previous)
 
-    parameters = {"commune_id": status.commune_id, "params_file": str(params_file.resolve()),
-                  "output_dir": str(output_dir)}
     # status.json first says "ausstehend" for every stage, so while (or if) this run stops
     # half-way, no report or result of the previous run is taken for current
     _write_status(output_dir, status)
+    return _run_stages(params_file, output_dir, params, status, stages or STAGE_IDS, log)
+
+
+def _continue_commune(params_file: Path, output_dir: Path, status: CommuneStatus, stages, log) -> CommuneStatus:
+    """A later phase of a batch for a commune whose earlier stages ran in an earlier phase."""
+    if not status.fingerprint:  # params unreadable in the first phase: already recorded
+        return status
+    try:
+        params = load_params(params_file)
+    except Exception as exc:  # noqa: BLE001 - params changed between the phases
+        fail = failure(exc)
+        for st in status.stages:
+            if st.stage in stages:
+                st.status, st.message = "übersprungen", "Parameter fehlerhaft: " + _first_line(fail.message)
+        _write_status(output_dir, status)
+        return status
+    return _run_stages(params_file, output_dir, params, status, stages, log)
+
+
+def _run_stages(params_file: Path, output_dir: Path, params: dict, status: CommuneStatus, stages, log) -> CommuneStatus:
+    commune_dir = output_dir / status.commune_id
+    parameters = {"commune_id": status.commune_id, "params_file": str(params_file.resolve()),
+                  "output_dir": str(output_dir)}
     failed, removed = False, set()
     for i, ((stage, nb_name, title), st) in enumerate(zip(STAGES, status.stages)):
+        if stage not in stages:
+            failed = failed or st.status in ("fehlgeschlagen", "übersprungen")
+            continue
         if failed:
             st.status = "übersprungen"
             st.message = "vorherige Stufe fehlgeschlagen" + (REMOVED_NOTE if stage in removed else "")
@@ -308,7 +345,7 @@ def run_commune(params_file: str | Path, output_dir: str | Path, force: bool = F
         st.seconds = round(time.perf_counter() - start, 1)
         first_line = _first_line(st.message)
         log(f"  {status.name} · {title}: {st.status} ({str(st.seconds).replace('.', ',')} s){' – ' + first_line if first_line else ''}")
-    if status.ok:
+    if status.ok:  # every stage done (none still "ausstehend" for a later phase)
         _write_status(output_dir, status)  # the Lagebericht reads the stages' states
         make_lagebericht(status, params, output_dir, commune_dir, log)
     _write_status(output_dir, status)
@@ -367,8 +404,31 @@ def _write_status(output_dir: Path, status: CommuneStatus) -> None:
 
 
 def _run_one(args):
-    params_file, output_dir, force = args
-    return run_commune(params_file, output_dir, force=force, log=lambda m: print(m, flush=True))
+    params_file, output_dir, force, stages, carry = args
+    return run_commune(params_file, output_dir, force=force, log=lambda m: print(m, flush=True),
+                       stages=stages, carry=carry)
+
+
+def _phase(tasks: list[tuple], output_dir: Path, jobs: int, done_words: str) -> list[CommuneStatus]:
+    """Run one phase over all communes (in parallel processes when jobs > 1); a crashed worker
+    is recorded for its commune and never stops the batch."""
+    total = len(tasks)
+    results: list[CommuneStatus] = []
+    if jobs <= 1 or total <= 1:
+        for i, task in enumerate(tasks, 1):
+            results.append(_run_one(task))
+            print(f"[{i}/{total}] {results[-1].name or results[-1].commune_id}: {done_words}", flush=True)
+        return results
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(_run_one, t): t for t in tasks}
+        for i, fut in enumerate(as_completed(futures), 1):
+            try:
+                res = fut.result()
+            except Exception as exc:  # noqa: BLE001 - a crashed worker must not stop the batch
+                res = _crashed(Path(futures[fut][0]).stem, output_dir, exc)
+            results.append(res)
+            print(f"[{i}/{total}] {res.name or res.commune_id}: {done_words}", flush=True)
+    return results
 
 
 def run_batch(params_files: list[Path], output_dir: str | Path, jobs: int = 2,
@@ -377,22 +437,27 @@ def run_batch(params_files: list[Path], output_dir: str | Path, jobs: int = 2,
     output_dir.mkdir(parents=True, exist_ok=True)
     total = len(params_files)
     print(f"Sicherheitsanalyse: {total} Kommune(n), {len(STAGES)} Stufen, {jobs} parallel", flush=True)
-    results: list[CommuneStatus] = []
-    tasks = [(str(p), str(output_dir), force) for p in params_files]
-    if jobs <= 1 or total <= 1:
-        for i, task in enumerate(tasks, 1):
-            results.append(_run_one(task))
-            print(f"[{i}/{total}] {results[-1].name or results[-1].commune_id} abgeschlossen", flush=True)
+    first = tuple(s for s in STAGE_IDS if s not in CROSS_COMMUNE_STAGES)
+    if total <= 1:
+        tasks = [(str(p), str(output_dir), force, None, None) for p in params_files]
+        results = _phase(tasks, output_dir, jobs, "abgeschlossen")
     else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(_run_one, t): t for t in tasks}
-            for i, fut in enumerate(as_completed(futures), 1):
-                try:
-                    res = fut.result()
-                except Exception as exc:  # noqa: BLE001 - a crashed worker must not stop the batch
-                    res = _crashed(Path(futures[fut][0]).stem, output_dir, exc)
-                results.append(res)
-                print(f"[{i}/{total}] {res.name or res.commune_id} abgeschlossen", flush=True)
+        print("Teil 1: Gebietsprofil und Bürgerbefragung jeder Kommune", flush=True)
+        tasks = [(str(p), str(output_dir), force, first, None) for p in params_files]
+        phase1 = _phase(tasks, output_dir, jobs, "Gebietsprofil und Bürgerbefragung abgeschlossen")
+        # communes skipped as unchanged keep their stage 3, unless another commune of the batch was
+        # rerun: its new results change the comparisons of every commune
+        rerun = [r for r in phase1 if any(st.status == "ausstehend" for st in r.stages)]
+        if rerun:
+            print("Teil 2: Handlungsempfehlungen und Lagebericht jeder Kommune (mit dem Vergleich aller "
+                  "Kommunen)", flush=True)
+        second = []
+        for r in phase1:
+            if not rerun or not r.fingerprint:
+                continue
+            second.append((r.params_file, str(output_dir), force, CROSS_COMMUNE_STAGES, r))
+        done = {r.commune_id: r for r in _phase(second, output_dir, jobs, "abgeschlossen")} if second else {}
+        results = [done.get(r.commune_id, r) for r in phase1]
     results.sort(key=lambda s: s.commune_id)
     write_index(output_dir, results)
     return results
