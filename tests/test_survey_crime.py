@@ -379,8 +379,9 @@ def test_stage_writes_the_results(muldenau):
     assert list(dark["offence"]) == ["theft", "bicycle", "burglary", "damage", "assault"]
     assert dark["pks_cases"].notna().all() and (dark["pks_year"] == 2024).all()
     rel = store.read_table("survey_crime_fear")
-    assert set(rel["level"]) == {"district", "commune"}
-    assert (rel["verdict"] == "too_few").all()  # 5 districts, 1 commune: below min_units 8
+    # the commune-level relation needs every commune's stage 2: it is stage 3's (kit.recommend.action)
+    assert set(rel["level"]) == {"district"}
+    assert (rel["verdict"] == "too_few").all()  # 5 districts: below min_units 8
     assert rel["rho"].isna().all()
     assert store.read_table("survey_disorder_groups")["battery"].tolist() == ["Q04", "Q10"]
     assert store.exists("survey_crime_fear_commune")
@@ -439,3 +440,34 @@ def test_report_sections_read_without_nan(muldenau):
         assert "in einer der beiden Gruppen nicht ausweisen" in text
     nb = (REPO_ROOT / "notebooks" / "2_survey.ipynb").read_text(encoding="utf-8")
     assert "## Kriminalität und Sicherheitsgefühl" in nb and "## Dunkelfeld und Anzeigeverhalten" in nb
+
+
+def test_stage3_relates_crime_and_insecurity_across_all_communes_of_the_folder(tmp_path):
+    """Stage 3 reads the row every commune's stage 2 published (after all of them ran) and relates
+    HZ and insecurity over all of them, from any commune's point of view the same relation."""
+    from kit.recommend.action import _crime_fear_across_communes
+    from kit.results import ResultStore
+    from kit.survey.crime_fear import COMMUNE_FILE
+
+    rng = np.random.default_rng(3)
+    ids = [f"k{i:02d}" for i in range(10)]
+    hz = rng.uniform(3000, 9000, len(ids))
+    unsafe = 0.1 + hz / 9000 * 0.3  # planted: strictly increasing with HZ
+    for cid, h, u in zip(ids, hz, unsafe):
+        row = pd.DataFrame([{"commune_id": cid, "name": cid.upper(), "category": "Straftaten insgesamt",
+                             "year": 2024, "hz": h, "cases": h / 10, "population": 10000.0, "unsafe": u,
+                             "unsafe_lower": u - 0.03, "unsafe_upper": u + 0.03}])
+        ResultStore(tmp_path, cid, stage="survey").write_table(COMMUNE_FILE, row)
+    params = {"survey": {"confidence": 0.95, "crime_fear": {"min_units": 8}}}
+    seen = []
+    for cid in (ids[0], ids[-1]):
+        rel, pts, settings = _crime_fear_across_communes(params, ResultStore(tmp_path, cid, stage="recommend"))
+        assert settings == (0.95, 8)
+        assert rel["n_units"].iloc[0] == 10 and len(pts) == 10
+        seen.append((rel["rho"].iloc[0], rel["verdict"].iloc[0]))
+    assert seen[0] == seen[1]
+    assert seen[0][0] == pytest.approx(stats.spearmanr(hz, unsafe).statistic)
+    assert seen[0][1] == "robust_positive"
+    # a commune without survey results: no relation
+    rel, pts, _ = _crime_fear_across_communes(params, ResultStore(tmp_path, "ohne", stage="recommend"))
+    assert rel is None and pts is None

@@ -31,6 +31,9 @@ class ActionPlan:
     commune_id: str = ""
     titles: dict[str, str] = field(default_factory=dict)
     has_inventory: bool = False
+    crime_fear: pd.DataFrame | None = None  # crime vs. insecurity across the communes (kit.survey.crime_fear)
+    crime_fear_points: pd.DataFrame | None = None
+    crime_fear_settings: tuple[float, int] = (0.95, 8)  # confidence, minimum number of communes
 
 
 def compute_action_plan(params: dict, store: ResultStore, result, catalogue: list[dict] | None = None) -> ActionPlan:
@@ -61,9 +64,27 @@ def compute_action_plan(params: dict, store: ResultStore, result, catalogue: lis
     actors = matching.actor_inventory(catalogue, triggered, profile, inventory, vocab)
     communes = compare.commune_names(store.commune_dir.parent)
     communes.setdefault(commune_id, params.get("name") or commune_id)
+    relation, points, settings = _crime_fear_across_communes(params, store)
     return ActionPlan(plan=plan, swot=swot, comparison=comparison, matches=matches, actors=actors,
                       communes=communes, commune_id=commune_id,
-                      titles={x["id"]: x.get("title", "") for x in catalogue}, has_inventory=inventory is not None)
+                      titles={x["id"]: x.get("title", "") for x in catalogue}, has_inventory=inventory is not None,
+                      crime_fear=relation, crime_fear_points=points, crime_fear_settings=settings)
+
+
+def _crime_fear_across_communes(params: dict, store: ResultStore):
+    """Crime rate vs. share unsafe at night across the communes of the output folder, from the row
+    each commune's stage 2 published (kit.survey.crime_fear). Stage 3 runs after stage 2 of every
+    commune of a batch, so the comparison does not depend on the order the communes ran in."""
+    from kit.survey.crime_fear import COMMUNE_FILE, commune_relation, read_batch
+
+    survey = params.get("survey") or {}
+    conf = float(survey.get("confidence", 0.95))
+    min_units = int((survey.get("crime_fear") or {}).get("min_units", 8))
+    if not store.exists(COMMUNE_FILE):
+        return None, None, (conf, min_units)
+    own = store.read_table(COMMUNE_FILE, dtype={"commune_id": str})
+    relation, points = commune_relation(read_batch(store.commune_dir.parent, own), conf, min_units)
+    return relation, points, (conf, min_units)
 
 
 def write_action_plan(action: ActionPlan, store: ResultStore) -> None:
@@ -74,3 +95,5 @@ def write_action_plan(action: ActionPlan, store: ResultStore) -> None:
     store.write_table("recommendation_comparison", action.comparison)
     store.write_table("recommendation_activity_matching", action.matches)
     store.write_table("recommendation_actors", action.actors)
+    if action.crime_fear is not None:
+        store.write_table("recommendation_crime_fear", action.crime_fear)

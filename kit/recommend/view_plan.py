@@ -383,6 +383,12 @@ def show_comparison(action: ActionPlan) -> None:
         "label": ("Kennzahl", None), "value": (commune, None), "span": ("Spannweite der Kommunen", None),
         "median": ("Median der Kommunen", None), "saxony": ("Sachsen", None)},
         caption=f"Kennzahlen von {commune} im Vergleich")
+    if action.crime_fear is not None and not action.crime_fear.empty:
+        from kit.survey.view_crime import show_commune_relation
+
+        show_md("### Kriminalität und Sicherheitsgefühl im Vergleich der Kommunen")
+        conf, min_units = action.crime_fear_settings
+        show_commune_relation(action.crime_fear, action.crime_fear_points, conf, min_units, show_figure)
 
 
 # ---------------------------------------------------------------------------

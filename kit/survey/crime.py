@@ -24,9 +24,9 @@ from kit.errors import ResultError
 from kit.io import file_sha256
 from kit.results import ResultStore
 from kit.survey.codebook import Codebook
-from kit.survey.crime_fear import (COMMUNE_FILE, CrimeFearResult, battery_comparison, commune_relation, commune_row,
-                                   district_rates, district_relations, night_by_district, read_batch,
-                                   read_district_crime)
+from kit.survey.crime_fear import (COMMUNE_FILE, POINT_COLUMNS, RELATION_COLUMNS, CrimeFearResult,
+                                   battery_comparison, commune_row, district_rates, district_relations,
+                                   night_by_district, read_district_crime)
 from kit.survey.dark_figure import dark_figure
 
 
@@ -62,13 +62,15 @@ def crime_results(params: dict, store: ResultStore, data: pd.DataFrame, weights:
         rel, pts = district_relations(rates, shares, public.districts, conf, min_units)
         relations.append(rel)
         points.append(pts)
+    # this commune's row for the comparison across the communes of a batch; the relation itself
+    # is computed in stage 3, which the runner starts once every commune has finished stage 2
     own = commune_row(store.commune_dir.name, public.name, public.key_indicators, profile)
-    rel, pts = commune_relation(read_batch(store.commune_dir.parent, own), conf, min_units)
-    relations.append(rel)
-    points.append(pts)
     table, gap = battery_comparison(data, weights, codebook, batteries, night, public.policy, conf)
-    result = CrimeFearResult(relations=pd.concat(relations, ignore_index=True),
-                             points=pd.concat(points, ignore_index=True), batteries=table, battery_gap=gap,
+    result = CrimeFearResult(relations=(pd.concat(relations, ignore_index=True) if relations
+                                        else pd.DataFrame(columns=RELATION_COLUMNS)),
+                             points=(pd.concat(points, ignore_index=True) if points
+                                     else pd.DataFrame(columns=POINT_COLUMNS)),
+                             batteries=table, battery_gap=gap,
                              confidence=conf, min_units=min_units, commune=own)
     return dark, result
 

@@ -269,22 +269,12 @@ def show_crime_fear(result) -> None:
             text += (f" {fmt_int(r['excluded_units'])} Stadtteile ohne ausgewiesenen Anteil (zu wenige Antworten) "
                      "fehlen im Vergleich.")
         show_md(text)
-    communes = rel[rel["level"] == "commune"]
-    for _, r in communes.iterrows():
-        if len(districts) and r["verdict"] == "too_few":
-            n = int(r["n_units"])
-            show_md("Ein Vergleich mit anderen Kommunen ist nicht möglich: Ergebnisse liegen für "
-                    f"{fmt_int(n)} {'Kommune' if n == 1 else 'Kommunen'} vor, nötig wären mindestens "
-                    f"{fmt_int(cf.min_units)}.")
-            continue
-        if not len(districts):
-            show_md("Für die Stadtteile liegen keine Fallzahlen der Polizei vor; verglichen werden daher die "
-                    "Kommunen, deren Ergebnisse im selben Ausgabeordner liegen.")
-        pts = cf.points[cf.points["level"] == "commune"]
-        if r["verdict"] != "too_few":
-            _show_fig(crime_fear_figure(pts, r["category"], "commune", conf), result,
-                      "Polizeiliche Kriminalstatistik (Gebietsprofile); eigene Berechnung")
-        show_md(relation_sentence(r, conf, cf.min_units))
+    if not len(districts):
+        show_md("Für die Stadtteile liegen keine Fallzahlen der Polizei vor. Den Vergleich über die Kommunen "
+                "der Auswertung zeigt das Kapitel Handlungsempfehlungen (Vergleich mit anderen Kommunen).")
+    else:
+        show_md("Den Vergleich über die Kommunen der Auswertung zeigt das Kapitel Handlungsempfehlungen "
+                "(Vergleich mit anderen Kommunen).")
 
     show_md("### Verwahrlosung und Unordnung oder Gruppen von Menschen?")
     b = cf.batteries
@@ -327,3 +317,20 @@ def show_crime_fear(result) -> None:
     text += (" Die Fragen sind unterschiedlich formuliert (Problem in der Wohngegend gegenüber persönlicher "
              "Beeinträchtigung); der Vergleich zeigt Tendenzen, keine exakt gleichen Maßstäbe.")
     show_md(text)
+
+
+def show_commune_relation(relation: pd.DataFrame | None, points: pd.DataFrame | None, confidence: float,
+                          min_units: int, show_figure) -> None:
+    """Crime vs. feeling of safety across the communes of the batch (shown in stage 3, which runs
+    once every commune has its survey results). ``show_figure``: the caller's figure display."""
+    if relation is None or relation.empty:
+        return
+    r = relation.iloc[0]
+    show_md("Fühlen sich die Menschen in Kommunen mit mehr erfassten Straftaten unsicherer? Verglichen werden die "
+            "Kommunen dieser Auswertung mit Befragungsergebnissen: die Häufigkeitszahl der Polizeilichen "
+            "Kriminalstatistik und der Anteil derer, die sich nachts in ihrer Wohngegend unsicher fühlen.")
+    if r["verdict"] != "too_few" and points is not None and points[["rate", "unsafe"]].notna().all(axis=1).any():
+        show_figure(crime_fear_figure(points, r["category"], "commune", confidence),
+                    source="Polizeiliche Kriminalstatistik (Gebietsprofile) und Bürgerbefragungen der Kommunen; "
+                           "eigene Berechnung")
+    show_md(relation_sentence(r, confidence, min_units))
