@@ -346,3 +346,21 @@ def test_missing_indicator_is_said_in_plain_words(shipped):
     assert "Nicht prüfbar" in rules_table(result)["met"].str.cat() or "nicht prüfbar" in words
     for bad in ("survey.", "profile.", "measures.yaml", "params", "nan", "NaN", "None"):
         assert bad not in words, bad
+
+
+@pytest.mark.parametrize("n_undecided", [1, 2])
+def test_summary_counts_undecided_measures_in_singular_and_plural(monkeypatch, n_undecided):
+    import kit.recommend.view as view
+
+    measures = [measure(f"m{i}", [{"indicator": "survey.problem_litter", "op": ">=", "threshold": 0.2}])
+                for i in range(n_undecided)]
+    result = rec.recommend(measures, table())  # no findings: every rule undecidable
+    shown = []
+    monkeypatch.setattr(view, "show_md", shown.append)
+    show_summary(result)
+    text = " ".join(shown)
+    if n_undecided == 1:
+        assert "Nicht entschieden werden konnte eine Maßnahme," in text
+        assert "konnten 1 Maßnahmen" not in text
+    else:
+        assert "Nicht entschieden werden konnten 2 Maßnahmen," in text

@@ -238,10 +238,15 @@ def show_summary(result: Recommendations, max_items: int = 5) -> None:
                 if extra else "")
         lines.append(f"**{measure['title']}** – ausgelöst durch {reason.rstrip('.')}{more}.")
     if len(chosen) > max_items:
-        lines.append(f"Dazu {fmt_num(len(chosen) - max_items)} weitere Empfehlungen (siehe unten).")
+        rest = len(chosen) - max_items
+        lines.append("Dazu eine weitere Empfehlung (siehe unten)." if rest == 1 else
+                     f"Dazu {fmt_num(rest)} weitere Empfehlungen (siehe unten).")
     if len(undecided):
-        lines.append(f"Nicht entschieden werden konnten {fmt_num(len(undecided))} Maßnahmen, weil ihre Befunde fehlen "
-                     f"({', '.join(undecided['title'])}); die Tabelle „Alle geprüften Regeln“ nennt die fehlenden Angaben.")
+        n = len(undecided)
+        lines.append((f"Nicht entschieden werden konnte eine Maßnahme, weil ihre Befunde fehlen" if n == 1 else
+                      f"Nicht entschieden werden konnten {fmt_num(n)} Maßnahmen, weil ihre Befunde fehlen")
+                     + f" ({', '.join(undecided['title'])}); der Abschnitt „Alle geprüften Regeln“ nennt die "
+                       "fehlenden Angaben.")
     show_md(text + "\n\n" + "\n".join(f"{i}. {line}" for i, line in enumerate(lines, 1)))
 
 
