@@ -449,3 +449,17 @@ def test_no_section_without_an_earlier_wave(monkeypatch):
     view_waves, out = _collect_view(monkeypatch)
     view_waves.show_waves(SimpleNamespace(waves=None))
     assert out == []
+
+
+def test_wave_finding_sentence_gives_value_interval_and_earlier_value():
+    """'Das Wichtigste in Kürze' states a marked change with the current value, its interval and
+    the earlier wave's value."""
+    from kit.survey.view_waves import change_finding_text
+
+    f = {"label": "fühlt sich nachts unsicher", "value": 0.228, "lower": 0.2, "upper": 0.258,
+         "reference_value": 0.336, "reference_label": "2021", "verdict": "fall"}
+    text = change_finding_text(f).replace("\xa0", " ")
+    assert text.startswith("Fühlt sich nachts unsicher: 22,8 % (95-%-Bereich 20,0–25,8 %) – weniger als bei "
+                           "der Befragung 2021 (33,6 %")
+    f.update(lower=float("nan"), upper=float("nan"))
+    assert "Bereich" not in change_finding_text(f) and "nan" not in change_finding_text(f)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from kit import figures as plots
-from kit.report import fmt_int, fmt_num, fmt_pct, fmt_signed, show_md, show_note, show_table
+from kit.report import fmt_int, fmt_interval, fmt_num, fmt_pct, fmt_signed, show_md, show_note, show_table
 
 MISMATCH_REASONS = {"only_current": "nur in der aktuellen Befragung gestellt",
                     "only_previous": "nur in der früheren Befragung gestellt",
@@ -61,7 +61,9 @@ def change_finding_text(f) -> str:
         label = item_answer_label(item, answer, kind)
     word = "mehr" if f["verdict"] == "rise" else "weniger"
     change = float(f["value"]) - float(f["reference_value"])
-    return (f"{_capital(label)}: {fmt_pct(f['value'])} – {word} als bei der Befragung {f['reference_label']} "
+    interval = (f" (95-%-Bereich {fmt_interval(f['lower'], f['upper'], percent=True)})"
+                if pd.notna(f.get("lower")) and pd.notna(f.get("upper")) else "")
+    return (f"{_capital(label)}: {fmt_pct(f['value'])}{interval} – {word} als bei der Befragung {f['reference_label']} "
             f"({fmt_pct(f['reference_value'])}, {pp(change)}); die Veränderung geht über den Zufall hinaus, "
             "auch unter Berücksichtigung der vielen verglichenen Fragen.")
 
