@@ -69,6 +69,13 @@ class InputError(KitError):
         super().__init__(f"{head} ({len(self.problems)} Fehler):\n" + "\n".join(lines))
 
 
+class MissingFolderError(KitError):
+    """A folder the params read input files from (``allowed_roots``, e.g. ../shared/realdata)
+    does not exist: one German line naming the folder and the params file."""
+
+    kind = "input"
+
+
 class ParamsError(KitError, ValueError):
     """A params file (or codebook, measures catalogue) is missing a key, names an unknown
     key or has a bad value. Also a ValueError, as the builtin it replaces in compute code."""

@@ -45,7 +45,7 @@ PARAMS_DIR = REPO_ROOT / "params"
 DEFAULTS_FILE = PARAMS_DIR / "defaults.yaml"
 
 INPUT_NAMES = ("districts", "residents", "places", "accommodation", "clubs", "owi",
-               "education", "bos", "prevention", "pks", "pmk")
+               "education", "bos", "prevention", "pks", "pmk", "context")
 REQUIRED_INPUTS = ("districts", "residents", "pks")
 YEAR_MIN, YEAR_MAX = 1990, 2100
 MARGINS = ("age_sex", "district", "age_group", "sex")  # kit.survey.weighting.MARGIN_COLUMNS
@@ -131,10 +131,15 @@ class InputSpec(_Model):
     path: RelPath | None = None
     files: Annotated[list[InputFileT], Field(min_length=1, description=(
         "Liste von Dateien, z. B. [{path: pks_2022.csv, year: 2022}, {path: pks_2023.csv, year: 2023}]"))] | None = None
-    format: Annotated[Literal["bka"], Field(description="'bka' (BKA-Tabelle) oder weglassen")] | None = None
+    format: Annotated[Literal["bka", "opendata_dresden", "deutschlandatlas"], Field(description=(
+        "'bka' (BKA-Tabelle), 'opendata_dresden' (Einwohnertabelle des Dresdner Open-Data-Portals), "
+        "'deutschlandatlas' (Kreisdaten des Deutschlandatlas) oder weglassen"))] | None = None
     key: Annotated[TextKey, Field(description="Gemeinde-/Kreisschlüssel der BKA-Tabelle als Text (z. B. \"14612\")")] | None = None
     year: Year | None = None
     sheet: Annotated[int | str, Field(description="Tabellenblatt (Nummer ab 0 oder Name)")] | None = None
+    # kit.profile.realdata.rename_columns: schema column -> column of the file (e.g. OSM polygons: ref, name)
+    columns: Annotated[dict[str, Text], Field(description=(
+        "Zuordnung Spalte des Kits: Spalte der Datei, z. B. {district_id: ref, district_name: name}"))] = {}
 
     @model_validator(mode="after")
     def _path_or_files(self):
@@ -162,6 +167,7 @@ class Inputs(_Model):
     prevention: InputT | None = None
     pks: InputT
     pmk: InputT | None = None
+    context: InputT | None = None  # Kreis indicators (format: deutschlandatlas), kit.profile.realdata
 
 
 class Dominance(_Model):
@@ -199,6 +205,10 @@ class Profile(_Model):
                              Field(description="Zuordnung Straftatenschlüssel: Häufigkeitszahl, z. B. "
                                                "\"892000\": 180 oder \"000000\": {2022: 6594.4}")] = {}
     pks_reference_label: Annotated[str, Field(description="Text (z. B. Sachsen)")] = ""
+    # kit.profile.realdata.district_match: Stadtteile of the residents table without polygon
+    unmatched_districts: Annotated[Literal["error", "report"], Field(description=(
+        "error (Einwohnerzeilen mit Stadtteil-Nr. ohne Polygon sind ein Fehler) oder report (sie werden "
+        "mit Nr. und Namen genannt und zählen in der Gesamtzahl, fehlen aber auf den Karten)"))] = "error"
 
 
 CleaningAction = Literal["set_missing", "drop_case", "stop"]
@@ -485,12 +495,26 @@ class Trigger(_Model):
     rank: Annotated[int, Field(ge=1, description="ganze Zahl ≥ 1 (1 = höchster bzw. niedrigster Wert)")] = 1
     min_communes: Annotated[int, Field(ge=3, description="ganze Zahl ≥ 3")] = 3
     label: Annotated[str, Field(description="Text")] | None = None
+    # kind reference on a survey indicator: the id of its comparison value in
+    # kit/survey/reference_data/survey_benchmarks.csv (column reference), e.g. asskomm_sn
+    reference: Annotated[str, Field(pattern=r"^[\w-]+$", description=(
+        "Kennung des Vergleichswerts (Spalte reference der Referenzwerte der Befragung), z. B. asskomm_sn"))] | None = None
 
     @model_validator(mode="after")
     def _kind_fields(self):
-        if self.kind in ("threshold", "reference") and (self.op is None or self.threshold is None):
+        survey_reference = self.kind == "reference" and self.indicator.startswith("survey.")
+        if survey_reference:
+            if self.op is None or self.reference is None or self.threshold is not None:
+                raise _custom("Auslöser der Art reference für eine Kennzahl der Befragung braucht op und reference "
+                              "(Vergleichswert), aber keinen threshold: es entscheidet der Test gegen den "
+                              "Vergleichswert, z. B. {kind: reference, indicator: survey.knows_police_advice, "
+                              "op: \"<\", reference: asskomm_sn}")
+        elif self.kind in ("threshold", "reference") and (self.op is None or self.threshold is None):
             raise _custom(f"Auslöser der Art {self.kind} braucht op und threshold, z. B. "
                           "{indicator: survey.unsafe_night, op: \">=\", threshold: 0.25}")
+        if self.reference is not None and not survey_reference:
+            raise _custom("reference (Vergleichswert der Befragung) nur bei Auslösern der Art reference für eine "
+                          "Kennzahl der Befragung (survey.…)")
         if self.kind == "flag" and (self.op is not None or self.threshold is not None):
             raise _custom("Auslöser der Art flag (Frühwarnung) ohne op und threshold, z. B. "
                           "{kind: flag, indicator: profile.pks_rise_892000}")
@@ -499,8 +523,10 @@ class Trigger(_Model):
                           "{kind: group_difference, indicator: survey.unsafe_night_women, versus: survey.unsafe_night_men}")
         if self.kind == "batch" and self.op is None:
             raise _custom("Auslöser der Art batch braucht op (> oder >= : höher als die anderen Kommunen)")
-        if self.kind == "reference" and not self.indicator.startswith(("profile.hz_mean_", "profile.hz_ratio_")):
-            raise _custom("Auslöser der Art reference nur für Häufigkeitszahlen (profile.hz_mean_… oder profile.hz_ratio_…)")
+        if self.kind == "reference" and not self.indicator.startswith(("profile.hz_mean_", "profile.hz_ratio_",
+                                                                         "survey.")):
+            raise _custom("Auslöser der Art reference nur für Häufigkeitszahlen (profile.hz_mean_… oder profile.hz_ratio_…) "
+                          "oder Kennzahlen der Befragung mit Vergleichswert (survey.…)")
         return self
 
 
@@ -967,9 +993,30 @@ def load_params(params_file: str | Path, defaults_file: str | Path = DEFAULTS_FI
     _check_paths(params, data_dir, problems)
     if problems:
         raise params_error(problems, "Parameterdatei", docs)
+    _require_roots(params, params_file, data_dir)
     params["data_dir"] = str(data_dir)
     params["params_file"] = str(params_file)
     return params
+
+
+def _require_roots(params: dict, params_file: Path, data_dir: Path) -> None:
+    """The folder that input files are read from (``data_dir`` of a non-demo commune, a folder of
+    ``allowed_roots``, e.g. the real data in ../shared/realdata beside the kit) must exist: one
+    clear German line instead of one missing file per input."""
+    from kit.errors import MissingFolderError
+
+    specs = [s for s in (params.get("inputs") or {}).values() if s]
+    used = [Path(str(s["path"])).resolve() for s in specs if s.get("path")]
+    used += [Path(str(f["path"])).resolve() for s in specs for f in (s.get("files") or [])]
+    roots = [Path(r) for r in params.get("allowed_roots") or []]
+    if not params.get("demo"):  # a demo commune's data folder is generated on first use
+        roots.append(data_dir.resolve())
+    for root in roots:
+        if not root.is_dir() and any(u.is_relative_to(root) for u in used):
+            key = "data_dir" if root == data_dir.resolve() else "allowed_roots"
+            raise MissingFolderError(
+                f"Der Datenordner {root} fehlt ({key} in {params_file.name}): {params.get('name', '')} kann ohne "
+                "ihn nicht ausgewertet werden; diese Daten gehören nicht zum Kit und müssen dort bereitliegen.")
 
 
 def commune_params_files(params_dir: Path = PARAMS_DIR) -> list[Path]:

@@ -323,6 +323,8 @@ _EW_REASONS = {"too_few_years": TREND_MISSING_YEARS, "population_missing": TREND
 def _counts(df: pd.DataFrame) -> pd.DataFrame:
     """Copy with plain dtypes: text as str, count as float."""
     out = df.copy()
+    if "age_group" not in out.columns:  # residents without age groups (e.g. Dresden's open data)
+        out["age_group"] = None
     for col in ("district_id", "age_group", "sex", "nationality"):
         if col in out.columns:
             out[col] = out[col].astype("str").where(out[col].notna(), None)
@@ -343,12 +345,19 @@ def _group_counts(res: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     o65 = res[res["age_group"].isin(AGED_65_PLUS)].groupby(by)["count"].sum()
     out["under18"] = u18.reindex(out.index, fill_value=0.0)
     out["aged65plus"] = o65.reindex(out.index, fill_value=0.0)
+    if not has_age_groups(res):  # unknown, not zero: the shares by age stay NaN
+        out["under18"] = out["aged65plus"] = np.nan
     if "nationality" in res.columns and res["nationality"].notna().any():
         known = res[res["nationality"].notna()]
         out["known_nationality"] = known.groupby(by)["count"].sum().reindex(out.index, fill_value=0.0)
         foreign = known[known["nationality"] == "nichtdeutsch"].groupby(by)["count"].sum()
         out["nongerman"] = foreign.reindex(out.index, fill_value=0.0)
     return out
+
+
+def has_age_groups(residents: pd.DataFrame) -> bool:
+    """Whether the residents table gives age groups (the column is optional in the schema)."""
+    return "age_group" in residents.columns and bool(residents["age_group"].notna().any())
 
 
 def _summarise(res: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -440,7 +449,7 @@ def population_indicators(residents: pd.DataFrame) -> pd.DataFrame:
             rows.append(dict(common, indicator="population", label="Einwohner (Hauptwohnsitz, 31.12.)",
                              unit="Personen", value=r["total"], count=r["total"]))
             for indicator, label, part, base in _POPULATION_SHARES:
-                if part not in counts.columns:
+                if part not in counts.columns or pd.isna(r[part]):  # e.g. no age groups
                     continue
                 rows.append(dict(common, indicator=indicator, label=label, unit="%",
                                  value=rate_per(r[part], r[base], 100), count=r[part], base=r[base]))
@@ -460,6 +469,11 @@ def age_pyramid(residents: pd.DataFrame, year: int | None = None, district_id: s
     res = _counts(residents)
     year = _latest_year(res, year)
     res = res[res["year"] == year]
+    if not has_age_groups(res):  # no age groups: no pyramid (the report says so)
+        out = pd.DataFrame({"age_group": pd.Categorical([], categories=REGISTER_AGE_GROUPS, ordered=True),
+                            "sex": pd.Series([], dtype="str"), "count": pd.array([], dtype="Int64"),
+                            "share_pct": pd.Series([], dtype="float64")})
+        return out
     if district_id is not None:
         if str(district_id) not in set(res["district_id"]):
             raise DataError(f"Stadtteil '{district_id}' kommt im Jahr {year} in den Einwohnerdaten nicht vor.")
@@ -554,6 +568,9 @@ def survey_population_margins(residents: pd.DataFrame, year: int | None = None,
         raise ParamsError("diverse muss 'distribute' oder 'drop' sein.")
     res = _counts(residents)
     year = _latest_year(res, year)
+    if not has_age_groups(res[res["year"] == year]):  # no age groups: no margins to weight by age
+        return pd.DataFrame({"district_id": pd.Series([], dtype="str"), "age_group": pd.Series([], dtype="str"),
+                             "sex": pd.Series([], dtype="str"), "population": pd.Series([], dtype="float64")})
     res = res[(res["year"] == year) & res["age_group"].isin(SURVEY_AGE_MAP)]
     cells = res.pivot_table(index=["district_id", "age_group"], columns="sex", values="count",
                             aggfunc="sum", fill_value=0.0)

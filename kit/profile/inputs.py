@@ -29,7 +29,10 @@ INPUT_TITLES = {
     "prevention": "Präventionsaktivitäten",
     "pks": "Polizeiliche Kriminalstatistik (PKS)",
     "pmk": "Politisch motivierte Kriminalität (PMK)",
+    "context": "Kreisdaten (Deutschlandatlas)",
 }
+# optional inputs whose absence needs no note in the report (context beside the commune's own data)
+QUIET_INPUTS = ("context",)
 
 
 @dataclass
@@ -39,6 +42,9 @@ class ProfileInputs:
     tables: dict[str, pd.DataFrame | None]
     notes: dict[str, str] = field(default_factory=dict)  # German notes on absent optional inputs
     hashes: dict[str, str] = field(default_factory=dict)  # file -> sha256
+    # Stadtteile of the residents table beside the polygons (kit.profile.realdata.district_match);
+    # set when profile.unmatched_districts is "report"
+    district_match: pd.DataFrame | None = None
 
     @property
     def district_names(self) -> dict[str, str]:
@@ -58,9 +64,21 @@ def read_input_table(name: str, spec: dict) -> pd.DataFrame:
             raise InputError(Problem(file=str(path), expected="in den Parametern 'key' (Gemeindeschlüssel) und 'year' für das BKA-Format"))
         raw = read_bka_table(path, key=str(spec["key"]), year=int(spec["year"]))
         return raw  # already typed in schema columns by the BKA reader
+    if spec.get("format") == "opendata_dresden":
+        from kit.profile.realdata import read_opendata_dresden
+
+        return read_opendata_dresden(path)
+    if spec.get("format") == "deutschlandatlas":
+        from kit.profile.realdata import read_atlas_kreis
+
+        return read_atlas_kreis(path, str(spec["key"]), spec.get("sheet"))
     if not path.exists():
         raise missing_file(path, INPUT_TITLES.get(name, name))
-    raw = read_table(path, sheet=spec.get("sheet", 0))
+    raw = read_table(path, sheet=spec.get("sheet") or 0)
+    if spec.get("columns"):
+        from kit.profile.realdata import rename_columns
+
+        raw = rename_columns(raw, spec["columns"], str(path))
     return validate_table(raw, name)
 
 
@@ -69,7 +87,12 @@ def load_profile_inputs(params: dict) -> ProfileInputs:
     specs = params["inputs"]
     hashes: dict[str, str] = {}
     district_spec = specs["districts"]
-    districts = validate_districts(read_geometry(district_spec["path"]))
+    geometry = read_geometry(district_spec["path"])
+    if district_spec.get("columns"):
+        from kit.profile.realdata import rename_columns
+
+        geometry = rename_columns(geometry, district_spec["columns"], str(district_spec["path"]))
+    districts = validate_districts(geometry)
     hashes[district_spec["path"]] = file_sha256(district_spec["path"])
     known = set(districts["district_id"])
 
@@ -84,8 +107,11 @@ def load_profile_inputs(params: dict) -> ProfileInputs:
                 raise InputError(Problem(file=params["params_file"], column=f"inputs.{name}",
                                          expected=f"Angabe der Pflichteingabe {INPUT_TITLES[name]}"))
             tables[name] = None
-            notes[name] = f"Für {INPUT_TITLES[name]} wurden keine Daten geliefert; der Abschnitt entfällt."
+            if name not in QUIET_INPUTS:
+                notes[name] = f"Für {INPUT_TITLES[name]} wurden keine Daten geliefert; der Abschnitt entfällt."
             continue
+        if name == "context" and not spec.get("key"):
+            spec = {**spec, "key": str(params["ags"])[:5]}  # the commune's Kreis
         # several files (e.g. one BKA table per year) are read alike and stacked
         specs_list = ([{**{k: v for k, v in spec.items() if k != "files"}, **f} for f in spec["files"]]
                       if spec.get("files") else [spec])
@@ -95,7 +121,8 @@ def load_profile_inputs(params: dict) -> ProfileInputs:
             problems.extend(err.problems)
             continue
         table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-        if "district_id" in table.columns:
+        report_unmatched = name == "residents" and params["profile"].get("unmatched_districts") == "report"
+        if "district_id" in table.columns and not report_unmatched:
             optional = any(f["name"] == "district_id" and f.get("optional") for f in load_schema(name)["fields"])
             try:
                 check_district_ids(table, known, allow_empty=optional)
@@ -107,4 +134,12 @@ def load_profile_inputs(params: dict) -> ProfileInputs:
             hashes[s["path"]] = file_sha256(s["path"])
     if problems:
         raise InputError(problems)
-    return ProfileInputs(params=params, districts=districts, tables=tables, notes=notes, hashes=hashes)
+    match = None
+    if params["profile"].get("unmatched_districts") == "report":
+        from kit.profile.realdata import district_match
+
+        residents = tables["residents"]
+        match = district_match(dict(zip(districts["district_id"], districts["district_name"])), residents,
+                               residents.attrs.get("district_names"))
+    return ProfileInputs(params=params, districts=districts, tables=tables, notes=notes, hashes=hashes,
+                         district_match=match)

@@ -16,6 +16,7 @@ from kit.profile import pks as pks_mod
 from kit.profile import reference as bench
 from kit.profile import indicators as prof
 from kit.profile import gaps as gaps_mod
+from kit.profile import realdata
 from kit.errors import ParamsError
 from kit.profile.inputs import ProfileInputs
 from kit.indicators import KEY_INDICATOR_COLUMNS
@@ -66,6 +67,12 @@ class ProfileResult:
     # German note when the survey could not be read
     place_mentions: object | None = None
     place_mentions_note: str | None = None
+    # real files (kit.profile.realdata): Stadtteile of the residents table beside the polygons, the
+    # kit's HZ beside the BKA's, Kreis indicators of the Deutschlandatlas; None / empty when absent
+    district_match: pd.DataFrame | None = None
+    hz_comparison: pd.DataFrame | None = None
+    context: pd.DataFrame | None = None
+    has_age_groups: bool = True
 
     def latest_pks_year(self, key: str) -> int | None:
         years = self.pks.loc[(self.pks["indicator"] == "pks_cases") & (self.pks["subject"] == key), "year"]
@@ -156,6 +163,8 @@ def compute_profile(inputs: ProfileInputs) -> ProfileResult:
         benchmarks=benchmarks, benchmark_info=benchmark_info,
         population_benchmarks=bench.population_benchmarks(totals, params["ags"]),
         **_place_mentions(params, inputs),
+        district_match=inputs.district_match, hz_comparison=realdata.hz_comparison(inputs["pks"], pks_ind),
+        context=inputs["context"], has_age_groups=prof.has_age_groups(residents),
     )
 
 
@@ -185,10 +194,10 @@ def key_indicators(result: ProfileResult) -> pd.DataFrame:
     latest = result.totals.iloc[-1]
     rows.append({"indicator": "profile.population", "label": f"Einwohner {int(latest['year'])}",
                  "value": float(latest["total"]), "unit": "Personen"})
-    rows.append({"indicator": "profile.share_65plus", "label": "Anteil der Einwohner ab 65 Jahren",
-                 "value": float(latest["share_65plus_pct"]) / 100, "unit": "Anteil"})
-    rows.append({"indicator": "profile.share_under18", "label": "Anteil der Einwohner unter 18 Jahren",
-                 "value": float(latest["share_under18_pct"]) / 100, "unit": "Anteil"})
+    for ind, col, label in (("profile.share_65plus", "share_65plus_pct", "Anteil der Einwohner ab 65 Jahren"),
+                            ("profile.share_under18", "share_under18_pct", "Anteil der Einwohner unter 18 Jahren")):
+        if not pd.isna(latest[col]):  # without age groups the share is unknown: no key indicator
+            rows.append({"indicator": ind, "label": label, "value": float(latest[col]) / 100, "unit": "Anteil"})
     for key in PKS_DISPLAY_KEYS:
         mean = _row(result.pks, "pks_hz_mean", key)
         if mean is not None:
@@ -279,6 +288,16 @@ def write_profile(result: ProfileResult, store: ResultStore, inputs: ProfileInpu
     # the signals behind the gap matrix, for the combined matrix of stage 3
     store.write_table("prevention_signals", result.problems.assign(source=gaps_mod.SOURCE_PROFILE))
     store.write_table("key_indicators_profile", key_indicators(result))
+    if result.district_match is not None:
+        # resident totals as published in population_by_district (after the small-number rule)
+        match = result.district_match.copy()
+        published = by_district.assign(district_id=by_district["district_id"].astype(str)).set_index("district_id")
+        match["residents"] = match["district_id"].map(published["total"].astype("Float64")).astype("float64")
+        store.write_table("district_match", match)
+    if result.hz_comparison is not None and len(result.hz_comparison):
+        store.write_table("pks_hz_comparison", result.hz_comparison)
+    if result.context is not None and len(result.context):
+        store.write_table("kreis_context", result.context)
     store.write_json("provenance_profile", {"input_hashes": inputs.hashes, "notes": result.notes,
                                             "latest_year": result.latest_year})
 

@@ -298,29 +298,46 @@ def show_data_notes(result: ProfileResult) -> None:
 def show_population(result: ProfileResult, inputs: ProfileInputs) -> None:
     from kit.disclosure import policy_from_params
 
+    from kit.profile import realdata_view
+
     t = result.totals
     last = t.iloc[-1]
     first = t.iloc[0]
     change = (float(last["total"]) - float(first["total"])) / float(first["total"])
     direction = "gewachsen" if change > 0.005 else ("geschrumpft" if change < -0.005 else "etwa gleich geblieben")
+    since = (f" Seit {int(first['year'])} ist die Einwohnerzahl {direction} ({fmt_signed(change, 1, percent=True)})."
+             if len(t) > 1 else "")
+    ages = (f" {fmt_num(last['share_65plus_pct'], 1)} % der Einwohner sind 65 Jahre oder älter, "
+            f"{fmt_num(last['share_under18_pct'], 1)} % jünger als 18 Jahre." if result.has_age_groups else "")
     show_md(
         f"Am 31.12.{int(last['year'])} lebten **{fmt_int(last['total'])} Menschen** mit Hauptwohnsitz in "
-        f"{inputs.params['name']}. Seit {int(first['year'])} ist die Einwohnerzahl {direction} "
-        f"({fmt_signed(change, 1, percent=True)}). {fmt_num(last['share_65plus_pct'], 1)} % der Einwohner sind 65 Jahre "
-        f"oder älter, {fmt_num(last['share_under18_pct'], 1)} % jünger als 18 Jahre."
+        f"{inputs.params['name']}.{since}{ages}"
     )
+    coverage = realdata_view.coverage_text(result, inputs.params["name"])
+    if coverage:
+        show_md(coverage)
+    if not result.has_age_groups:
+        show_note(realdata_view.no_age_text(result, inputs.params["name"]))
     cols = {"year": ("Jahr", _year_text), "total": ("Einwohner", fmt_int),
             "change": ("Veränderung zum Vorjahr", fmt_signed),
             "share_under18_pct": ("unter 18 Jahre (%)", 1), "share_65plus_pct": ("65 Jahre und älter (%)", 1),
             "share_female_pct": ("Frauen (%)", 1)}
+    if not result.has_age_groups:
+        cols = {k: v for k, v in cols.items() if k not in ("share_under18_pct", "share_65plus_pct")}
+    if len(t) == 1:
+        cols.pop("change")
     if "share_nongerman_pct" in t.columns:
         cols["share_nongerman_pct"] = ("nichtdeutsch (%)", 1)
     show_table(t, cols, caption="Einwohner nach Jahren (Hauptwohnsitz, 31.12.)")
     show_population_benchmarks(result, inputs.params)
-    _show_fig(plots.population_trend(t), _register_source(inputs))
+    realdata_view.show_kreis_context(result)
+    if len(t) > 1:
+        _show_fig(plots.population_trend(t), _register_source(inputs))
     policy = policy_from_params(inputs.params)
-    _show_fig(plots.age_pyramid(age_bands(result.pyramid, policy), year=result.latest_year, min_cell=policy.min_cell),
-              _register_source(inputs, result.latest_year))
+    if result.has_age_groups:
+        _show_fig(plots.age_pyramid(age_bands(result.pyramid, policy), year=result.latest_year,
+                                    min_cell=policy.min_cell),
+                  _register_source(inputs, result.latest_year))
     d_total = result.pyramid.loc[result.pyramid["sex"] == "d", "count"].sum()
     if d_total and policy.small_count(d_total, zero_is_small=False):
         show_md(f"Zusätzlich sind weniger als {policy.min_cell} Personen mit dem Geschlechtseintrag „divers“ "
@@ -330,22 +347,33 @@ def show_population(result: ProfileResult, inputs: ProfileInputs) -> None:
 
 
 def show_districts(result: ProfileResult, inputs: ProfileInputs) -> None:
-    names = inputs.district_names
+    from kit.profile import realdata_view
+
+    names = realdata_view.district_names(result, inputs.district_names)
     show_md(districts_text(result, inputs))
+    realdata_view.show_district_match(result)
     d = result.by_district.copy()
     d["name"] = d["district_id"].map(names)
     cols = {"name": ("Stadtteil", None), "total": ("Einwohner", fmt_int),
             "share_of_commune_pct": ("Anteil an der Kommune (%)", 1),
             "share_under18_pct": ("unter 18 (%)", 1), "share_65plus_pct": ("65 und älter (%)", 1),
             "share_female_pct": ("Frauen (%)", 1)}
+    if not result.has_age_groups:
+        cols = {k: v for k, v in cols.items() if k not in ("share_under18_pct", "share_65plus_pct")}
     if "share_nongerman_pct" in d.columns:
         cols["share_nongerman_pct"] = ("nichtdeutsch (%)", 1)
-    show_table(d, cols, caption=f"Einwohner nach Stadtteilen {result.latest_year}: Alters- und Geschlechtsstruktur")
-    _show_fig(plots.choropleth(inputs.districts, d.set_index("district_id")["share_65plus_pct"],
-                               title=f"Anteil der Einwohner ab 65 Jahren {result.latest_year} nach Stadtteilen",
-                               legend="Anteil der Einwohner ab 65 Jahren in %", cmap="Oranges", value_suffix=" %",
-                               attribution=_map_attribution(inputs)),
-              f"{_register_source(inputs, result.latest_year)}; {_map_attribution(inputs)}")
+    structure = "Alters- und Geschlechtsstruktur" if result.has_age_groups else "Geschlecht und Staatsangehörigkeit"
+    show_table(d, cols, caption=f"Einwohner nach Stadtteilen {result.latest_year}: {structure}")
+    if result.has_age_groups:
+        shown, what = "share_65plus_pct", "Anteil der Einwohner ab 65 Jahren"
+    else:  # without age groups the map shows the share of non-German residents
+        shown, what = "share_nongerman_pct", "Anteil nichtdeutscher Einwohner"
+    if shown in d.columns:
+        _show_fig(plots.choropleth(inputs.districts, d.set_index("district_id")[shown],
+                                   title=f"{what} {result.latest_year} nach Stadtteilen",
+                                   legend=f"{what} in %", cmap="Oranges", value_suffix=" %",
+                                   attribution=_map_attribution(inputs)),
+                  f"{_register_source(inputs, result.latest_year)}; {_map_attribution(inputs)}")
     crs = inputs.districts.crs
     layers = {
         "Orte des Unwohlseins (Nr. wie in der Tabelle)": (_numbered(points_from_lonlat(inputs["places"], crs),
@@ -545,6 +573,9 @@ def show_pks(result: ProfileResult, params: dict) -> None:
     show_md(pks_overview_text(result, ov))
     show_md(early_warning_rule_text(short=True))
     show_pks_benchmarks(result, params)
+    from kit.profile import realdata_view
+
+    realdata_view.show_hz_comparison(result, list(ov["key"]), params["name"])
 
     show_md("**Entwicklung über die Jahre** für alle Straftaten und die Summenschlüssel (Gewalt-, Straßen-, "
             "Rauschgift- und Computerkriminalität, Sachbeschädigung, Diebstahl, Körperverletzung, Raub). "
@@ -1511,7 +1542,9 @@ def districts_text(result: ProfileResult, inputs: ProfileInputs) -> str:
     d = result.by_district.dropna(subset=["total"])
     if d.empty:
         return ""
-    names = inputs.district_names
+    from kit.profile.realdata_view import district_names
+
+    names = district_names(result, inputs.district_names)
     big, small = d.loc[d["total"].idxmax()], d.loc[d["total"].idxmin()]
     text = (f"{inputs.params['name']} hat {fmt_int(len(d))} Stadtteile; der größte ist "
             f"{names.get(big['district_id'], big['district_id'])} mit {fmt_int(big['total'])} Einwohnern, der "
