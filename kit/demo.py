@@ -1154,7 +1154,10 @@ def _owi(spec: CommuneSpec, residents: pd.DataFrame, rng: np.random.Generator) -
             if cat == "Alkoholkonsumverbot":
                 if spec.alcohol_ban_from is None:
                     continue
-                lam = 0.0 if year < spec.alcohol_ban_from else 45.0 + 12 * (year - spec.alcohol_ban_from)
+                if year < spec.alcohol_ban_from:  # not in force: not recorded (empty), not a zero
+                    rows.append((year, cat, None))
+                    continue
+                lam = 45.0 + 12 * (year - spec.alcohol_ban_from)
             elif cat == "Parken":
                 lam = spec.owi_parking * pop * (0.8 if year in (2020, 2021) else 1.0)
             elif cat == "Sondernutzung" and spec.kind == "Kleinstadt":
@@ -1164,7 +1167,9 @@ def _owi(spec: CommuneSpec, residents: pd.DataFrame, rng: np.random.Generator) -
                 if cat == "Lärm" and year in (2020, 2021):
                     lam *= 1.3
             rows.append((year, cat, int(rng.poisson(lam)) + _planted_extra(spec, "owi", cat, lam, year)))
-    return pd.DataFrame(rows, columns=["year", "category", "count"])
+    df = pd.DataFrame(rows, columns=["year", "category", "count"])
+    df["count"] = df["count"].astype("Int64")
+    return df
 
 
 # Communes whose demo has recorded crime by district (optional input survey.district_crime,
@@ -1342,7 +1347,9 @@ PKS_YEAR = {2019: 1.02, 2020: 0.95, 2021: 0.92, 2022: 0.98, 2023: 1.03, 2024: 1.
 # Planted stage-1 alarm (issue 10): extra cases in the last year that the early warning should
 # flag (Elsterhain: violent crime, about +80 %). Drawn from their own random stream and added
 # after the regular draws, so earlier years stay byte-identical. (kind "owi" works the same way.)
-PLANTED_RISES = {"elsterhain": {"pks": {"robbery": 0.8, "kv_dang": 0.8, "sex_violence": 0.8}}}
+# Elbstadt: OWi under the alcohol ban (in force from 2021, earlier years not recorded) about +60 %.
+PLANTED_RISES = {"elsterhain": {"pks": {"robbery": 0.8, "kv_dang": 0.8, "sex_violence": 0.8}},
+                 "elbstadt": {"owi": {"Alkoholkonsumverbot": 0.6}}}
 PLANTED_RISE_YEAR = 2024
 
 

@@ -139,31 +139,35 @@ def test_key_indicators_of_several_communes_side_by_side(tmp_path):
 def test_measures_name_the_prevention_activities_they_build_on(catalogue):
     import pandas as pd
 
-    from kit.recommend.rules import matching_activities
+    from kit.recommend.matching import activities_for_measure
     from kit.recommend.view import existing_activities_text
 
     def existing_activities(measure, inventory, names):
-        """The compute part (matching) worded by the view, as the report shows it."""
-        hits = matching_activities(measure, inventory, names)
-        row = {"measure_id": "", "prevention_topics": ", ".join(measure.get("prevention_topics") or []),
-               "n_activities": float("nan") if hits is None else float(len(hits))}
+        """The compute part (matching by topic, target group and place) worded by the view, as the report shows it."""
+        hits = activities_for_measure({"id": "", **measure}, inventory, names)
+        row = {"measure_id": "", "n_activities": float("nan") if hits is None else float(len(hits))}
         return existing_activities_text(row, hits)
 
     inventory = pd.DataFrame({
-        "title": ["Verkehrshelfer", "Anti-Gewalt-Training", "Mobile Jugendarbeit"],
-        "topic": ["Verkehr", "Gewalt", "Jugend"],
-        "provider": ["Verkehrswacht", None, "Freier Träger"],
-        "district_id": [None, "2", "3"]})
+        "activity_id": ["A1", "A2", "A3", "A4"],
+        "title": ["Verkehrshelfer", "Anti-Gewalt-Training", "Mobile Jugendarbeit", "Deeskalationstraining für Busfahrer"],
+        "topic": ["Verkehr", "Gewalt", "Jugend", "Gewalt"],
+        "target_group": ["alle Einwohner", "Jugendliche", "Jugendliche", "Beschäftigte im ÖPNV"],
+        "provider": ["Verkehrswacht", None, "Freier Träger", "Verkehrsbetrieb"],
+        "district_id": [None, "2", "3", None]})
     names = {"2": "Oberau", "3": "Naundorf"}
-    traffic = {"prevention_topics": ["Verkehr"]}
+    traffic = {"prevention_topics": ["Verkehr"], "target_groups": ["alle"]}
     assert existing_activities(traffic, inventory, names) == \
         "Darauf lässt sich aufbauen: Verkehrshelfer (Verkehrswacht)."
-    violence = {"prevention_topics": ["Gewalt", "Jugend"]}
+    violence = {"prevention_topics": ["Gewalt", "Jugend"], "target_groups": ["Jugendliche"], "places": []}
     assert existing_activities(violence, inventory, names) == (
         "Darauf lässt sich aufbauen: Anti-Gewalt-Training (Oberau); Mobile Jugendarbeit (Freier Träger, Naundorf).")
-    assert "nichts erfasst" in existing_activities({"prevention_topics": ["Cybercrime"]}, inventory, names)
-    assert existing_activities({"topic": "Verkehr"}, inventory, names) == ""  # no topics: no claim
-    assert existing_activities(traffic, None, names) == ""
+    # same topic, other target group (the issue's "Programme für Frauen" -> bus drivers): not counted
+    women = {"prevention_topics": ["Gewalt"], "target_groups": ["Frauen"], "places": []}
+    assert "kein Angebot erfasst, das nach Thema, Zielgruppe und Ort" in existing_activities(women, inventory, names)
+    # a topic alone (no target groups in the catalogue entry) never counts
+    assert "kein Angebot erfasst" in existing_activities({"prevention_topics": ["Verkehr"]}, inventory, names)
+    assert existing_activities(traffic, None, names) == ""  # no inventory: no claim
     # recommend carries it into the report text of triggered measures (the shipped catalogue)
     from kit.params import REPO_ROOT
 

@@ -81,6 +81,9 @@ dispersion structure ``s²(mu + a*mu²)`` holds within a group; the counts are
 large enough for a normal approximation of the new year's count given the
 level (at a mean of 5-10 the discreteness makes the rule slightly conservative).
 Series whose base years are all zero are not evaluated (no level to compare).
+A series starts in its first year with a count: a missing count (NaN) or a
+missing row is "not recorded" (e.g. an offence category not yet in force) and
+never a base year, while a recorded 0 is a genuine zero and is one.
 
 Stated false-alarm rate
 -----------------------

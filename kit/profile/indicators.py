@@ -642,12 +642,19 @@ def owi_rates(owi: pd.DataFrame, population_totals: pd.DataFrame | pd.Series,
     warning of :func:`early_warning_trends`, the categories and the total
     pooled as one group "owi", population-adjusted). Population: 31.12. of
     the same year.
+
+    A category's series starts in the first year it was recorded: rows with
+    an empty count (and years without a row) are "not recorded" (e.g. an
+    alcohol ban not yet in force) and are left out of its rates, of the
+    total of that year and of the early warning's base years; a count of 0
+    is a recorded zero and is kept (data_schemas/owi.yaml).
     """
     pop = _population_series(population_totals)
     df = owi.copy()
     df["year"] = df["year"].astype(int)
     df["category"] = df["category"].astype(str)
     df["count"] = df["count"].astype("float64")
+    df = df[df["count"].notna()]  # empty = not recorded that year, not a zero
     by_cat = df.groupby(["category", "year"])["count"].sum()
     total = df.groupby("year")["count"].sum()
     series = {c: by_cat.loc[c] for c in by_cat.index.get_level_values(0).unique()}
@@ -666,7 +673,9 @@ def owi_rates(owi: pd.DataFrame, population_totals: pd.DataFrame | pd.Series,
                              unit="je 1.000 Einw.", year=year, period=str(year), subject=subject,
                              subject_label=label, value=rate_per(n, base, 1000), lower=rate_per(lo, base, 1000),
                              upper=rate_per(hi, base, 1000), count=n, base=base, base_year=used, note=pnote))
-        tr = trends[subject]
+        tr = trends.get(subject)
+        if tr is None:  # no year recorded at all (every count empty)
+            continue
         rows.append(dict(indicator="owi_trend", label="Ordnungswidrigkeiten: Entwicklung",
                          unit="Anzahl", year=tr["year"], period=tr["period"], subject=subject, subject_label=label,
                          value=tr["count"], lower=tr["lower"], upper=tr["upper"], count=tr["count"],

@@ -50,7 +50,10 @@ def compute_action_plan(params: dict, store: ResultStore, result, catalogue: lis
             catalogue = apply_overrides(catalogue, params["recommendations"], str(params.get("params_file", "")))[0]
     commune_id = params["commune_id"]
     m = result.measures
-    triggered = m.loc[m["triggered"].astype("boolean").fillna(False).astype(bool), "measure_id"].tolist()
+    # the measures of the plan: triggered or general, not switched off (kit.recommend.plan.action_plan),
+    # matched with the same rules as the measure table (kit.recommend.rules.recommend)
+    flag = "recommended" if "recommended" in m.columns else "triggered"
+    triggered = m.loc[m[flag].astype("boolean").fillna(False).astype(bool), "measure_id"].tolist()
     inventory = store.read_table("prevention_inventory", dtype=str) if store.exists("prevention_inventory") else None
     profile = (store.read_table("profile_indicators", dtype={"subject": str, "district_id": str})
                if store.exists("profile_indicators") else None)

@@ -71,7 +71,10 @@ def check_indicators(catalogue: list[dict], params: dict, source: str) -> None:
     """Every indicator a rule names (``indicator``, ``versus``) and every success indicator
     must be known (:func:`known_indicator_ids`); otherwise one ParamsError (German) naming the
     file, measure, trigger and the unknown id."""
+    from kit.survey.benchmarks import load_benchmarks
+
     known = known_indicator_ids(params)
+    refs = load_benchmarks()
     problems = []
     for i, m in enumerate(catalogue, 1):
         where = f"{source}, Maßnahme Nr. {i} ({m['id']})"
@@ -81,6 +84,11 @@ def check_indicators(catalogue: list[dict], params: dict, source: str) -> None:
                 if name and name not in known:
                     problems.append(f"{where}, Auslöser Nr. {j}: {key} „{name}“ ist keine bekannte Kennzahl "
                                     f"der Stufen 1 und 2{_near(name, known)}.")
+            if t.get("reference"):  # a survey indicator against its comparison value (kind reference)
+                have = sorted(refs.loc[refs["indicator"] == t["indicator"], "reference"].astype(str))
+                if t["reference"] not in have:
+                    problems.append(f"{where}, Auslöser Nr. {j}: reference „{t['reference']}“ ist kein Vergleichswert "
+                                    f"für {t['indicator']} (vorhanden: {', '.join(have) or 'keiner'}).")
         success = (m.get("success_indicator") or {}).get("indicator")
         if success and success not in known:
             problems.append(f"{where}, success_indicator: indicator „{success}“ ist keine bekannte Kennzahl "

@@ -14,7 +14,12 @@ lower, upper, unit, source). Kinds of rule (``kind``):
 - ``batch``: the commune against the other communes of the same output folder (distance to
   their median, or rank); with fewer than ``min_communes`` communes not decidable;
 - ``reference``: a crime rate (HZ) against the Saxon reference of stage 1 (the ratio
-  indicator ``profile.hz_ratio_<key>``).
+  indicator ``profile.hz_ratio_<key>``), or a survey indicator against its published comparison
+  value (``reference: <id>`` of kit/survey/reference_data/survey_benchmarks.csv, e.g. the ASSKomm
+  mean): met when the commune differs from it in the direction of ``op`` beyond chance, by the
+  benchmark test of stage 2 (:func:`kit.survey.benchmarks.compare_with_benchmarks`). A rule
+  that fires only when a commune is worse than what is typical in Saxony, not on an absolute
+  threshold that nearly every commune misses (police advice centre known to about 4 %).
 
 Rules combine with ``logic: any`` or ``all`` in three-valued (Kleene) logic: a rule whose
 finding is missing is "not decidable", not "not met". General recommendations (``general:
@@ -38,6 +43,7 @@ import pandas as pd
 from scipy import stats
 
 from kit.params import EVIDENCE_LEVELS, TRIGGER_KINDS  # noqa: F401  (re-exported for readers)
+from kit.recommend.matching import activities_for_measure, load_vocabulary
 
 OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 # Why a rule could not be evaluated (column ``reason`` of the rule results).
@@ -52,7 +58,7 @@ MEASURE_KEYS = {"id", "title", "description", "topic", "target_groups", "places"
                 "funding", "cost_class", "duration", "first_steps", "time_frame", "success_indicator",
                 "prevention_topics", "general", "logic", "triggers"}
 TRIGGER_KEYS = {"kind", "indicator", "op", "threshold", "basis", "versus", "alpha", "statistic", "rank",
-                "min_communes", "label"}
+                "min_communes", "label", "reference"}
 CONFIDENCE = 0.95  # level of the intervals in the key-indicator tables (stages 1 and 2)
 LIST_SEPARATOR = "; "  # lists (partners, first steps ...) in one CSV cell
 
@@ -102,29 +108,6 @@ class Recommendations:
     rules: pd.DataFrame
     activities: pd.DataFrame
     contacts: pd.DataFrame | None = None  # Wegweiser, kit.recommend.contacts.CONTACT_COLUMNS
-
-
-def matching_activities(measure: dict, inventory: pd.DataFrame | None,
-                        districts: dict[str, str] | None = None) -> pd.DataFrame | None:
-    """Prevention activities already under way that a measure builds on (same topic).
-
-    Matching is by the topics in the measure's ``prevention_topics`` (the
-    inventory's topic list); measures without them are not matched. Returns
-    None when there is nothing to match (no inventory or no topics), else the
-    matching activities (:data:`ACTIVITY_COLUMNS`, possibly no rows)."""
-    topics = measure.get("prevention_topics") or []
-    if inventory is None or not topics:
-        return None
-    hits = inventory[inventory["topic"].isin(topics)]
-    names = districts or {}
-
-    def text(a, col):
-        return str(a[col]) if col in a.index and pd.notna(a[col]) else ""
-
-    rows = [{"measure_id": measure.get("id", ""), "title": text(a, "title"), "topic": text(a, "topic"),
-             "provider": text(a, "provider"), "district_id": text(a, "district_id"),
-             "district_name": names.get(text(a, "district_id"), "")} for _, a in hits.iterrows()]
-    return pd.DataFrame(rows, columns=ACTIVITY_COLUMNS)
 
 
 def _number(value) -> float:
@@ -180,13 +163,16 @@ def group_difference(a: dict, b: dict, threshold: float, op_name: str, alpha: fl
             "met": bool(OPS[op_name](bound, threshold))}
 
 
-def evaluate_trigger(trigger: dict, indicators: pd.DataFrame, batch: pd.DataFrame | None = None) -> dict:
+def evaluate_trigger(trigger: dict, indicators: pd.DataFrame, batch: pd.DataFrame | None = None,
+                     benchmarks: pd.DataFrame | None = None) -> dict:
     """Evaluate one rule (kinds: see the module docstring). Returns a dict with the columns of
     :data:`RULE_COLUMNS` (without measure_id and trigger): met True/False, or None when the rule
     is not evaluable (``reason`` says why).
 
     ``batch``: key indicators of the other communes of the batch (columns commune_id,
-    indicator, value, ...) for ``kind: batch``; None or empty = no other commune."""
+    indicator, value, ...) for ``kind: batch``; None or empty = no other commune.
+    ``benchmarks``: comparison values of survey indicators for ``kind: reference``
+    (kit.survey.benchmarks.REFERENCE_COLUMNS; None = the shipped file)."""
     kind = trigger.get("kind") or "threshold"
     op_name = trigger.get("op") or (">=" if kind == "flag" else ">")
     threshold = trigger.get("threshold")
@@ -201,6 +187,8 @@ def evaluate_trigger(trigger: dict, indicators: pd.DataFrame, batch: pd.DataFram
            "n_communes": float("nan"), "rank": float("nan"), "p_value": float("nan"),
            "met": None, "evaluable": False, "reason": ""}
     indicator = trigger["indicator"]
+    if kind == "reference" and indicator.startswith("survey."):
+        return _survey_reference(out, trigger, indicators, benchmarks)
     if kind == "reference":  # the HZ against the reference: its ratio indicator from stage 1
         ratio_id = indicator.replace("profile.hz_mean_", "profile.hz_ratio_", 1)
         row = _row(indicators, ratio_id)
@@ -268,13 +256,52 @@ def evaluate_trigger(trigger: dict, indicators: pd.DataFrame, batch: pd.DataFram
     return out
 
 
-def rule_results(catalogue: list[dict], indicators: pd.DataFrame, batch: pd.DataFrame | None = None) -> pd.DataFrame:
+def _survey_reference(out: dict, trigger: dict, indicators: pd.DataFrame, benchmarks: pd.DataFrame | None) -> dict:
+    """``kind: reference`` on a survey indicator: the benchmark test of stage 2 against the
+    comparison value ``trigger['reference']``; ``threshold`` and ``reference_value`` hold that
+    value, ``versus``/``versus_label`` its id and label, ``compared`` the bound of the interval
+    that faces it."""
+    from kit.survey.benchmarks import compare_with_benchmarks, load_benchmarks
+
+    out["threshold"] = float("nan")  # the comparison value, once found
+    row = _row(indicators, trigger["indicator"])
+    if row is None:
+        out["reason"] = REASON_MISSING
+        return out
+    _fill(out, row, trigger)
+    if pd.isna(out["value"]):
+        out["reason"] = REASON_SUPPRESSED
+        return out
+    refs = load_benchmarks() if benchmarks is None else benchmarks
+    refs = refs[(refs["indicator"] == trigger["indicator"]) & (refs["reference"] == trigger.get("reference"))]
+    if refs.empty:
+        out["reason"] = REASON_REFERENCE_MISSING
+        return out
+    test = compare_with_benchmarks(pd.DataFrame([row]), refs.iloc[:1], conf=CONFIDENCE).iloc[0]
+    lower_side = out["op"] in ("<", "<=")
+    out.update(threshold=float(test["reference_value"]), reference_value=float(test["reference_value"]),
+               versus=str(test["reference"]), versus_label=f"{test['reference_label']}, {int(test['year'])}")
+    if test["verdict"] == "not_shown":
+        out["reason"] = REASON_NO_INTERVAL
+        return out
+    out.update(compared="upper" if lower_side else "lower", p_value=float(test["p_value"]),
+               met=bool(test["verdict"] == ("lower" if lower_side else "higher")), evaluable=True)
+    return out
+
+
+def rule_results(catalogue: list[dict], indicators: pd.DataFrame, batch: pd.DataFrame | None = None,
+                 benchmarks: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every trigger of every measure evaluated: one row per measure x trigger
     (:data:`RULE_COLUMNS`; ``trigger`` numbers the triggers of a measure from 1)."""
+    if benchmarks is None and any((t.get("kind") == "reference" and t["indicator"].startswith("survey."))
+                                  for m in catalogue for t in m.get("triggers") or []):
+        from kit.survey.benchmarks import load_benchmarks
+
+        benchmarks = load_benchmarks()  # read once, not once per rule
     rows = []
     for m in catalogue:
         for j, t in enumerate(m.get("triggers") or [], 1):
-            rows.append({"measure_id": m["id"], "trigger": j, **evaluate_trigger(t, indicators, batch)})
+            rows.append({"measure_id": m["id"], "trigger": j, **evaluate_trigger(t, indicators, batch, benchmarks)})
     out = pd.DataFrame(rows, columns=RULE_COLUMNS)
     out["met"] = out["met"].astype("boolean")
     out["evaluable"] = out["evaluable"].astype(bool)
@@ -325,13 +352,16 @@ def recommend(catalogue: list[dict], indicators: pd.DataFrame, inventory: pd.Dat
     hold), evaluable (the rules could be decided: see :func:`combine`), general (applies without
     a trigger), recommended (triggered or general, and not switched off), counts of triggers,
     evaluable and met triggers, and (with the prevention inventory of stage 1) the number of
-    activities it can build on (NaN when nothing can be matched). ``rules`` holds every
-    trigger's result and ``activities`` the matching activities.
+    activities it can build on (NaN without an inventory). ``rules`` holds every trigger's result
+    and ``activities`` the activities that count for a measure: topic AND target group AND place
+    (and focus) compatible, by :func:`kit.recommend.matching.activities_for_measure`, the same
+    rules as the action plan's section on existing offers (a topic alone never counts).
 
     ``switched_off``: measure id -> reason (commune params); ``origin``: id -> "catalogue" or
     "commune" (added in the commune's params); ``reworded``: ids whose wording the params changed."""
     rules = rule_results(catalogue, indicators, batch)
     switched_off, origin, reworded = switched_off or {}, origin or {}, reworded or set()
+    vocab = load_vocabulary() if inventory is not None else None
     rows, acts = [], []
     for m in catalogue:
         r = rules[rules["measure_id"] == m["id"]]
@@ -339,7 +369,8 @@ def recommend(catalogue: list[dict], indicators: pd.DataFrame, inventory: pd.Dat
         logic = m.get("logic") or "any"
         outcome = combine(logic, met) if len(met) else False
         general = general_applies(m, indicators)
-        hits = matching_activities(m, inventory, districts)
+        # topic + target group + place + focus, the same rules as the section on existing offers
+        hits = activities_for_measure(m, inventory, districts, vocab)
         if hits is not None:
             acts.append(hits)
         off = m["id"] in switched_off

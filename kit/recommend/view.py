@@ -88,6 +88,11 @@ def rule_condition(rule) -> str:
         side = "über" if _text(rule.get("op")) in (">", ">=") else "unter"
         whole = "gesamtes 95-%-Intervall " if _text(rule.get("compared")) in ("lower", "upper") else ""
         return f"Schwelle: {whole}mehr als {gap} {side} dem Median der anderen Kommunen"
+    if kind == "reference" and _text(rule.get("indicator")).startswith("survey."):
+        side = "niedriger" if _text(rule.get("op")) in ("<", "<=") else "höher"
+        ref = rule.get("reference_value")
+        value = "" if ref is None or pd.isna(ref) else f" {threshold_text(ref, rule.get('unit'))} ({_text(rule.get('versus_label'))})"
+        return f"Schwelle: {side} als der Vergleichswert{value}, über die Zufallsschwankung hinaus (95-%-Intervall)"
     threshold = threshold_text(rule.get("threshold"), rule.get("unit"))
     if _text(rule.get("compared")) in ("lower", "upper"):
         return f"Schwelle: gesamtes 95-%-Intervall {words} {threshold}"
@@ -185,14 +190,15 @@ def decision_text(measure) -> str:
 
 def existing_activities_text(measure, activities: pd.DataFrame | None) -> str:
     """Prevention activities already under way that a measure builds on, as German text ("" when
-    nothing can be said: no inventory or no prevention topics)."""
+    nothing can be said: no inventory). The activities are those that count by topic, target group
+    and place (kit.recommend.matching), as in the section on existing offers."""
     if pd.isna(measure.get("n_activities", float("nan"))):
         return ""
-    topics = _text(measure.get("prevention_topics"))
     hits = (activities[activities["measure_id"] == measure["measure_id"]]
             if activities is not None and len(activities) else pd.DataFrame())
     if hits.empty:
-        return f"Im Bestand der Präventionsaktivitäten ist zum Thema {topics} nichts erfasst."
+        return ("Im Bestand der Präventionsaktivitäten ist kein Angebot erfasst, das nach Thema, Zielgruppe "
+                "und Ort zu dieser Maßnahme passt.")
     parts = []
     for _, a in hits.iterrows():
         extra = ", ".join(x for x in (_text(a.get("provider")), _text(a.get("district_name"))) if x)
