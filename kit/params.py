@@ -140,6 +140,9 @@ class InputSpec(_Model):
     # kit.profile.realdata.rename_columns: schema column -> column of the file (e.g. OSM polygons: ref, name)
     columns: Annotated[dict[str, Text], Field(description=(
         "Zuordnung Spalte des Kits: Spalte der Datei, z. B. {district_id: ref, district_name: name}"))] = {}
+    # shown under charts and maps instead of the commune's register / district boundaries
+    source: Annotated[str, Field(min_length=1, description=(
+        "Quellenangabe der Datei, z. B. \"© OpenStreetMap contributors, ODbL 1.0\""))] | None = None
 
     @model_validator(mode="after")
     def _path_or_files(self):

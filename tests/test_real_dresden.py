@@ -352,6 +352,9 @@ def test_dresden_end_to_end(tmp_path, monkeypatch):
     assert "33 Flughafen/Industriegebiet Klotzsche, 34 Hellerberge und 44 Dresdner Heide" in text
     assert "573.648" in text and "keine Altersgruppen" in text and "Häufigkeitszahl des Kits und des BKA" in text
     assert "556.780 Einwohner am 31.12.2019" in text
+    # the real files are credited as the params give them, not as a commune's register
+    assert "Kartengrundlage: © OpenStreetMap contributors, ODbL 1.0" in text
+    assert "Landeshauptstadt Dresden, opendata.dresden.de" in text and "Melderegister Dresden" not in text
     for page in ("1_profile.html", "3_recommend.html"):
         body = _visible(out / "dresden" / page)
         assert not re.search(r"\bnan\b|\bNaN\b|\bNone\b|Traceback|share_65plus|_pct\b", body), page

@@ -252,11 +252,15 @@ def _show_fig(fig, source: str = "") -> None:
 
 def _register_source(inputs: ProfileInputs, year=None) -> str:
     stand = f"Stand 31.12.{int(year)}" if year is not None else "Stand jeweils 31.12."
+    given = (inputs.params["inputs"].get("residents") or {}).get("source")  # inputs.residents.source
+    if given:
+        return f"{given} (Einwohner mit Hauptwohnsitz), {stand}"
     return f"Melderegister {inputs.params['name']} (Einwohner mit Hauptwohnsitz), {stand}"
 
 
 def _map_attribution(inputs: ProfileInputs) -> str:
-    return f"Kartengrundlage: Stadtteilgrenzen {inputs.params['name']}"
+    given = (inputs.params["inputs"].get("districts") or {}).get("source")  # inputs.districts.source
+    return f"Kartengrundlage: {given}" if given else f"Kartengrundlage: Stadtteilgrenzen {inputs.params['name']}"
 
 
 def _year_text(v) -> str:
@@ -432,7 +436,11 @@ def _pks_source(result: ProfileResult, params: dict) -> str:
     spec = params["inputs"].get("pks") or {}
     pks = ("Bundeskriminalamt, Polizeiliche Kriminalstatistik (Kreistabelle)" if spec.get("format") == "bka"
            else f"Polizeiliche Kriminalstatistik (PKS) für {params['name']}")
-    text = f"{pks}; Einwohner: Melderegister {params['name']} (31.12. des Vorjahres)"
+    register = (params["inputs"].get("residents") or {}).get("source") or f"Melderegister {params['name']}"
+    hz = result.pks[(result.pks["indicator"] == "pks_hz") & result.pks["base_year"].notna()]
+    fallback = bool(len(hz)) and bool((hz["base_year"].astype(int) != hz["year"].astype(int) - 1).any())
+    when = "nächstgelegenes Jahr mit Einwohnerzahl, siehe Text" if fallback else "31.12. des Vorjahres"
+    text = f"{pks}; Einwohner: {register} ({when})"
     if result.reference_label:
         text += f"; Referenz: {result.reference_label}"
     return text
