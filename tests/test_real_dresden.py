@@ -365,3 +365,23 @@ def test_dresden_end_to_end(tmp_path, monkeypatch):
     assert set(hz["year"]) == {2020, 2022}
     ki = pd.read_csv(results / "key_indicators_profile.csv")
     assert "profile.share_65plus" not in set(ki["indicator"]) and ki["value"].notna().all()
+
+
+def test_survey_without_age_margins_stops_with_a_german_message(tmp_path):
+    """A commune whose residents have no age groups cannot weight a survey by age: stage 2 says
+    why instead of failing inside the raking."""
+    from kit.errors import DataError
+    from kit.profile import indicators as prof
+    from kit.results import ResultStore
+    from kit.survey.stage import compute_survey
+
+    params = load_params(PARAMS_DIR / "muldenau.yaml")
+    from kit.demo import ensure_demo_data
+
+    ensure_demo_data(params)
+    store = ResultStore(tmp_path, "muldenau", stage="profile")
+    store.write_table("districts", pd.DataFrame({"district_id": ["1", "2"], "district_name": ["A", "B"]}))
+    store.write_table("population_margins", prof.survey_population_margins(_residents_without_age()))
+    with pytest.raises(DataError) as err:
+        compute_survey(params, ResultStore(tmp_path, "muldenau", stage="survey"))
+    assert "keine Altersgruppen" in str(err.value) and "Muldenau" in str(err.value)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from kit.disclosure import DisclosurePolicy, policy_from_params
-from kit.errors import InputError, KitError, Problem, missing_file
+from kit.errors import DataError, InputError, KitError, Problem, missing_file
 from kit.io import file_sha256, read_geometry, read_table
 from kit.profile.indicators import natural_key
 from kit.indicators import KEY_INDICATOR_COLUMNS
@@ -438,6 +438,10 @@ def compute_survey(params: dict, store: ResultStore) -> SurveyResult:
         raise missing_file(responses, "Antworten der Bürgerbefragung")
     districts = read_districts(store)
     population = store.read_table("population_margins", dtype={"district_id": str})
+    if population.empty:  # stage 1 had residents without age groups (kit.profile.indicators.has_age_groups)
+        raise DataError(f"Die Einwohnerdaten von {params['name']} enthalten keine Altersgruppen; die Gewichtung der "
+                        "Befragung braucht Einwohner nach Stadtteil, Altersgruppe und Geschlecht (Einwohnertabelle "
+                        "mit der Spalte age_group liefern).")
     codebook = load_codebook(survey["codebook"], districts)
     raw = read_responses(responses, codebook, survey.get("column_map") or {})
     clean = clean_responses(raw, codebook, survey["cleaning"])
