@@ -490,9 +490,10 @@ def interactive_map(result: ProfileResult, inputs: ProfileInputs):
         lines = []
         if did in by.index:
             r = by.loc[did]
-            lines = [(f"Einwohner {result.latest_year}", fmt_int(r["total"])),
-                     ("unter 18 Jahre", f"{fmt_num(r['share_under18_pct'], 1)} %"),
-                     ("65 Jahre und älter", f"{fmt_num(r['share_65plus_pct'], 1)} %")]
+            lines = [(f"Einwohner {result.latest_year}", fmt_int(r["total"]))]
+            if result.has_age_groups:
+                lines += [("unter 18 Jahre", f"{fmt_num(r['share_under18_pct'], 1)} %"),
+                          ("65 Jahre und älter", f"{fmt_num(r['share_65plus_pct'], 1)} %")]
             if "share_nongerman_pct" in by.columns:
                 lines.append(("nichtdeutsch", f"{fmt_num(r['share_nongerman_pct'], 1)} %"))
         if places is not None:
