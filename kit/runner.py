@@ -105,17 +105,32 @@ def _batch_environment():
 
 
 def execute_stage(notebook: Path, executed: Path, parameters: dict, log_file: Path | None = None) -> None:
-    """Run one stage notebook with papermill; raises PapermillExecutionError.
+    """Run one stage notebook with papermill; raises PapermillExecutionError (or
+    kit.warmkernel.KernelAborted when the kernel died or a cell ran past the time limit).
 
-    The single place where notebooks are executed (a warm-kernel pool would go here)."""
+    The single place where notebooks are executed: through this process's warm kernel
+    (kit.warmkernel, reset before every notebook), or with KIT_WARM=0 in a new kernel."""
     import papermill as pm
 
+    from kit import warmkernel
+
     executed.parent.mkdir(parents=True, exist_ok=True)
-    with _stderr_to(log_file or executed.with_suffix(".log")), _batch_environment():
-        pm.execute_notebook(
-            str(notebook), str(executed), parameters=parameters, kernel_name="python3",
-            cwd=str(notebook.parent), progress_bar=False, log_output=False,
-        )
+    log_file = log_file or executed.with_suffix(".log")
+    with _stderr_to(log_file), _batch_environment():
+        if warmkernel.enabled():
+            warmkernel.kernel(NOTEBOOK_DIR).execute(notebook, executed, parameters, log_file=log_file)
+            return
+        timeout = warmkernel.cell_timeout()
+        try:
+            pm.execute_notebook(
+                str(notebook), str(executed), parameters=parameters, kernel_name="python3",
+                cwd=str(notebook.parent), progress_bar=False, log_output=False, execution_timeout=timeout,
+            )
+        except Exception as exc:
+            aborted = warmkernel.translate(exc, timeout)
+            if aborted is None:
+                raise
+            raise aborted from exc
 
 
 def render_html(executed: Path, target: Path, title: str | None = None) -> None:
@@ -419,7 +434,9 @@ def _phase(tasks: list[tuple], output_dir: Path, jobs: int, done_words: str) -> 
             results.append(_run_one(task))
             print(f"[{i}/{total}] {results[-1].name or results[-1].commune_id}: {done_words}", flush=True)
         return results
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    from kit.warmkernel import worker_init  # each worker stops its warm kernel when it ends
+
+    with ProcessPoolExecutor(max_workers=jobs, initializer=worker_init) as pool:
         futures = {pool.submit(_run_one, t): t for t in tasks}
         for i, fut in enumerate(as_completed(futures), 1):
             try:
@@ -458,6 +475,9 @@ def run_batch(params_files: list[Path], output_dir: str | Path, jobs: int = 2,
             second.append((r.params_file, str(output_dir), force, CROSS_COMMUNE_STAGES, r))
         done = {r.commune_id: r for r in _phase(second, output_dir, jobs, "abgeschlossen")} if second else {}
         results = [done.get(r.commune_id, r) for r in phase1]
+    from kit.warmkernel import shutdown
+
+    shutdown()  # this process's warm kernel (a batch with jobs=1 ran here)
     results.sort(key=lambda s: s.commune_id)
     write_index(output_dir, results)
     return results
