@@ -402,3 +402,15 @@ def test_reference_rules_agree_with_the_benchmark_test_of_stage_2(demo):
             assert bool(r["met"]) == (verdict == want), (commune, r["measure_id"])
             checked += 1
     assert checked >= 9
+
+
+def test_the_profile_report_says_what_a_dash_in_the_owi_table_means():
+    from types import SimpleNamespace
+
+    from kit.profile.indicators import owi_rates
+    from kit.profile.view import owi_text
+
+    mid_way = owi_text(SimpleNamespace(owi=owi_rates(_owi_long(BAN), pd.Series(POP))))
+    assert "Ein Strich steht für ein Jahr, in dem eine Kategorie nicht erfasst wurde" in mid_way
+    full = owi_text(SimpleNamespace(owi=owi_rates(_owi_long([0, 0, 41, 49, 69, 115]), pd.Series(POP))))
+    assert "Strich" not in full and "nan" not in full.lower()
