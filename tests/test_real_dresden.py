@@ -352,6 +352,9 @@ def test_dresden_end_to_end(tmp_path, monkeypatch):
     assert "33 Flughafen/Industriegebiet Klotzsche, 34 Hellerberge und 44 Dresdner Heide" in text
     assert "573.648" in text and "keine Altersgruppen" in text and "Häufigkeitszahl des Kits und des BKA" in text
     assert "556.780 Einwohner am 31.12.2019" in text
+    # two report years allow no early warning: said so, not "keine auffällig"
+    assert "lässt sich mit diesen Jahren nicht prüfen" in text and "Keine dieser Reihen ist im letzten Jahr" not in text
+    assert "Reihen ließ sich prüfen" in text and "Von 0 geprüften Reihen" not in text
     # the real files are credited as the params give them, not as a commune's register
     assert "Kartengrundlage: © OpenStreetMap contributors, ODbL 1.0" in text
     assert "Landeshauptstadt Dresden, opendata.dresden.de" in text and "Melderegister Dresden" not in text

@@ -1314,6 +1314,10 @@ def show_trends(result: ProfileResult) -> None:
     not_checked = len(t) - len(checked)
     rest = (f" {fmt_int(not_checked)} weitere Reihen ließen sich nicht prüfen (zu wenige Vorjahre oder keine Fälle "
             "in den Vorjahren)." if not_checked else "")
+    if checked.empty and not_checked:  # e.g. two report years (Dresden from the BKA tables 2020 and 2022)
+        show_md(f"Keine der {fmt_int(not_checked)} Reihen ließ sich prüfen: Dafür fehlen Vorjahre (oder Fälle in den "
+                "Vorjahren). Ob sich etwas auffällig entwickelt hat, bleibt deshalb offen.")
+        return
     if flagged.empty:
         show_md(f"Von {fmt_int(len(checked))} geprüften Reihen (PKS und Ordnungswidrigkeiten) ist keine auffällig: "
                 f"Alle Werte des letzten Jahres liegen im Bereich der üblichen Schwankungen.{rest}")
@@ -1500,6 +1504,9 @@ def pks_overview_text(result: ProfileResult, ov: pd.DataFrame) -> str:
                                                                               ("fall", "Rückgang")) if flags[f]]
     if said:
         text += f" Im letzten Jahr zeigt sich {' und '.join(said)} ({TREND_CAVEAT})."
+    elif not (ov["trend_flag"].astype(str) != "").any():  # no series had enough earlier years (e.g. 2020 and 2022)
+        text += (" Ob sich eine Reihe im letzten Jahr auffällig entwickelt hat, lässt sich mit diesen Jahren nicht "
+                 "prüfen: Dafür fehlen Vorjahre.")
     else:
         text += " Keine dieser Reihen ist im letzten Jahr auffällig."
     return text
@@ -1523,12 +1530,7 @@ def owi_text(result: ProfileResult) -> str:
         top = cats.iloc[0]
         text += (f" Die meisten betreffen {top['subject_label']} ({_n_cases(top['count'])}, "
                  f"{fmt_num(100 * top['count'] / t['count'], 0)} %).")
-    text += " Die Tabellen zeigen die Kategorien im letzten Jahr und über die Jahre."
-    n_years = rows.loc[rows["subject"] == "", "year"].nunique()
-    if (rows[rows["subject"] != ""].groupby("subject")["year"].nunique() < n_years).any():
-        text += (" Ein Strich steht für ein Jahr, in dem eine Kategorie nicht erfasst wurde (etwa vor dem "
-                 "Inkrafttreten eines Alkoholkonsumverbots); die Frühwarnung vergleicht nur Jahre, in denen sie erfasst wurde.")
-    return text
+    return text + " Die Tabellen zeigen die Kategorien im letzten Jahr und über die Jahre."
 
 
 def owi_trend_text(result: ProfileResult) -> str:
