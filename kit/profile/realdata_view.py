@@ -114,7 +114,8 @@ def show_kreis_context(result) -> None:
     show_md(f"**Kreisdaten aus dem Deutschlandatlas.** Die Tabelle zeigt Kennzahlen des Kreises {region} "
             "aus dem Deutschlandatlas: Kriminalität, Altersstruktur, Arbeitslosigkeit und Mindestsicherung. "
             "Sie beschreiben den ganzen Kreis und beruhen auf der amtlichen Bevölkerungsfortschreibung, nicht "
-            "auf den Einwohnerdaten der Kommune.")
+            "auf den Einwohnerdaten der Kommune. Die Straftaten je 100.000 Einwohner stammen aus einer eigenen "
+            "Aufbereitung des Deutschlandatlas und können von der Häufigkeitszahl im Abschnitt zur PKS abweichen.")
 
     def value(r) -> str:
         decimals = 0 if r["unit"].startswith("je") else 1
