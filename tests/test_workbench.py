@@ -162,6 +162,8 @@ def _with_block(params_file: Path, ids) -> str:
     text = params_file.read_text(encoding="utf-8")
     block = EXISTING_BLOCK.replace("ID_ONE", ids[0]).replace("ID_TWO", ids[1])
     text = text.replace("\nsurvey:\n", "\n" + block + "survey:\n", 1)
+    # a line ruamel.yaml would re-flow if it re-emitted the whole file (multi-line flow sequence)
+    text = text.replace("\ninputs:\n", "\nallowed_roots: [data/demo,   # weitere Ordner\n                data]\n\ninputs:\n", 1)
     params_file.write_text(text, encoding="utf-8")
     return text
 
@@ -266,27 +268,58 @@ TEXT = st.text(alphabet=st.characters(whitelist_categories=("L", "N", "P", "S", 
 DEMO_TEXT = (PARAMS / "muldenau.yaml").read_text(encoding="utf-8")
 
 
+TRICKY = st.sampled_from(["ja", "no", "on", "2023", "1_000", "null", "~", "a: b", "- x", "#x", "'x'", '"x"'])
+
+
+def _block_text(ids) -> str:
+    text = DEMO_TEXT.replace("\nsurvey:\n", "\n" + EXISTING_BLOCK.replace("ID_ONE", ids[0]).replace("ID_TWO", ids[1])
+                             + "survey:\n", 1)
+    return text
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_random_choices_read_back_exactly(catalogue, data):
     ids = [m["id"] for m in catalogue]
-    off = data.draw(st.dictionaries(st.sampled_from(ids), TEXT | st.sampled_from(["ja", "no", "2023", "null", "~"]),
-                                    max_size=5))
-    rew = data.draw(st.dictionaries(st.sampled_from(ids), st.fixed_dictionaries({"title": TEXT}), max_size=4))
-    text = data.draw(st.sampled_from([DEMO_TEXT, DEMO_TEXT.replace("\n", "\r\n")]))
-    new = wb.apply_choices(text, wb.Choices(switch_off=off, reword=rew), set(ids))
-    assert new.startswith(text)
-    if text.count("\r\n"):
+    off = data.draw(st.dictionaries(st.sampled_from(ids), TEXT | TRICKY, max_size=5))
+    rew = data.draw(st.dictionaries(st.sampled_from(ids), st.fixed_dictionaries({"title": TEXT | TRICKY}), max_size=4))
+    add = data.draw(st.lists(st.builds(
+        lambda mid, topic, lead, partner, title: _new_measure(mid=mid, topic=topic, lead=lead, partners=[partner],
+                                                              title=title),
+        st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True) | TRICKY.filter(lambda s: re.fullmatch(r"[\w-]+", s)),
+        TEXT | TRICKY, TEXT | TRICKY, TEXT | TRICKY, TEXT | TRICKY),
+        max_size=2, unique_by=lambda m: m["id"]).filter(lambda ms: not {m["id"] for m in ms} & set(ids)))
+    existing = data.draw(st.booleans())
+    text = _block_text(ids) if existing else DEMO_TEXT
+    crlf = data.draw(st.booleans())
+    if crlf:
+        text = text.replace("\n", "\r\n")
+    new = wb.apply_choices(text, wb.Choices(switch_off=off, reword=rew, add=add), set(ids))
+
+    if existing:  # lines outside the block unchanged
+        assert new.split("recommendations:")[0] == text.split("recommendations:")[0]
+        assert new[new.index("survey:"):] == text[text.index("survey:"):]
+    else:
+        assert new.startswith(text)
+    if crlf:
         assert "\n" not in new.replace("\r\n", "")  # the file's line ends are kept
-    data_new = yaml.safe_load(new)
-    rec = data_new.pop("recommendations", {})
-    assert data_new == yaml.safe_load(text)
-    assert {x["id"]: x["reason"] for x in rec.get("switch_off", [])} == {k: " ".join(v.split()) for k, v in off.items()}
-    assert rec.get("reword", {}) == {k: {"title": v["title"].strip()} for k, v in rew.items()}
+    data_old, data_new = yaml.safe_load(text), yaml.safe_load(new)
+    rec_old, rec = data_old.pop("recommendations", {}), data_new.pop("recommendations", {})
+    assert data_new == data_old
+    want_off = {x["id"]: x["reason"] for x in rec_old.get("switch_off", [])}
+    want_off.update({k: " ".join(v.split()) for k, v in off.items()})
+    assert {x["id"]: x["reason"] for x in rec.get("switch_off", [])} == want_off
+    want_rew = rec_old.get("reword", {})
+    for k, v in rew.items():
+        want_rew[k] = {**want_rew.get(k, {}), "title": v["title"].strip()}
+    assert rec.get("reword", {}) == want_rew
+    assert [(m["id"], m["topic"], m["lead"], m["partners"], m["title"]) for m in rec.get("add", [])] == [
+        (m["id"], m["topic"].strip(), m["lead"].strip(), [m["partners"][0].strip()], m["title"].strip()) for m in add]
     # the stage-3 overrides read it back as chosen
-    _, switched, _, reworded = cat.apply_overrides(catalogue, rec, "Test")
-    assert switched == {k: " ".join(v.split()) for k, v in off.items()}
-    assert reworded == set(rew)
+    _, switched, origin, reworded = cat.apply_overrides(catalogue, rec, "Test")
+    assert switched == want_off
+    assert reworded == set(want_rew)
+    assert {k for k, v in origin.items() if v == "commune"} == {m["id"] for m in add}
 
 
 # ---------------------------------------------------------------------------
@@ -363,7 +396,7 @@ def test_widget_reports_a_bad_added_measure_and_keeps_nothing(bench, params_file
 def test_workbench_is_not_shown_in_batch_runs(monkeypatch, bench):
     b, _ = bench
     monkeypatch.setenv("KIT_BATCH", "1")
-    assert wb.show_workbench(b.result, {"params_file": str(b.params_file)}) is None
+    assert wb.show_workbench(b.result, load_params(b.params_file)) is None
 
 
 def test_notebook_cell_is_interactive_only():
