@@ -1530,7 +1530,12 @@ def owi_text(result: ProfileResult) -> str:
         top = cats.iloc[0]
         text += (f" Die meisten betreffen {top['subject_label']} ({_n_cases(top['count'])}, "
                  f"{fmt_num(100 * top['count'] / t['count'], 0)} %).")
-    return text + " Die Tabellen zeigen die Kategorien im letzten Jahr und über die Jahre."
+    text += " Die Tabellen zeigen die Kategorien im letzten Jahr und über die Jahre."
+    n_years = rows.loc[rows["subject"] == "", "year"].nunique()
+    if (rows[rows["subject"] != ""].groupby("subject")["year"].nunique() < n_years).any():
+        text += (" Ein Strich steht für ein Jahr, in dem eine Kategorie nicht erfasst wurde (etwa vor dem "
+                 "Inkrafttreten eines Alkoholkonsumverbots); die Frühwarnung vergleicht nur Jahre, in denen sie erfasst wurde.")
+    return text
 
 
 def owi_trend_text(result: ProfileResult) -> str:
