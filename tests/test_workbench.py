@@ -405,3 +405,30 @@ def test_notebook_cell_is_interactive_only():
     assert len(cells) == 1
     assert "remove_cell" in cells[0].metadata.get("tags", [])
     assert not cells[0].get("outputs")
+
+
+def test_widget_switches_on_and_removes_what_the_commune_added(params_file, catalogue):
+    fired, _ = _threshold_measures(catalogue, 2)
+    original = params_file.read_bytes()
+    wb.save_choices(params_file, wb.Choices(switch_off={fired["id"]: "läuft bereits"}, add=[_new_measure()]))
+    params = load_params(params_file)
+    measures, switched, origin, reworded = cat.apply_overrides(catalogue, params["recommendations"], "Test")
+    result = recommend(measures, _firing_indicators([fired]), switched_off=switched, origin=origin, reworded=reworded)
+    b = wb.workbench_for(result, params)
+    labels = dict((v, k) for k, v in b.select.options)
+    assert labels["sicherheitsspaziergang"].endswith("(hinzugefügt)")
+    assert labels[fired["id"]].startswith("abgeschaltet: ")
+    b.select.value = fired["id"]
+    assert "läuft bereits" in b.evidence.value and b.remove_button.disabled and not b.switch_on_button.disabled
+    b.remove_button.click()  # a catalogue measure cannot be removed, only switched off
+    assert b.pending.is_empty() and "abschalten" in b.message.value
+    b.switch_on_button.click()
+    b.select.value = "sicherheitsspaziergang"
+    assert not b.remove_button.disabled
+    b.remove_button.click()
+    b.preview_button.click()
+    b.save_button.click()
+    assert "Gespeichert" in b.message.value
+    assert "recommendations" not in yaml.safe_load(params_file.read_text(encoding="utf-8"))  # block emptied: gone
+    assert params_file.read_bytes() == original  # undoing every choice gives back the file as it was
+    assert load_params(params_file)["recommendations"].get("switch_off", []) == []

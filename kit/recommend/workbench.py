@@ -373,7 +373,10 @@ def apply_choices(params_text: str, choices: Choices, catalogue_ids: set[str] | 
     block = "".join(out.splitlines(keepends=True)[new_span[0]:new_span[1]])
     if not data[SECTION]:  # nothing left in the block: an empty block would read as null
         block = ""
-    return "".join(lines[:old_span[0]]) + block.replace("\n", newline) + "".join(lines[old_span[1]:])
+    text = "".join(lines[:old_span[0]]) + block.replace("\n", newline) + "".join(lines[old_span[1]:])
+    if not block and old_span[1] == len(lines):  # the block was last: no blank lines left at the end
+        text = text.rstrip("\r\n") + newline
+    return text
 
 
 def unified_diff(old: str, new: str, name: str) -> str:
@@ -526,6 +529,13 @@ def measure_status(m) -> str:
     return "not_triggered" if bool(m.get("evaluable")) else "undecided"
 
 
+def option_label(m) -> str:
+    """One entry of the measures list: status, title, and whether this commune added or reworded it."""
+    marks = [word for flag, word in ((str(m.get("origin")) == "commune", "hinzugefügt"),
+                                     (bool(m.get("reworded")), "umformuliert")) if flag]
+    return f"{STATUS_WORDS[measure_status(m)]}: {m['title']}" + (f" ({', '.join(marks)})" if marks else "")
+
+
 def describe_choices(choices: Choices, titles: dict[str, str]) -> list[str]:
     """The pending choices, one German line each."""
     def name(mid):
@@ -611,8 +621,7 @@ class Workbench:
         self.measures = measures.sort_values(["_order", "title"], kind="stable").reset_index(drop=True)
         self.titles = dict(zip(self.measures["measure_id"], self.measures["title"]))
         layout = w.Layout(width="95%")
-        self.select = w.Select(options=[(f"{STATUS_WORDS[m['_status']]}: {m['title']}", m["measure_id"])
-                                        for _, m in self.measures.iterrows()],
+        self.select = w.Select(options=[(option_label(m), m["measure_id"]) for _, m in self.measures.iterrows()],
                                rows=14, layout=w.Layout(width="95%"), description="")
         self.evidence = w.HTML()
         self.message = w.HTML()
@@ -620,6 +629,7 @@ class Workbench:
         self.reason = w.Textarea(placeholder="Begründung (Pflicht; erscheint im Bericht)", layout=layout)
         self.switch_off_button = w.Button(description="Abschalten vormerken", icon="ban")
         self.switch_on_button = w.Button(description="Wieder einschalten vormerken", icon="check")
+        self.remove_button = w.Button(description="Hinzugefügte entfernen", icon="trash")
         # reword
         self.new_title = w.Text(description="Titel", layout=layout)
         self.new_description = w.Textarea(description="Beschreibung", layout=w.Layout(width="95%", height="8em"))
@@ -662,6 +672,7 @@ class Workbench:
         self.select.observe(self._on_select, names="value")
         self.switch_off_button.on_click(self._on_switch_off)
         self.switch_on_button.on_click(self._on_switch_on)
+        self.remove_button.on_click(self._on_remove)
         self.reword_button.on_click(self._on_reword)
         self.copy_button.on_click(self._on_copy)
         self.add_button.on_click(self._on_add)
@@ -672,7 +683,7 @@ class Workbench:
         tabs = w.Tab(children=[
             w.VBox([w.HTML("<p>Die ausgewählte Maßnahme für diese Kommune abschalten: Sie wird dann unabhängig von "
                            "den Befunden nicht empfohlen; die Begründung erscheint im Bericht.</p>"),
-                    self.reason, w.HBox([self.switch_off_button, self.switch_on_button])]),
+                    self.reason, w.HBox([self.switch_off_button, self.switch_on_button, self.remove_button])]),
             w.VBox([w.HTML("<p>Titel und Beschreibung der ausgewählten Maßnahme für diese Kommune anders "
                            "formulieren (leer lassen = Wortlaut des Katalogs).</p>"),
                     self.new_title, self.new_description, self.reword_button]),
@@ -730,6 +741,7 @@ class Workbench:
         self.new_title.value = str(m["title"])
         self.new_description.value = " ".join(str(m["description"]).split())
         self.switch_on_button.disabled = not bool(m["switched_off"])
+        self.remove_button.disabled = str(m.get("origin")) != "commune"
         self.reason.value = str(m.get("switch_off_reason") or "") if bool(m["switched_off"]) else ""
 
     def _on_switch_off(self, _button=None) -> None:
@@ -749,6 +761,17 @@ class Workbench:
         if bool(self._row(mid)["switched_off"]) and mid not in self.pending.switch_on:
             self.pending.switch_on.append(mid)
         self._say(f"Vorgemerkt: „{self.titles.get(mid, mid)}“ wieder einschalten.")
+        self._changed()
+
+    def _on_remove(self, _button=None) -> None:
+        mid = self.select.value
+        if str(self._row(mid).get("origin")) != "commune":
+            self._say("Nur Maßnahmen, die für diese Kommune hinzugefügt wurden, lassen sich entfernen; "
+                      "eine Maßnahme des Katalogs bitte abschalten.", error=True)
+            return
+        if mid not in self.pending.remove_added:
+            self.pending.remove_added.append(mid)
+        self._say(f"Vorgemerkt: hinzugefügte Maßnahme „{self.titles.get(mid, mid)}“ entfernen.")
         self._changed()
 
     def _on_reword(self, _button=None) -> None:
