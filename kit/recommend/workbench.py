@@ -569,26 +569,28 @@ def evidence_html(m, rules) -> str:
 
     status = measure_status(m)
     parts = [f"<h4>{html.escape(str(m['title']))}</h4>",
-             f"<p><b>Stand:</b> {html.escape(STATUS_WORDS[status])}; ausgelöst durch die Regeln: "
+             f"<p><b>Stand:</b> {html.escape(STATUS_WORDS[status])}. <b>Regeln erfüllt:</b> "
              f"{html.escape(view.decision_text(m))}.</p>"]
     if status == "switched_off":
         parts.append(f"<p><b>Abgeschaltet, Begründung:</b> {html.escape(str(m.get('switch_off_reason') or ''))}</p>")
     parts.append(f"<p>{html.escape(' '.join(str(m['description']).split()))}</p>")
     level = view.evidence_level_text(m.get("evidence_level"))
+    source = m.get("evidence_source")
     if level:
-        parts.append(f"<p><b>Wirksamkeit:</b> {html.escape(level)}</p>")
+        parts.append(f"<p><b>Wirksamkeit:</b> {html.escape(level)}"
+                     + (f" (Quelle: {html.escape(source)})" if isinstance(source, str) and source else "") + "</p>")
     own = rules[rules["measure_id"] == m["measure_id"]]
     if own.empty:
         parts.append("<p>Keine Auslöseregel: allgemeine Empfehlung.</p>")
         return "\n".join(parts)
     rows = []
     for _, r in own.iterrows():
+        label = r["label"] if isinstance(r["label"], str) and r["label"] else "Befund"
         if bool(r["evaluable"]):
-            cells = (str(r["label"]) or "Befund", view.rule_value_text(r),
-                     view.rule_condition(r).removeprefix("Schwelle: "), "erfüllt" if bool(r["met"]) else "nicht erfüllt")
+            cells = (label, view.rule_value_text(r), view.rule_condition(r).removeprefix("Schwelle: "),
+                     "erfüllt" if bool(r["met"]) else "nicht erfüllt")
         else:
-            cells = (str(r["label"]) or "Befund", "–", view.rule_condition(r).removeprefix("Schwelle: "),
-                     view.unevaluable_text(r))
+            cells = (label, "–", view.rule_condition(r).removeprefix("Schwelle: "), view.unevaluable_text(r))
         rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
     logic = "eine der Regeln genügt" if (m.get("logic") or "any") == "any" else "alle Regeln müssen erfüllt sein"
     parts.append(f'<table class="kit-table"><caption>Geprüfte Regeln ({logic})</caption><thead><tr><th>Befund</th>'
