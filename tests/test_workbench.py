@@ -432,3 +432,18 @@ def test_widget_switches_on_and_removes_what_the_commune_added(params_file, cata
     assert "recommendations" not in yaml.safe_load(params_file.read_text(encoding="utf-8"))  # block emptied: gone
     assert params_file.read_bytes() == original  # undoing every choice gives back the file as it was
     assert load_params(params_file)["recommendations"].get("switch_off", []) == []
+
+
+def test_two_saves_in_the_same_second_keep_both_backups(params_file, catalogue):
+    import datetime as dt
+
+    now = dt.datetime(2026, 3, 12, 9, 30, 0)
+    first, second = catalogue[0]["id"], catalogue[1]["id"]
+    original = params_file.read_bytes()
+    a = wb.save_choices(params_file, wb.Choices(switch_off={first: "eins"}), now=now)
+    between = params_file.read_bytes()
+    b = wb.save_choices(params_file, wb.Choices(switch_off={second: "zwei"}), now=now)
+    assert a.backup.name == "muldenau.yaml.bak-20260312-093000"
+    assert b.backup.name == "muldenau.yaml.bak-20260312-093000-2"
+    assert a.backup.read_bytes() == original and b.backup.read_bytes() == between
+    assert [x["id"] for x in load_params(params_file)["recommendations"]["switch_off"]] == [first, second]
