@@ -154,6 +154,7 @@ recommendations:
   reword:
     ID_TWO: {title: "Titel wie im Stadtrat"}   # Wortlaut des Stadtrats
 
+# ---- Befragung ----
 """
 
 
@@ -172,13 +173,15 @@ def test_comments_and_unrelated_keys_are_kept_byte_for_byte(params_file, catalog
     a, b, c = _threshold_measures(catalogue, 3)
     old = _with_block(params_file, [a["id"], b["id"]])
     load_params(params_file)  # the hand-written block is valid to begin with
-    choices = wb.Choices(switch_off={c["id"]: "läuft über den Landkreis"}, reword={b["id"]: {"description": "Neu."}})
+    choices = wb.Choices(switch_off={c["id"]: "läuft über den Landkreis"},
+                         reword={b["id"]: {"description": "Neu."}, a["id"]: {"title": "Anders"}})
     new = wb.apply_choices(old, choices, {m["id"] for m in catalogue})
 
     # outside the recommendations block: identical lines, before and after it
     head_old, rest_old = old.split("recommendations:\n", 1)
     head_new, rest_new = new.split("recommendations:\n", 1)
     assert head_new == head_old  # includes the comment line above the block
+    assert "\n\n# ---- Befragung ----\nsurvey:\n" in new  # the next section's heading stays with it
     tail_old = rest_old[rest_old.index("\nsurvey:\n"):]
     tail_new = rest_new[rest_new.index("\nsurvey:\n"):]
     assert tail_new == tail_old
@@ -193,7 +196,8 @@ def test_comments_and_unrelated_keys_are_kept_byte_for_byte(params_file, catalog
     assert data_new == data_old
     assert rec_new["contacts"] == rec_old["contacts"]
     assert rec_new["switch_off"] == rec_old["switch_off"] + [{"id": c["id"], "reason": "läuft über den Landkreis"}]
-    assert rec_new["reword"] == {b["id"]: {"title": "Titel wie im Stadtrat", "description": "Neu."}}
+    assert rec_new["reword"] == {b["id"]: {"title": "Titel wie im Stadtrat", "description": "Neu."},
+                                 a["id"]: {"title": "Anders"}}
     # and the edited file validates
     params_file.write_text(new, encoding="utf-8")
     assert load_params(params_file)["recommendations"]["reword"][b["id"]]["description"] == "Neu."

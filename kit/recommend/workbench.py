@@ -314,15 +314,16 @@ def _dump(y, data) -> str:
     return buf.getvalue()
 
 
-def _top_key_span(y, text: str, key: str) -> tuple[int, int] | None:
-    """Lines [start, end) of the top-level ``key`` and its value (up to the next top-level key)."""
-    data = y.load(text)
+def _block_lines(data, lines: list[str], key: str) -> tuple[int, int]:
+    """Lines [start, end) of the top-level ``key`` and its value: from its line up to the next
+    top-level key, without the blank and comment lines just before that key (they introduce
+    the next section and stay where they are)."""
     keys = list(data)
-    if key not in keys:
-        return None
     start = data.lc.key(key)[0]
     i = keys.index(key)
-    end = data.lc.key(keys[i + 1])[0] if i + 1 < len(keys) else len(text.splitlines(keepends=True))
+    end = data.lc.key(keys[i + 1])[0] if i + 1 < len(keys) else len(lines)
+    while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")):
+        end -= 1
     return start, end
 
 
@@ -365,18 +366,18 @@ def apply_choices(params_text: str, choices: Choices, catalogue_ids: set[str] | 
         if head.strip() and not head.endswith(newline * 2):
             head += newline
         return head + block.replace("\n", newline)
-    if rec is None:
-        data[SECTION] = rec = CommentedMap()
-    _apply_to_block(rec, choices)
-    out = _dump(y, data)
-    old_span, new_span = _top_key_span(y, params_text, SECTION), _top_key_span(y, out, SECTION)
-    block = "".join(out.splitlines(keepends=True)[new_span[0]:new_span[1]])
-    if not data[SECTION]:  # nothing left in the block: an empty block would read as null
-        block = ""
-    text = "".join(lines[:old_span[0]]) + block.replace("\n", newline) + "".join(lines[old_span[1]:])
-    if not block and old_span[1] == len(lines):  # the block was last: no blank lines left at the end
-        text = text.rstrip("\r\n") + newline
-    return text
+    # only the block is parsed and re-emitted: comments inside it stay in place, every other line
+    # is copied as it was (ruamel would re-flow e.g. a flow list spread over several lines)
+    start, end = _block_lines(data, lines, SECTION)
+    part = y.load("".join(lines[start:end]))
+    if part[SECTION] is None:
+        part[SECTION] = CommentedMap()
+    _apply_to_block(part[SECTION], choices)
+    block = _dump(y, part).replace("\n", newline) if part[SECTION] else ""  # empty would read as null
+    head, tail = "".join(lines[:start]), "".join(lines[end:])
+    if not block and not tail.strip():  # the block was last: no blank lines left at the end
+        return head.rstrip("\r\n") + newline if head.strip() else ""
+    return head + block + tail
 
 
 def unified_diff(old: str, new: str, name: str) -> str:
