@@ -23,7 +23,7 @@ from kit.params import REPO_ROOT
 
 KIT = REPO_ROOT / "kit"
 COMPUTE_PACKAGES = ("profile", "recommend", "survey")
-VIEW_MODULES = {"view.py", "explorer.py", "webmap.py"}  # explorer, webmap: interactive views of stage 1
+VIEW_MODULES = {"view.py", "explorer.py", "webmap.py", "workbench.py"}  # explorer, webmap: interactive views of stage 1; workbench: JupyterLab UI of stage 3
 RENDERING = {"kit.report", "kit.figures"}
 
 
