@@ -88,6 +88,7 @@ def _register_engine() -> str:
         def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
                                      stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
             # as NBClientEngine.execute_managed_notebook (papermill 2.x), keeping hold of the client
+            failed_path = kwargs.pop("failed_notebook_path", None)
             kwargs = remove_args(["input_path"], **kwargs)
             safe_kwargs = remove_args(["timeout", "startup_timeout"], **kwargs)
             final_kwargs = merge_kwargs(
@@ -97,6 +98,14 @@ def _register_engine() -> str:
             client = PapermillNotebookClient(nb_man, **final_kwargs)
             try:
                 return client.execute()
+            except BaseException:
+                # papermill writes the notebook only after a normal end (saving after every cell is
+                # switched off): a dead kernel or a time-out must still leave it, to show where
+                if failed_path:
+                    from papermill.iorw import write_ipynb
+
+                    write_ipynb(nb_man.nb, failed_path)
+                raise
             finally:
                 if client.kc is not None:
                     client.kc.stop_channels()
@@ -205,7 +214,10 @@ class WarmKernel:
             self.runs += 1
             pm.execute_notebook(str(notebook), str(executed), parameters=parameters, kernel_name=KERNEL_NAME,
                                 cwd=cwd, progress_bar=False, log_output=False, engine_name=self._engine,
-                                km=self.km, execution_timeout=timeout)
+                                km=self.km, execution_timeout=timeout,
+                                # the notebook is written once at the end (also after a failure, by
+                                # papermill's own finally), not after every cell: ~20 % of a stage's time
+                                request_save_on_cell_execute=False, failed_notebook_path=str(executed))
         except Exception as exc:
             aborted = translate(exc, timeout)
             if aborted is not None or not self.alive():
