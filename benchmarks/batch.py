@@ -125,7 +125,8 @@ def run_kit(files: list[Path], out: Path, jobs: int, warm: bool) -> dict:
 
     with contextlib.redirect_stdout(io.StringIO()):
         statuses = run_batch(files, out, jobs=jobs, force=True)
-    bad = [s.commune_id for s in statuses if not s.ok]
+    bad = [(s.commune_id, [(st.stage, st.status, st.message) for st in s.stages if st.status != "ok"])
+           for s in statuses if not s.ok]
     if bad:
         raise SystemExit(f"Kommunen nicht vollständig: {bad}")
     per = {s.commune_id: sum(st.seconds for st in s.stages) for s in statuses}
