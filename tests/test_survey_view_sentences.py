@@ -156,3 +156,15 @@ def test_battery_items_are_named_by_their_questionnaire_wording():
     assert all(len(line) <= 40 for t in out["wording_wrapped"] for line in t.split("\n"))
     sentence = view._ranking_sentence(out, "wording_quoted", "Am häufigsten genannt:", "am seltensten:")
     assert sentence.startswith("Am häufigsten genannt: „Zu schnell fahrende Autos")
+
+
+def test_drivers_sentence_names_the_design_it_accounts_for():
+    """The drivers model uses the design-based sandwich when the stage has a design: the report
+    says so (and names it) instead of claiming strata and clusters are ignored."""
+    from kit.survey import view
+
+    text = view.drivers_design_sentence({"type": "stratified", "strata": "district", "fpc": True,
+                                         "calibration": True, "interval": "korn_graubard"})
+    assert "geschichtete Stichprobe nach Stadtteilen" in text and "nicht aber" not in text
+    assert "nicht aber eine Schichtung" in view.drivers_design_sentence({})
+    assert "nicht aber eine Schichtung" in view.drivers_design_sentence(None)

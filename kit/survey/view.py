@@ -787,6 +787,17 @@ def undecided_drivers_text(rows: pd.DataFrame, n: int) -> str:
     return text
 
 
+def drivers_design_sentence(design: dict | None) -> str:
+    """What the model's intervals account for: the sample design when the stage passed one
+    (kit.survey.design: the drivers model then uses the design-based sandwich)."""
+    from kit.survey.design_view import design_phrase
+
+    phrase = design_phrase(design or {})
+    if phrase:
+        return f"Die Bereiche berücksichtigen die Gewichtung und die Anlage der Stichprobe ({phrase})."
+    return "Die Bereiche berücksichtigen die Gewichtung, nicht aber eine Schichtung oder Klumpung der Stichprobe."
+
+
 def show_drivers(result: PublicSurveyResult, drivers) -> None:
     """Section 'Was hängt mit dem Unsicherheitsgefühl zusammen?': effect chart and a
     plain-German paragraph. ``drivers``: a :class:`kit.survey.drivers.DriversResult`
@@ -842,9 +853,8 @@ def show_drivers(result: PublicSurveyResult, drivers) -> None:
         text += (f"Die Merkmale erklären die Unterschiede nur zum Teil (Pseudo-R² nach McFadden "
                  f"{fmt_num(drivers.pseudo_r2, 2)}). ")
     text += ("Das Modell zeigt Zusammenhänge, keine Ursachen: Wer sich unsicher fühlt, nimmt Probleme "
-             "möglicherweise auch stärker wahr, und nicht erfasste Merkmale können beides beeinflussen. "
-             "Die Bereiche berücksichtigen die Gewichtung, nicht aber eine Schichtung oder Klumpung der "
-             "Stichprobe.")
+             "möglicherweise auch stärker wahr, und nicht erfasste Merkmale können beides beeinflussen. ")
+    text += drivers_design_sentence(getattr(result, "design", None))
     notes = set(drivers.notes)
     if "district_pooled" in notes:
         text += (f" Stadtteile mit weniger als {fmt_int(result.policy.min_base)} Befragten sind zu "
