@@ -119,7 +119,11 @@ def proportion_interval(p, var, n, df, conf: float = 0.95, method: str = "korn_g
     lower = np.full(p.shape, np.nan)
     upper = np.full(p.shape, np.nan)
     ok = np.isfinite(p) & (n > 0)
-    edge = ok & ((p <= 0) | (p >= 1) | ~(var > 0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # a variance that is zero up to rounding (e.g. every stratum holds one answer) counts as
+        # none: n_eff would be astronomically large and the beta quantiles lose all precision
+        negligible = ~(var > 1e-12 * p * (1 - p))
+    edge = ok & ((p <= 0) | (p >= 1) | negligible)
     # p = 0 or 1 (or no variance): Clopper-Pearson on the domain's n
     if edge.any():
         lo, hi = clopper_pearson(p[edge] * n[edge], n[edge], conf)
@@ -140,6 +144,9 @@ def proportion_interval(p, var, n, df, conf: float = 0.95, method: str = "korn_g
             a = 1 - conf
             lower[inner] = stats.beta.ppf(a / 2, n_eff * pi, n_eff * (1 - pi) + 1)
             upper[inner] = stats.beta.ppf(1 - a / 2, n_eff * pi + 1, n_eff * (1 - pi))
+        # rounding in the quantiles must never put the estimate outside its own interval
+        lower[inner] = np.minimum(lower[inner], pi)
+        upper[inner] = np.maximum(upper[inner], pi)
     return lower, upper
 
 
