@@ -165,6 +165,14 @@ def stratified_variance(z, stratum, psu, fpc_fraction) -> np.ndarray:
     one = z.ndim == 1
     if one:
         z = z[:, None]
+    dev, factor = _psu_deviations(z, stratum, psu, fpc_fraction)
+    var = (factor[:, None] * dev**2).sum(axis=0)
+    return var[0] if one else var
+
+
+def _psu_deviations(z: np.ndarray, stratum, psu, fpc_fraction) -> tuple[np.ndarray, np.ndarray]:
+    """PSU totals of the columns of ``z`` minus their stratum mean, and per PSU the factor
+    (1-f_h) n_h/(n_h-1) of its stratum (0 for a stratum with one PSU)."""
     stratum = np.asarray(stratum)
     psu = np.asarray(psu)
     n_psu = int(psu.max()) + 1 if psu.size else 0
@@ -176,35 +184,17 @@ def stratified_variance(z, stratum, psu, fpc_fraction) -> np.ndarray:
     n_h = np.bincount(psu_stratum, minlength=n_strata).astype(float)
     sums = np.zeros((n_strata, z.shape[1]))
     np.add.at(sums, psu_stratum, totals)
-    means = sums / np.maximum(n_h, 1)[:, None]
-    dev = totals - means[psu_stratum]
-    ss = np.zeros((n_strata, z.shape[1]))
-    np.add.at(ss, psu_stratum, dev**2)
+    dev = totals - (sums / np.maximum(n_h, 1)[:, None])[psu_stratum]
     with np.errstate(invalid="ignore", divide="ignore"):
         factor = np.where(n_h > 1, (1 - np.asarray(fpc_fraction, dtype=float)) * n_h / (n_h - 1), 0.0)
-    var = (factor[:, None] * ss).sum(axis=0)
-    return var[0] if one else var
+    return dev, factor[psu_stratum]
 
 
 def stratified_covariance(z, stratum, psu, fpc_fraction) -> np.ndarray:
     """Covariance matrix (k x k) of the weighted totals of the columns of ``z`` (n x k),
     the matrix form of :func:`stratified_variance` (its diagonal)."""
-    z = np.asarray(z, dtype=float)
-    stratum = np.asarray(stratum)
-    psu = np.asarray(psu)
-    n_psu = int(psu.max()) + 1
-    totals = np.zeros((n_psu, z.shape[1]))
-    np.add.at(totals, psu, z)
-    psu_stratum = np.zeros(n_psu, dtype=np.int64)
-    psu_stratum[psu] = stratum
-    n_strata = len(fpc_fraction)
-    n_h = np.bincount(psu_stratum, minlength=n_strata).astype(float)
-    sums = np.zeros((n_strata, z.shape[1]))
-    np.add.at(sums, psu_stratum, totals)
-    dev = totals - (sums / np.maximum(n_h, 1)[:, None])[psu_stratum]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        factor = np.where(n_h > 1, (1 - np.asarray(fpc_fraction, dtype=float)) * n_h / (n_h - 1), 0.0)
-    return dev.T @ (dev * factor[psu_stratum][:, None])
+    dev, factor = _psu_deviations(np.asarray(z, dtype=float), stratum, psu, fpc_fraction)
+    return dev.T @ (dev * factor[:, None])
 
 
 # ---------------------------------------------------------------------------
