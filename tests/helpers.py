@@ -8,6 +8,18 @@ from pathlib import Path
 
 import pandas as pd
 
+# The smallest commune params file the typed model accepts ({data}: the data folder), for tests
+# that add one block and check how it is validated.
+MINIMAL_PARAMS = """commune_id: testort
+name: Testort
+ags: "14522990"
+data_dir: {data}
+inputs:
+  districts: d.geojson
+  residents: r.csv
+  pks: p.csv
+"""
+
 
 def one(ind: pd.DataFrame, **where) -> pd.Series:
     """The single row of an indicator table matching every column=value."""

@@ -17,19 +17,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import MINIMAL_PARAMS
 from kit.errors import InputError, ParamsError
 from kit.params import (AGE_GROUPS, INPUT_NAMES, MARGINS, REPO_ROOT, TRIGGER_OPS, CodebookTop, Inputs, Measure,
                         Trigger, load_params, short_value)
 
-BASE = """commune_id: testort
-name: Testort
-ags: "14522990"
-data_dir: {data}
-inputs:
-  districts: d.geojson
-  residents: r.csv
-  pks: p.csv
-"""
+BASE = MINIMAL_PARAMS
 
 # what a message must never contain: pydantic's English, class names, Python reprs of errors
 ENGLISH = re.compile(r"Input should|validation error|Field required|Extra inputs|pydantic|ValidationError|"

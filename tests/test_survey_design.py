@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from helpers import MINIMAL_PARAMS
 from kit.errors import ParamsError
 from kit.params import load_params
 from kit.survey.design import bind_design, proportion_interval
@@ -330,15 +331,7 @@ def test_interval_function_refuses_an_unknown_method():
 # params: German errors
 # ---------------------------------------------------------------------------
 
-BASE = """commune_id: testort
-name: Testort
-ags: "14522990"
-data_dir: {data}
-inputs:
-  districts: d.geojson
-  residents: r.csv
-  pks: p.csv
-"""
+BASE = MINIMAL_PARAMS
 
 
 @pytest.mark.parametrize("snippet,needle", [

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 from statsmodels.stats.proportion import proportion_confint
 
+from helpers import MINIMAL_PARAMS
 from kit.disclosure import DisclosurePolicy
 from kit.errors import ParamsError
 from kit.params import load_params
@@ -396,15 +397,7 @@ def test_no_hidden_removed_count_can_be_recomputed(cb, n_empty, n_break, n_dup):
 # params
 # ---------------------------------------------------------------------------
 
-BASE = """commune_id: testort
-name: Testort
-ags: "14522990"
-data_dir: {data}
-inputs:
-  districts: d.geojson
-  residents: r.csv
-  pks: p.csv
-"""
+BASE = MINIMAL_PARAMS
 
 
 @pytest.mark.parametrize("snippet, needle", [
