@@ -142,6 +142,19 @@ def _fill(out: dict, row: pd.Series, trigger: dict) -> None:
                unit=unit if isinstance(unit, str) else "")
 
 
+def _take(out: dict, row: pd.Series | None, trigger: dict) -> bool:
+    """Fill ``out`` from the indicator's row; False (``reason`` set) when the finding is missing
+    or its value was suppressed, so the rule cannot be decided."""
+    if row is None:
+        out["reason"] = REASON_MISSING
+        return False
+    _fill(out, row, trigger)
+    if pd.isna(out["value"]):
+        out["reason"] = REASON_SUPPRESSED
+        return False
+    return True
+
+
 def standard_error(lower: float, upper: float, confidence: float = CONFIDENCE) -> float:
     """Standard error recovered from a (roughly symmetric) interval: width / (2 z)."""
     return (upper - lower) / (2 * stats.norm.ppf(0.5 + confidence / 2))
@@ -199,12 +212,7 @@ def evaluate_trigger(trigger: dict, indicators: pd.DataFrame, batch: pd.DataFram
         out["indicator"] = ratio_id
     else:
         row = _row(indicators, indicator)
-        if row is None:
-            out["reason"] = REASON_MISSING
-            return out
-    _fill(out, row, trigger)
-    if pd.isna(out["value"]):
-        out["reason"] = REASON_SUPPRESSED
+    if not _take(out, row, trigger):
         return out
     op = OPS[op_name]
     if kind == "flag":
@@ -265,12 +273,7 @@ def _survey_reference(out: dict, trigger: dict, indicators: pd.DataFrame, benchm
 
     out["threshold"] = float("nan")  # the comparison value, once found
     row = _row(indicators, trigger["indicator"])
-    if row is None:
-        out["reason"] = REASON_MISSING
-        return out
-    _fill(out, row, trigger)
-    if pd.isna(out["value"]):
-        out["reason"] = REASON_SUPPRESSED
+    if not _take(out, row, trigger):
         return out
     refs = load_benchmarks() if benchmarks is None else benchmarks
     refs = refs[(refs["indicator"] == trigger["indicator"]) & (refs["reference"] == trigger.get("reference"))]
