@@ -143,6 +143,10 @@ class InputSpec(_Model):
     # shown under charts and maps instead of the commune's register / district boundaries
     source: Annotated[str, Field(min_length=1, description=(
         "Quellenangabe der Datei, z. B. \"© OpenStreetMap contributors, ODbL 1.0\""))] | None = None
+    # kit.sources: the report says which inputs are real and which synthetic (demo communes: all synthetic)
+    synthetic: Annotated[bool, Field(description=(
+        "true, wenn die Datei erfundene (synthetische) Daten enthält, z. B. Platzhalter, wo keine echten "
+        "Daten vorliegen; false (Voreinstellung): echte Daten"))] = False
 
     @model_validator(mode="after")
     def _path_or_files(self):
@@ -414,6 +418,9 @@ class Survey(_Model):
         "Zuordnung Thema: Liste von Suchwörtern, z. B. Bahnhof/Haltestelle: [Bahnhof, Haltestelle]"))] = {}
     responses: RelPath | None = None
     sample: RelPath | None = None
+    # kit.sources: answers and sample made up (e.g. a test batch), not a real survey of the commune
+    synthetic: Annotated[bool, Field(description=(
+        "true, wenn Antworten und Stichprobe erfunden (synthetisch) sind; false (Voreinstellung): echte Befragung"))] = False
     previous_wave: PreviousWave | None = None
     district_crime: RelPath | None = None  # optional: cases by district (schema district_crime)
     crime_fear: CrimeFear = CrimeFear()
