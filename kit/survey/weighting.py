@@ -275,9 +275,12 @@ def _within(w: np.ndarray, lower: float, upper: float, rtol: float = 1e-9) -> bo
 def trim_weights(weights: pd.Series, lower: float, upper: float, max_iter: int = 1000) -> pd.Series:
     """Bound weights to [lower, upper] x mean weight, keeping their sum.
 
-    Weights outside the bounds are set to the bound and the rest rescaled so
-    the total is unchanged; repeated until all lie within the bounds (the mean
-    does not change, so the bounds stay fixed).
+    The result is ``clip(c * w, lo, hi)`` with the one factor ``c`` that keeps the total: weights
+    between the bounds keep their proportions, the others sit at a bound. ``c`` is found by
+    root finding (scipy's brentq) on the sum, which is monotone in ``c``. A sticky loop that
+    fixes every weight outside the bounds at once is wrong when capping the largest weights
+    lifts the smallest back inside (hypothesis found [1, 1, 1, 6] with bounds 0.5..2: all four
+    ended at a bound and the total was lost). ``max_iter`` bounds the root finder.
     """
     _check_bounds(lower, upper)
     s = pd.Series(weights, dtype=float)
@@ -285,23 +288,19 @@ def trim_weights(weights: pd.Series, lower: float, upper: float, max_iter: int =
     total = w.sum()
     mean = w.mean()
     lo, hi = lower * mean, upper * mean
-    at_lo = np.zeros(w.size, dtype=bool)
-    at_hi = np.zeros(w.size, dtype=bool)
-    for _ in range(max_iter):
-        # weights once set to a bound stay there; the others share the rest of the total
-        new_hi = (w > hi * (1 + 1e-12)) & ~at_hi
-        new_lo = (w < lo * (1 - 1e-12)) & ~at_lo
-        if not (new_hi.any() or new_lo.any()):
-            break
-        at_hi |= new_hi
-        at_lo |= new_lo
-        w[at_hi] = hi
-        w[at_lo] = lo
-        free = ~(at_hi | at_lo)
-        if not free.any():
-            break
-        w[free] *= (total - w[~free].sum()) / w[free].sum()
-    return pd.Series(w, index=s.index, name=s.name)
+    if _within(w, lower, upper):
+        return pd.Series(w, index=s.index, name=s.name)
+    from scipy.optimize import brentq
+
+    def excess(c: float) -> float:
+        return float(np.clip(c * w, lo, hi).sum() - total)
+
+    # excess(0) = n*lo - total <= 0 and excess(c_max) = n*hi - total >= 0 (lo <= mean <= hi)
+    c_max = hi / max(w.min(), np.finfo(float).tiny)
+    c = brentq(excess, 0.0, c_max, xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=max_iter)
+    out = np.clip(c * w, lo, hi)
+    out *= total / out.sum()  # remove the root finder's last rounding from the total
+    return pd.Series(out, index=s.index, name=s.name)
 
 
 def rake_with_trimming(sample: pd.DataFrame, targets: Mapping, lower: float, upper: float,
