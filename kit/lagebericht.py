@@ -270,46 +270,32 @@ def pks_text() -> str:
     return "<ul>" + "".join(f"<li>{html.escape(t)}</li>" for t in items) + "</ul>"
 
 
-# Reference data shipped with the kit (kit/profile/reference_data/README.md,
-# kit/survey/reference_data/README.md) and the commune's own data, with licence and credit line.
-SOURCES = [
-    ("Daten der Kommune", "Einwohnerregister (Auszug als Summen), Stadtteile, Orte, Ordnungswidrigkeiten, Vereine, "
-     "Unterbringung, Sicherheitsbehörden, Bildungsausgaben, Präventionsangebote, PKS-Auszug der Polizei",
-     "von der Kommune bereitgestellt; Dateien und Prüfsummen: Herkunft der Angaben"),
-    ("Bürgerbefragung der Kommune", "Antworten der Befragten (nur zusammengefasst ausgewiesen)",
-     "Erhebung der Kommune; Geheimhaltung wie oben beschrieben"),
-    ("Polizeiliche Kriminalstatistik (PKS), Bundeskriminalamt, Tabelle KR-F-01-T01 „Kreise – Fälle – HZ“, "
-     "Berichtsjahre 2020 und 2022, Version 1.0", "Vergleichswerte Sachsen und Landkreis",
-     "Datenlizenz Deutschland – Namensnennung – Version 2.0; „Quelle: Polizeiliche Kriminalstatistik (PKS), "
-     "Bundeskriminalamt, Berichtsjahr 2020/2022, Version 1.0“"),
-    ("Deutschlandatlas, BMWSB/BBSR, Stand 12/2024", "Bevölkerungsstruktur der Kreise Sachsens zum Vergleich",
-     "Datenlizenz Deutschland – Namensnennung – Version 2.0"),
-    ("Statistisches Bundesamt (Destatis), Gemeindeverzeichnis, Gebietsstand 31.12.2021",
-     "Einwohnerzahlen zur Gewichtung des Landeswerts", "Vervielfältigung und Verbreitung mit Quellenangabe "
-     "gestattet; „© Statistisches Bundesamt (Destatis), 2022“"),
-    ("Deutscher Viktimisierungssurvey 2017, Bundeskriminalamt", "Vergleichswerte zum Sicherheitsgefühl",
-     "veröffentlichte Ergebnisse, mit Quellenangabe"),
-    ("Deutscher Viktimisierungssurvey 2012 (BKA, MPI) im Bericht „Gut leben in Deutschland“ der Bundesregierung",
-     "Vergleichswerte zur Kriminalitätsfurcht", "Datenlizenz Deutschland – Namensnennung – Version 2.0"),
-    ("Landespräventionsrat Sachsen, Allianz Sichere Sächsische Kommunen (ASSKomm)",
-     "Durchschnittswerte früherer Sicherheitsanalysen", "veröffentlichte Ergebnisse, mit Quellenangabe"),
-]
+def _data_note(params: dict, survey_done: bool) -> str:
+    """The title page's sentence on real and made-up inputs: a note box when any input is made up."""
+    from kit.sources import sources
+    from kit.sources_view import note_html, statement
+
+    table = sources(params, survey_done=survey_done)
+    return note_html(table) or f'<p class="meta">{html.escape(statement(table))}</p>'
+
+
+def _without_stage_sources(nodes: list) -> list:
+    """A stage report's note on made-up inputs and its "Datenquellen" block are left out: the
+    Lagebericht says both once for the whole commune (title page, appendix)."""
+    from kit.sources_view import NOTE_CLASS, SECTION_CLASS
+
+    return [n for n in nodes if not (isinstance(n, Tag) and {NOTE_CLASS, SECTION_CLASS} & set(n.get("class") or []))]
 
 
 def sources_table(params: dict, survey_done: bool = True) -> str:
-    from kit.report import html_table
-    import pandas as pd
+    """The statement which inputs are real and which made up, and the table of every source of the
+    commune's report with its credit line and licence (kit.sources: the commune's inputs, the real
+    public data they come from, and the kit's reference data that applies)."""
+    from kit.sources import sources
+    from kit.sources_view import statement, table_html
 
-    rows = list(SOURCES)
-    if params.get("demo"):
-        rows[0] = (rows[0][0] + " (hier: erfundene Demodaten)", rows[0][1], "synthetisch erzeugt, frei verwendbar")
-        rows[1] = (rows[1][0] + " (hier: erfundene Demodaten)", rows[1][1], "synthetisch erzeugt, frei verwendbar")
-    if not survey_done:
-        del rows[1]
-    df = pd.DataFrame(rows, columns=["source", "use", "licence"])
-    return html_table(df, {"source": ("Quelle", None), "use": ("verwendet für", None),
-                           "licence": ("Lizenz und Quellenangabe", None)},
-                      caption="Datenquellen des Berichts mit Lizenz und Quellenangabe")
+    table = sources(params, survey_done=survey_done)
+    return _p(statement(table)) + table_html(table)
 
 
 # ---------------------------------------------------------------------------
@@ -479,13 +465,14 @@ def assemble(commune_dir: Path, params: dict, *, day: _dt.date | None = None) ->
     def frag(markup: str) -> list:
         return list(BeautifulSoup(markup, "html.parser").contents)
 
-    # title page
+    # title page; what is real and what made up stands on it (a note box when anything is made up)
     where = f"{html.escape(landkreis)}" if landkreis else ""
+    data_note = _data_note(params, stages.get("survey", {}).get("status") == "ok")
     body.extend(frag(
         f'<header class="titelseite"><p class="art">Sicherheitsanalyse</p><h1 id="titel">{html.escape(title)}</h1>'
         f'<p class="meta">Kommune: {html.escape(name)}</p>'
         + (f'<p class="meta">{where}</p>' if where else "")
-        + f'<p class="meta">Stand: {_date_de(day)}</p>'
+        + f'<p class="meta">Stand: {_date_de(day)}</p>' + data_note +
         f'<p class="meta">Gebietsprofil, Bürgerbefragung und Handlungsempfehlungen in einem Dokument; '
         f'erstellt mit dem Sicherheitsanalyse-Kit, Version {html.escape(__version__)}.</p></header>'))
     toc = soup.new_tag("nav", attrs={"class": "inhalt", "aria-labelledby": "inhalt"})
@@ -511,6 +498,7 @@ def assemble(commune_dir: Path, params: dict, *, day: _dt.date | None = None) ->
         styles += css
         nodes: list = []
         for section in sections:
+            section.nodes = _without_stage_sources(section.nodes)
             if section.title == SUMMARY_HEADING:
                 summary_parts.append((chapter_title, section.nodes))
             elif section.title == PROVENANCE_HEADING:
