@@ -4,7 +4,9 @@
 - ``run``: run every stage for the named communes (default: all in params/);
 - ``pks-referenz``: reference HZ from the BKA Kreis table as a params snippet;
 - ``lss-codebuch``: a codebook draft from a LimeSurvey structure export (.lss);
-- ``lagebericht``: the combined Lagebericht (HTML and PDF) of one commune's output folder again.
+- ``lagebericht``: the combined Lagebericht (HTML and PDF) of one commune's output folder again;
+- ``check``: the publication check of an output folder (kit/checker.py); exit code 1 on any finding;
+- ``sachsen``: build all Saxon communes from the real data in ../shared/realdata and run them (kit/sachsen.py).
 
 Every analyst-facing failure is a KitError: it is printed as its German
 message, never as a traceback or a class name.
@@ -37,7 +39,11 @@ def _batch(args) -> int:
         import os
 
         os.environ["KIT_PDF"] = "0"  # read by kit.runner.make_lagebericht (also in worker processes)
-    statuses = run_batch(files, args.output, jobs=args.jobs, force=args.force)
+    if args.dask_local is not None and args.dask_local < 1:
+        raise KitError(f"Option --dask-local: {args.dask_local} ist keine gültige Anzahl; erwartet wird eine "
+                       "Anzahl Arbeitsprozesse von mindestens 1, z. B. --dask-local 2.")
+    statuses = run_batch(files, args.output, jobs=args.jobs, force=args.force, scheduler=args.scheduler,
+                         dask_local=args.dask_local or 0)
     failed = [s for s in statuses if not s.ok]
     print(f"Fertig: {len(statuses) - len(failed)} von {len(statuses)} Kommunen vollständig. "
           f"Übersicht: {Path(args.output) / 'index.html'}")
@@ -83,6 +89,29 @@ def _lagebericht(args) -> int:
     return 0
 
 
+def _sachsen(args) -> int:
+    from kit.sachsen import run_command
+
+    return run_command(args)
+
+
+def _check(args) -> int:
+    from kit.checker import check_output, finding_text
+
+    report = check_output(Path(args.ordner), communes=args.kommune or None)
+    for commune, rows in report.findings.groupby("commune", sort=True):
+        print(f"{commune}: {len(rows)} Befund{'e' if len(rows) != 1 else ''}")
+        for row in rows.to_dict("records"):
+            print(f"  {finding_text(row)}")
+    for note in report.notes:
+        print(f"Hinweis: {note}")
+    seconds = f"{report.seconds:.1f}".replace(".", ",")
+    n = len(report.findings)
+    print(f"Veröffentlichungsprüfung: {report.files} Dateien in {seconds} s geprüft – "
+          + (f"{n} Befund{'e' if n != 1 else ''}." if n else "keine Befunde."))
+    return 1 if n else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m kit", description="Sicherheitsanalyse-Kit")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -94,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--output", default=str(REPO_ROOT / "output"), help="Ausgabeordner")
         p.add_argument("--force", action="store_true", help="auch unveränderte Kommunen neu rechnen")
         p.add_argument("--kein-pdf", action="store_true", help="Lagebericht nur als HTML (ohne PDF)")
+        dask = p.add_mutually_exclusive_group()
+        dask.add_argument("--scheduler", default=None, metavar="ADRESSE",
+                          help="die Kommunen über einen laufenden Dask-Scheduler rechnen, z. B. tcp://10.0.0.5:8786 "
+                               "(alle Rechner brauchen dieselben Pfade; --jobs gilt dann nicht)")
+        dask.add_argument("--dask-local", type=int, default=None, metavar="N",
+                          help="einen lokalen Dask-Cluster mit N Arbeitsprozessen starten und darüber rechnen")
         p.set_defaults(handler=_batch)
 
     ref = sub.add_parser("pks-referenz", help="Referenz-HZ aus der BKA-Kreistabelle als YAML für die Parameterdatei",
@@ -123,6 +158,39 @@ def build_parser() -> argparse.ArgumentParser:
     lage.add_argument("ordner", help="Ausgabeordner der Kommune (z. B. output/muldenau)")
     lage.add_argument("--kein-pdf", action="store_true", help="nur HTML, kein PDF")
     lage.set_defaults(handler=_lagebericht)
+
+    chk = sub.add_parser("check", help="Ausgabeordner vor der Veröffentlichung prüfen (kleine Zellen, Freitexte, "
+                                       "Einzeldaten, Fallnummern, Abgabezeitpunkte)",
+                         description="Durchsucht alle Dateien eines Ausgabeordners (HTML, PDF, Notebooks, CSV, "
+                                     "JSON, Protokolle) je Kommune nach Angaben, die nicht veröffentlicht werden "
+                                     "dürfen. Rückgabewert 1, wenn etwas gefunden wurde.")
+    chk.add_argument("ordner", help="Ausgabeordner (z. B. output)")
+    chk.add_argument("--kommune", nargs="+", default=None, metavar="ID",
+                     help="nur diese Kommunen (Ordnernamen, z. B. muldenau)")
+    chk.set_defaults(handler=_check)
+
+    sx = sub.add_parser(
+        "sachsen", help="Alle 418 sächsischen Gemeinden aus echten öffentlichen Daten aufbauen und auswerten",
+        description="Baut je Gemeinde Sachsens (VG250) Parameter und Eingaben aus ../shared/realdata auf (echte "
+                    "Schlüssel, Namen, Grenzen, Einwohner 2021, PKS der Kreise; synthetisch nur, wo keine echten "
+                    "Daten vorliegen, und so markiert) und wertet sie als Batch aus (kit/sachsen.py).")
+    sx.add_argument("--jobs", type=int, default=2, help="parallele Prozesse (Standard 2)")
+    sx.add_argument("--output", default=str(REPO_ROOT / "output" / "sachsen"),
+                    help="Ausgabeordner (Standard: output/sachsen)")
+    sx.add_argument("--daten", default=str(REPO_ROOT / "data" / "sachsen"),
+                    help="Ordner für die erzeugten Eingaben und Parameter (Standard: data/sachsen)")
+    sx.add_argument("--realdata", default=str(REPO_ROOT.parent / "shared" / "realdata"),
+                    help="Ordner der echten Daten (Standard: ../shared/realdata neben dem Kit-Ordner)")
+    sx.add_argument("--auswahl", nargs="+", default=None, metavar="AGS",
+                    help="nur diese Gemeinden (8-stellige AGS), z. B. --auswahl 14612000 14522275")
+    sx.add_argument("--kein-pdf", action="store_true", help="Lagebericht nur als HTML (ohne PDF)")
+    sx.add_argument("--force", action="store_true", help="auch unveränderte Gemeinden neu rechnen")
+    sx.add_argument("--mit-befragung", action="store_true",
+                    help="je Gemeinde eine SYNTHETISCHE Bürgerbefragung erzeugen (Standard: keine, Stufe 2 entfällt)")
+    sx.add_argument("--nur-aufbauen", action="store_true", help="nur Eingaben und Parameter erzeugen, nicht rechnen")
+    sx.add_argument("--dask-local", type=int, default=None, metavar="N",
+                    help="einen lokalen Dask-Cluster mit N Arbeitsprozessen starten und darüber rechnen")
+    sx.set_defaults(handler=_sachsen)
     return parser
 
 

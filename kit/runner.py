@@ -17,7 +17,7 @@ import sys
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from kit import __version__
@@ -63,6 +63,8 @@ class CommuneStatus:
     lagebericht: str = ""  # the combined document (HTML, PDF) relative to the output dir, when made
     lagebericht_pdf: str = ""
     lagebericht_message: str = ""  # German: why the Lagebericht or its PDF is missing
+    comparison_basis: str = ""  # comparison_basis() of the output folder when stage 3 last ran
+    computed: list[str] = field(default_factory=list)  # stages this run executed (not saved)
 
     @property
     def ok(self) -> bool:
@@ -261,12 +263,18 @@ CROSS_COMMUNE_STAGES = ("recommend",)
 
 def run_commune(params_file: str | Path, output_dir: str | Path, force: bool = False,
                 log=print, stages: tuple[str, ...] | None = None,
-                carry: CommuneStatus | None = None) -> CommuneStatus:
+                carry: CommuneStatus | None = None, basis: str | None = None) -> CommuneStatus:
     """Run the stages of one commune. ``stages``: only these (the others stay "ausstehend", or as
     ``carry`` — the status of an earlier phase of the same batch — has them). Without ``stages``
-    every stage runs, as for a single commune."""
+    every stage runs, as for a single commune.
+
+    Resumes stage by stage (unless ``force``): with an unchanged fingerprint, the stages the last
+    run finished (see standing_stages) are taken over, not run again. Stage 3 is run again when
+    its own result is missing, when stage 1 or 2 of this commune ran now, or when what it compares
+    with changed (``basis``, see comparison_basis; computed here when not given)."""
     if carry is not None:
-        return _continue_commune(Path(params_file), Path(output_dir).resolve(), carry, stages or STAGE_IDS, log)
+        return _continue_commune(Path(params_file), Path(output_dir).resolve(), carry, stages or STAGE_IDS, log,
+                                 basis)
     params_file = Path(params_file)
     output_dir = Path(output_dir).resolve()
     status = CommuneStatus(commune_id=params_file.stem, params_file=str(params_file))
@@ -292,21 +300,127 @@ def run_commune(params_file: str | Path, output_dir: str | Path, force: bool = F
     status.commune_id, status.name = params["commune_id"], params["name"]
     status.fingerprint = fingerprint(params_file, params)
     commune_dir = output_dir / status.commune_id
+    wanted = tuple(stages or STAGE_IDS)
     previous = _read_status(commune_dir)
-    if (not force and previous and previous.get("fingerprint") == status.fingerprint
-            and all(s["status"] in DONE for s in previous["stages"])
-            and all((output_dir / s["report"]).exists() for s in previous["stages"] if s["status"] == "ok")
-            and all((output_dir / previous[k]).exists() for k in ("lagebericht", "lagebericht_pdf") if previous.get(k))):
-        log(f"  {status.name}: unverändert, übersprungen")
-        return _status_from_dict(previous)
+    standing = {} if force else standing_stages(previous, status.fingerprint, output_dir)
+    first = [s for s in wanted if s not in CROSS_COMMUNE_STAGES]
+    cross = tuple(s for s in wanted if s in CROSS_COMMUNE_STAGES)
+    todo = [s for s in first if s not in standing]
+    for i, st in enumerate(status.stages):
+        if st.stage in standing and (st.stage in first or not todo):  # stage 3 only after standing 1-2
+            status.stages[i] = _stage_from_dict(standing[st.stage])
+    if not todo:
+        if any(st.stage in CROSS_COMMUNE_STAGES and st.stage in standing for st in status.stages):
+            for key in ("lagebericht", "lagebericht_pdf", "lagebericht_message", "comparison_basis"):
+                setattr(status, key, str(previous.get(key) or ""))
+        if not cross:
+            titles = [st.title for st in status.stages if st.stage in first]
+            log(f"  {status.name}: {' und '.join(titles)} unverändert, übernommen")
+            return status  # status.json stays as the last run wrote it
+    else:
+        # status.json first says "ausstehend" for every stage to run (and for stage 3), so while
+        # (or if) this run stops half-way, no report or result of the previous run is taken for
+        # current; the stages taken over keep their state
+        _write_status(output_dir, status)
+        # stage 3 (when asked for) runs again anyway: this commune's stage 1 or 2 ran now
+        status = _run_stages(params_file, output_dir, params, status, todo + list(cross), log)
+        if cross:
+            status.comparison_basis = comparison_basis(output_dir)  # stage 3 does not change it
+            _write_status(output_dir, status)
+        return status
+    if not cross:
+        return status
+    return _comparison_stages(params_file, output_dir, params, status, cross, log,
+                              comparison_basis(output_dir) if basis is None else basis, rerun=False)
 
-    # status.json first says "ausstehend" for every stage, so while (or if) this run stops
-    # half-way, no report or result of the previous run is taken for current
+
+def standing_stages(previous: dict | None, fingerprint: str, output_dir: Path) -> dict[str, dict]:
+    """The stages (id -> saved state) of a commune's last run that stand and are not run again:
+    the fingerprint is unchanged (params, data, code, notebooks), and the stage is "entfällt" or
+    "ok" with its report present. In stage order: a stage after one that has to run again runs
+    again too (it reads that stage's results). Whether stage 3 stands depends on the other
+    communes as well (comparisons_stand)."""
+    if not previous or not fingerprint or previous.get("fingerprint") != fingerprint:
+        return {}
+    saved = {s.get("stage"): s for s in previous.get("stages") or [] if isinstance(s, dict)}
+    out: dict[str, dict] = {}
+    for stage in STAGE_IDS:
+        s = saved.get(stage)
+        if not s or s.get("status") not in DONE:
+            break
+        if s["status"] == "ok" and not (s.get("report") and (output_dir / s["report"]).is_file()):
+            break
+        out[stage] = s
+    return out
+
+
+def comparison_basis(output_dir: Path) -> str:
+    """Hash of what stage 3 reads of the communes in the output folder for its comparisons
+    (kit.recommend.compare, catalogue.batch_indicators): each commune folder's key indicators of
+    stages 1 and 2 and its name. A commune's stage 3 made on another basis is outdated."""
+    from kit.results import STAGE_RESULT_NAMES, ResultStore
+
+    root = Path(output_dir)
+    digest = hashlib.sha256()
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        files = [ResultStore(root, folder.name).path(f"key_indicators_{n}", ".csv") for n in STAGE_RESULT_NAMES]
+        files = [f for f in files if f.is_file()]
+        if not files:
+            continue
+        name = (_read_status(folder) or {}).get("name") or ""
+        digest.update(json.dumps([folder.name, str(name)]).encode())
+        for f in files:
+            digest.update(f.name.encode())
+            digest.update(hashlib.sha256(f.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def comparisons_stand(status: CommuneStatus, output_dir: Path, basis: str) -> bool:
+    """Stage 3 of this commune is done (its report present) and was made on this basis."""
+    stages = [st for st in status.stages if st.stage in CROSS_COMMUNE_STAGES]
+    return (bool(stages) and status.comparison_basis == basis
+            and all(st.status in DONE and (st.status != "ok" or (st.report and (output_dir / st.report).is_file()))
+                    for st in stages))
+
+
+def lagebericht_stands(status: CommuneStatus, output_dir: Path) -> bool:
+    """The Lagebericht of the last run is there (or its failure is recorded: not retried until
+    a stage runs again)."""
+    if not status.lagebericht:
+        return bool(status.lagebericht_message)
+    return all((output_dir / p).is_file() for p in (status.lagebericht, status.lagebericht_pdf) if p)
+
+
+def outdate_comparisons(status: CommuneStatus, output_dir: Path) -> None:
+    """Stage 3 and the Lagebericht of this commune have to run again: status.json says so first,
+    and their outputs are removed (so an interrupted batch leaves none that looks current)."""
+    for i, st in enumerate(status.stages):
+        if st.stage in CROSS_COMMUNE_STAGES:
+            status.stages[i] = StageStatus(stage=st.stage, title=st.title)
+    status.lagebericht = status.lagebericht_pdf = status.lagebericht_message = ""
     _write_status(output_dir, status)
-    return _run_stages(params_file, output_dir, params, status, stages or STAGE_IDS, log)
+    invalidate_stages(output_dir / status.commune_id, list(CROSS_COMMUNE_STAGES))
 
 
-def _continue_commune(params_file: Path, output_dir: Path, status: CommuneStatus, stages, log) -> CommuneStatus:
+def _comparison_stages(params_file: Path, output_dir: Path, params: dict, status: CommuneStatus, stages,
+                       log, basis: str, rerun: bool) -> CommuneStatus:
+    """Stage 3 (and the Lagebericht) of a commune whose stages 1-2 are done or failed."""
+    if not rerun and comparisons_stand(status, output_dir, basis):
+        if lagebericht_stands(status, output_dir):
+            log(f"  {status.name}: unverändert, übersprungen")
+            return status
+        status.lagebericht = status.lagebericht_pdf = status.lagebericht_message = ""
+        _write_status(output_dir, status)  # the Lagebericht reads the stages' states
+        make_lagebericht(status, params, output_dir, output_dir / status.commune_id, log)
+        _write_status(output_dir, status)
+        return status
+    status.comparison_basis = basis
+    outdate_comparisons(status, output_dir)
+    return _run_stages(params_file, output_dir, params, status, stages, log)
+
+
+def _continue_commune(params_file: Path, output_dir: Path, status: CommuneStatus, stages, log,
+                      basis: str | None = None) -> CommuneStatus:
     """A later phase of a batch for a commune whose earlier stages ran in an earlier phase."""
     if not status.fingerprint:  # params unreadable in the first phase: already recorded
         return status
@@ -319,7 +433,8 @@ def _continue_commune(params_file: Path, output_dir: Path, status: CommuneStatus
                 st.status, st.message = "übersprungen", "Parameter fehlerhaft: " + _first_line(fail.message)
         _write_status(output_dir, status)
         return status
-    return _run_stages(params_file, output_dir, params, status, stages, log)
+    return _comparison_stages(params_file, output_dir, params, status, stages, log,
+                              comparison_basis(output_dir) if basis is None else basis, rerun=False)
 
 
 def _run_stages(params_file: Path, output_dir: Path, params: dict, status: CommuneStatus, stages, log) -> CommuneStatus:
@@ -336,6 +451,7 @@ def _run_stages(params_file: Path, output_dir: Path, params: dict, status: Commu
             st.message = "vorherige Stufe fehlgeschlagen" + (REMOVED_NOTE if stage in removed else "")
             continue
         reason = not_applicable(stage, params)
+        status.computed.append(stage)
         invalidate_stages(commune_dir, [stage])  # this run replaces (or drops) the stage's outputs
         if reason:
             st.status, st.message = "entfällt", reason
@@ -360,6 +476,7 @@ def _run_stages(params_file: Path, output_dir: Path, params: dict, status: Commu
         st.seconds = round(time.perf_counter() - start, 1)
         first_line = _first_line(st.message)
         log(f"  {status.name} · {title}: {st.status} ({str(st.seconds).replace('.', ',')} s){' – ' + first_line if first_line else ''}")
+        _write_status(output_dir, status)  # a finished stage counts at once: a stopped run resumes after it
     if status.ok:  # every stage done (none still "ausstehend" for a later phase)
         _write_status(output_dir, status)  # the Lagebericht reads the stages' states
         make_lagebericht(status, params, output_dir, commune_dir, log)
@@ -409,78 +526,145 @@ def _read_status(commune_dir: Path) -> dict | None:
 
 
 def _status_from_dict(data: dict) -> CommuneStatus:
-    stages = [StageStatus(**s) for s in data.pop("stages")]
+    stages = [_stage_from_dict(s) for s in data.pop("stages")]
     return CommuneStatus(**data, stages=stages)
 
 
+def _stage_from_dict(data: dict) -> StageStatus:
+    known = {f.name for f in fields(StageStatus)}
+    return StageStatus(**{k: v for k, v in data.items() if k in known})
+
+
 def _write_status(output_dir: Path, status: CommuneStatus) -> None:
+    data = asdict(status)
+    data.pop("computed")  # what this run did, not a state
     atomic_write_text(_status_path(output_dir / status.commune_id),
-                      json.dumps(asdict(status), ensure_ascii=False, indent=2))
+                      json.dumps(data, ensure_ascii=False, indent=2))
 
 
 def _run_one(args):
-    params_file, output_dir, force, stages, carry = args
+    """One task of a batch phase: (params file, output dir, force, stages, carry, basis)."""
+    params_file, output_dir, force, stages, carry, basis = args
     return run_commune(params_file, output_dir, force=force, log=lambda m: print(m, flush=True),
-                       stages=stages, carry=carry)
+                       stages=stages, carry=carry, basis=basis)
 
 
-def _phase(tasks: list[tuple], output_dir: Path, jobs: int, done_words: str) -> list[CommuneStatus]:
-    """Run one phase over all communes (in parallel processes when jobs > 1); a crashed worker
-    is recorded for its commune and never stops the batch."""
-    total = len(tasks)
-    results: list[CommuneStatus] = []
-    if jobs <= 1 or total <= 1:
-        for i, task in enumerate(tasks, 1):
-            results.append(_run_one(task))
-            print(f"[{i}/{total}] {results[-1].name or results[-1].commune_id}: {done_words}", flush=True)
-        return results
+def _pool_outcomes(tasks: list[tuple], jobs: int):
+    """(task, result or the exception of a crashed worker) as the process pool finishes them."""
     from kit.warmkernel import worker_init  # each worker stops its warm kernel when it ends
 
     with ProcessPoolExecutor(max_workers=jobs, initializer=worker_init) as pool:
         futures = {pool.submit(_run_one, t): t for t in tasks}
-        for i, fut in enumerate(as_completed(futures), 1):
+        for fut in as_completed(futures):
             try:
                 res = fut.result()
             except Exception as exc:  # noqa: BLE001 - a crashed worker must not stop the batch
-                res = _crashed(Path(futures[fut][0]).stem, output_dir, exc)
-            results.append(res)
-            print(f"[{i}/{total}] {res.name or res.commune_id}: {done_words}", flush=True)
+                res = exc
+            yield futures[fut], res
+
+
+def _phase(tasks: list[tuple], output_dir: Path, jobs: int, done_words: str, dask=None) -> list[CommuneStatus]:
+    """Run one phase over all communes: on a Dask cluster (``dask``, a kit.dask_batch.DaskBatch),
+    in parallel processes when jobs > 1, else here. A crashed task or worker is recorded for its
+    commune and never stops the batch."""
+    total = len(tasks)
+    results: list[CommuneStatus] = []
+    if dask is None and (jobs <= 1 or total <= 1):
+        for i, task in enumerate(tasks, 1):
+            results.append(_run_one(task))
+            print(f"[{i}/{total}] {results[-1].name or results[-1].commune_id}: {done_words}", flush=True)
+        return results
+    outcomes = dask.run(tasks) if dask is not None else _pool_outcomes(tasks, jobs)
+    for i, (task, res) in enumerate(outcomes, 1):
+        if isinstance(res, BaseException):
+            res = _crashed(Path(task[0]).stem, output_dir, res)
+        results.append(res)
+        print(f"[{i}/{total}] {res.name or res.commune_id}: {done_words}", flush=True)
     return results
 
 
+@contextlib.contextmanager
+def _dispatcher(scheduler: str | None, dask_local: int):
+    """The Dask connection for a batch (None: the process pool)."""
+    if not scheduler and not dask_local:
+        yield None
+        return
+    from kit.dask_batch import DaskBatch  # dask is imported only when asked for
+
+    with DaskBatch(address=scheduler, local_workers=dask_local) as dask:
+        yield dask
+
+
 def run_batch(params_files: list[Path], output_dir: str | Path, jobs: int = 2,
-              force: bool = False) -> list[CommuneStatus]:
+              force: bool = False, scheduler: str | None = None, dask_local: int = 0) -> list[CommuneStatus]:
+    """Every commune of the batch, in two phases (see CROSS_COMMUNE_STAGES); resumes what an
+    interrupted or earlier run finished (run_commune). ``scheduler`` (a Dask scheduler address)
+    or ``dask_local`` (workers of a LocalCluster started here): the tasks run on dask.distributed
+    instead of ``jobs`` local processes (kit.dask_batch)."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     total = len(params_files)
-    print(f"Sicherheitsanalyse: {total} Kommune(n), {len(STAGES)} Stufen, {jobs} parallel", flush=True)
     first = tuple(s for s in STAGE_IDS if s not in CROSS_COMMUNE_STAGES)
-    if total <= 1:
-        tasks = [(str(p), str(output_dir), force, None, None) for p in params_files]
-        results = _phase(tasks, output_dir, jobs, "abgeschlossen")
-    else:
-        print("Teil 1: Gebietsprofil und Bürgerbefragung jeder Kommune", flush=True)
-        tasks = [(str(p), str(output_dir), force, first, None) for p in params_files]
-        phase1 = _phase(tasks, output_dir, jobs, "Gebietsprofil und Bürgerbefragung abgeschlossen")
-        # communes skipped as unchanged keep their stage 3, unless another commune of the batch was
-        # rerun: its new results change the comparisons of every commune
-        rerun = [r for r in phase1 if any(st.status == "ausstehend" for st in r.stages)]
-        if rerun:
-            print("Teil 2: Handlungsempfehlungen und Lagebericht jeder Kommune (mit dem Vergleich aller "
-                  "Kommunen)", flush=True)
-        second = []
-        for r in phase1:
-            if not rerun or not r.fingerprint:
-                continue
-            second.append((r.params_file, str(output_dir), force, CROSS_COMMUNE_STAGES, r))
-        done = {r.commune_id: r for r in _phase(second, output_dir, jobs, "abgeschlossen")} if second else {}
-        results = [done.get(r.commune_id, r) for r in phase1]
+    with _dispatcher(scheduler, dask_local) as dask:
+        where = f"über {dask.describe()}" if dask is not None else f"{jobs} parallel"
+        print(f"Sicherheitsanalyse: {total} Kommune(n), {len(STAGES)} Stufen, {where}", flush=True)
+        if total <= 1:
+            tasks = [(str(p), str(output_dir), force, None, None, None) for p in params_files]
+            results = _phase(tasks, output_dir, jobs, "abgeschlossen", dask)
+        else:
+            print("Teil 1: Gebietsprofil und Bürgerbefragung jeder Kommune", flush=True)
+            tasks = [(str(p), str(output_dir), force, first, None, None) for p in params_files]
+            phase1 = _phase(tasks, output_dir, jobs, "Gebietsprofil und Bürgerbefragung abgeschlossen", dask)
+            second = _second_phase_tasks(phase1, output_dir, force)
+            if second:
+                print("Teil 2: Handlungsempfehlungen und Lagebericht jeder Kommune (mit dem Vergleich aller "
+                      "Kommunen)", flush=True)
+            done = {r.commune_id: r for r in _phase(second, output_dir, jobs, "abgeschlossen", dask)} if second else {}
+            results = [done.get(r.commune_id, r) for r in phase1]
     from kit.warmkernel import shutdown
 
     shutdown()  # this process's warm kernel (a batch with jobs=1 ran here)
     results.sort(key=lambda s: s.commune_id)
+    publication_check(output_dir, results)
     write_index(output_dir, results)
     return results
+
+
+def publication_check(output_dir: Path, results: list[CommuneStatus]) -> None:
+    """The output checker (kit.checker) over every commune of the batch: a finding marks the
+    commune failed (its status says why in German; status.json and the index show it)."""
+    from kit.checker import mark_failed
+
+    for st in results:
+        report = mark_failed(st, output_dir)
+        for note in report.notes:
+            print(f"  Hinweis: {note}", flush=True)
+        if not report.ok:
+            _write_status(output_dir, st)
+            print(f"  {st.name or st.commune_id}: {st.message}", flush=True)
+
+
+def _second_phase_tasks(phase1: list[CommuneStatus], output_dir: Path, force: bool) -> list[tuple]:
+    """The phase-2 tasks. A commune's stage 3 stands (is not run again) unless stage 1 or 2 of
+    some commune ran in this batch (its results feed every commune's comparisons), the commune's
+    own stage 3 is missing, or the output folder's comparison basis changed since it ran (e.g. an
+    earlier run stopped after some communes' stages 1-2 were recomputed). The stage 3 of every
+    commune that runs again is marked outdated first (status.json, outputs removed), before any
+    stage 3 starts. A commune whose stage 3 stands gets a task only for a missing Lagebericht."""
+    recomputed = any(r.computed for r in phase1)
+    basis = comparison_basis(output_dir)
+    second = []
+    for r in phase1:
+        if not r.fingerprint:  # params unreadable or the worker crashed: already recorded
+            continue
+        stands = not recomputed and comparisons_stand(r, output_dir, basis)
+        if stands and lagebericht_stands(r, output_dir):
+            continue
+        if not stands:
+            r.comparison_basis = basis
+            outdate_comparisons(r, output_dir)
+        second.append((r.params_file, str(output_dir), force, CROSS_COMMUNE_STAGES, r, basis))
+    return second
 
 
 def _crashed(commune_id: str, output_dir: Path, exc: BaseException) -> CommuneStatus:
