@@ -31,6 +31,9 @@ EXTERNAL = re.compile(r"^\s*(?:https?:)?//", re.I)
 # attributes through which a browser (or WeasyPrint) loads something
 LOADING_ATTRS = ("src", "href", "srcset", "data", "poster", "action", "background", "xlink:href", "formaction")
 CSS_EXTERNAL_URL = re.compile(r"url\(\s*['\"]?\s*(?:https?:)?//[^)]*\)", re.I)
+# An address inside inline script code (e.g. nbconvert's mermaid loader: import("https://cdnjs…")):
+# a script that may load from another server is removed whole.
+SCRIPT_EXTERNAL = re.compile(r"""["'`]\s*(?:https?:)?//[^"'`\s]+""", re.I)
 CSS_EXTERNAL_IMPORT = re.compile(r"@import\s+(?:url\()?\s*['\"]?\s*(?:https?:)?//[^;]*;?", re.I)
 NUMBER = re.compile(r"^[\s+\-−±]*[\d.,\s]*\d[\d.,\s]*(?:\s*%|\s*‰)?$")
 
@@ -116,6 +119,9 @@ def remove_external_resources(soup: BeautifulSoup) -> None:
                 else:
                     tag.decompose()
                 break
+    for script in soup.find_all("script"):
+        if not script.decomposed and SCRIPT_EXTERNAL.search(script.get_text()):
+            script.decompose()
     for style in soup.find_all("style"):
         css = style.string or style.get_text()
         cleaned = CSS_EXTERNAL_URL.sub("none", CSS_EXTERNAL_IMPORT.sub("", css))
@@ -287,6 +293,8 @@ def external_references(page: str) -> list[str]:
             value = tag.get(attr)
             if isinstance(value, str) and (EXTERNAL.match(value) or _srcset_external(attr, value)):
                 found.append(f"<{tag.name} {attr}={value[:80]}>")
+    for script in soup.find_all("script"):
+        found += [f"<script> {m.group(0).strip(chr(34) + chr(39) + '`')[:80]}" for m in SCRIPT_EXTERNAL.finditer(script.get_text())]
     css = " ".join(s.get_text() for s in soup.find_all("style"))
     css += " ".join(t["style"] for t in soup.find_all(style=True))
     found += [m.group(0)[:80] for m in CSS_EXTERNAL_URL.finditer(css)]

@@ -69,6 +69,8 @@ def heading_levels(page: str) -> list[int]:
 NB_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>Gebietsprofil Testdorf</title>
 <script src="https://cdnjs.cloudflare.com/ajax/libs/require.js/2.1.10/require.min.js"></script>
 <link rel="stylesheet" href="https://example.org/x.css">
+<script type="module">const m = (await import("https://cdnjs.cloudflare.com/ajax/libs/mermaid/11.10.0/mermaid.esm.min.mjs"));</script>
+<script>const ns = 1 + 1;</script>
 <style>@import url("https://fonts.example.org/a.css"); .x {background: url(https://example.org/b.png)}
 .y {background: url(data:image/png;base64,AAAA)}</style></head><body><main>
 <h1 id="Gebietsprofil-Testdorf">Gebietsprofil Testdorf<a class="anchor-link" href="#Gebietsprofil-Testdorf">¶</a></h1>
@@ -122,6 +124,8 @@ def test_post_processing_repairs_every_rule():
     assert "https://www.bka.de (nur genannt)" in visible_text(page)
     assert "url(data:image/png;base64,AAAA)" in page
     assert NBCONVERT_DEFAULT_ALT not in page
+    # the loader script with an address goes, a script without one stays
+    assert "mermaid" not in page and "const ns = 1 + 1;" in page
 
 
 def test_numeric_first_column_is_not_made_a_row_header_and_given_caption_is_kept():
@@ -200,6 +204,8 @@ def test_every_produced_html_follows_the_rules(run):
         assert not re.findall(r"""(?:src|href|srcset|data|poster)\s*=\s*["']?\s*(?:https?:)?//""", page, re.I), path.name
         assert not re.findall(r"""url\(\s*["']?\s*(?:https?:)?//""", page, re.I), path.name
         assert not re.findall(r"@import", page, re.I), path.name
+        for script in BeautifulSoup(page, "html.parser").find_all("script"):  # e.g. import("https://…")
+            assert not re.search(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", script.get_text(), re.I), path.name
         assert "¶" not in page, path.name
         # every table has the caption its view gave it, not kit.htmlpost's stand-in
         assert "Tabelle zum Abschnitt" not in page, path.name
