@@ -173,6 +173,26 @@ def test_synthetic_pks_is_the_kreis_rate_times_the_population(population, kreis_
         assert abs(pks.loc["000000", "cases"] / population - total / kreis_pop) <= 0.5 / population + 1e-12
 
 
+@settings(max_examples=3, deadline=None)
+@given(male=st.integers(150, 6000), female=st.integers(150, 6000))
+def test_optional_survey_keeps_the_register_totals(male, female):
+    """--mit-befragung: the synthetic residents add up to the register's men and women, and the
+    sample and responses fit each other."""
+    from kit.sachsen import synthetic_survey
+
+    c = {"ags": "14522275", "name": "Jahnatal", "population": male + female, "male": male, "female": female}
+    made = synthetic_survey(c)
+    res = made["residents"]
+    assert res.groupby("sex")["count"].sum().to_dict() == {"m": male, "w": female}
+    assert set(res["year"]) == {2021} and set(res["district_id"]) == {"14522275"}
+    assert res["age_group"].nunique() == 11 and (res["count"] >= 0).all()
+    sample, responses = made["survey_sample"], made["survey_responses"]
+    assert len(responses) == sample["returned"].sum() > 0 and (sample["returned"] <= sample["issued"]).all()
+    assert set(responses["Q52"]) <= {"14522275", "-9", ""}  # the district, or "keine Angabe"
+    again = synthetic_survey(c)  # deterministic
+    assert all(again[k].equals(made[k]) for k in made)
+
+
 def test_missing_realdata_is_one_german_line(tmp_path, capsys):
     from kit.cli import main
 
