@@ -125,6 +125,21 @@ class InputFile(_Model):
 InputFileT = Annotated[InputFile, BeforeValidator(_path_shorthand)]
 
 
+class NumberFormat(_Model):
+    """How numbers are written in an input table (kit.io.read_table, kit.schemas): needed when the
+    file leaves it open, e.g. "2.000" in a ','-separated file or a text cell of a workbook."""
+
+    decimal: Annotated[Literal[",", "."], Field(description="Dezimalzeichen: \",\" oder \".\"")]
+    thousands: Annotated[Literal[".", ",", " ", "'", ""], Field(description=(
+        "Tausendertrennzeichen: \".\", \",\", \" \", \"'\" oder \"\" (keins)"))] = ""
+
+    @model_validator(mode="after")
+    def _different(self):
+        if self.decimal == self.thousands:
+            raise _custom("verschiedene Zeichen für decimal und thousands, z. B. {decimal: \",\", thousands: \".\"}")
+        return self
+
+
 class InputSpec(_Model):
     """One input table: a file name, or {path: …} with options, or {files: [...]} with options."""
 
@@ -137,6 +152,10 @@ class InputSpec(_Model):
     key: Annotated[TextKey, Field(description="Gemeinde-/Kreisschlüssel der BKA-Tabelle als Text (z. B. \"14612\")")] | None = None
     year: Year | None = None
     sheet: Annotated[int | str, Field(description="Tabellenblatt (Nummer ab 0 oder Name)")] | None = None
+    # kit.io.read_table: the number convention when the file leaves it open ("2.000": 2 or 2000?)
+    numbers: NumberFormat | None = None
+    # kit.io.read_geometry: the layer of a GeoPackage with several (districts only)
+    layer: Annotated[int | str, Field(description="Ebene (Layer) der Geodaten-Datei (Nummer ab 0 oder Name)")] | None = None
     # kit.profile.realdata.rename_columns: schema column -> column of the file (e.g. OSM polygons: ref, name)
     columns: Annotated[dict[str, Text], Field(description=(
         "Zuordnung Spalte des Kits: Spalte der Datei, z. B. {district_id: ref, district_name: name}"))] = {}

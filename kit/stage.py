@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from kit import inputs_log
 from kit.params import load_params
 from kit.errors import KitError, ParamsError, error_record
 from kit.report import setup_notebook
@@ -86,6 +87,7 @@ def open_stage(commune_id: str, params_file: str, output_dir: str, stage: str) -
     errors = error_file(out, safe_id, safe_stage)
     errors.unlink(missing_ok=True)
     _register_error_handler(errors)  # first: a bad params file is reported the same way
+    inputs_log.begin()  # what the readers of this stage assume and repair (kit.inputs_log)
     if stage not in STAGE_IDS:
         raise ParamsError(f"Unbekannte Stufe '{stage}'; erlaubt: {', '.join(STAGE_IDS)}.")
     params = load_params(params_file)

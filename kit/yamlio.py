@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from kit import inputs_log
 from kit.errors import ParamsError
 
 Loc = tuple  # key path: mapping keys and list indices (0-based)
@@ -140,7 +141,13 @@ _SYNTAX_HINT = ("häufige Ursachen: falsche Einrückung, fehlender Doppelpunkt o
 
 def parse_yaml(text: str, source: str = "<yaml>", what: str = "Datei") -> YamlDocument:
     """Parse YAML text with duplicate-key refusal; raises YamlFileError (German)."""
-    loader = UniqueKeyLoader(text, source=source, what=what)
+    try:
+        loader = UniqueKeyLoader(text, source=source, what=what)
+    except yaml.reader.ReaderError as exc:  # refused at once: a control character such as NUL
+        line = text[:exc.position].count("\n") + 1 if isinstance(exc.position, int) else None
+        raise YamlFileError(f"{what} {source} ist keine lesbare Textdatei: unzulässiges Steuerzeichen "
+                            f"(Zeichen Nr. {exc.character:#x}) in Zeile {line}; ist es eine Textdatei in UTF-8?",
+                            file=source, reason="syntax", line=line, expected="Text in UTF-8 ohne Steuerzeichen") from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -181,6 +188,7 @@ def read_yaml(path: str | Path, what: str = "Datei", *, require_mapping: bool = 
                             "im Editor als UTF-8 speichern.", file=source, reason="encoding", line=line,
                             expected="Text in UTF-8") from None
     doc = parse_yaml(text, source, what)
+    inputs_log.note_yaml(path, what, bom=path.read_bytes()[:3] == b"\xef\xbb\xbf")  # kit.inputs_log
     if doc.data is None and require_mapping:
         doc.data = {}
     if require_mapping and not isinstance(doc.data, dict):

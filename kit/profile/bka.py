@@ -22,7 +22,9 @@ import numpy as np
 import pandas as pd
 
 from kit.errors import InputError, Problem, missing_file
-from kit.io import decode_text
+from kit import inputs_log
+from kit.io import content_kind, decode_text
+from kit.schemas import check_plausibility, current_year
 from kit.profile.pks import SUMMARY_KEYS, TOTAL_KEY
 
 # ---------------------------------------------------------------------------
@@ -163,27 +165,40 @@ def _number(value, integer: bool):
 
 def _read_bka_rows(path: Path) -> tuple[list[list], int | None, int]:
     """Rows of the file as lists of cells, the report year stated in the file
-    (XLSX 'Berichtszeitraum'), and the file row number of rows[0]."""
+    (XLSX 'Berichtszeitraum'), and the file row number of rows[0]. CSV or XLSX is told by
+    the content (a workbook named .csv is read as a workbook); noted in kit.inputs_log."""
     suffix = path.suffix.lower()
-    if suffix in (".csv", ".txt"):
-        text, _ = decode_text(path.read_bytes(), path)
+    raw = path.read_bytes()
+    kind = content_kind(raw)
+    if kind == "text" and suffix in (".csv", ".txt", ".xlsx", ".xlsm", ".xls"):
+        text, encoding = decode_text(raw, path)
+        inputs_log.note(path, format="bka_csv", encoding=encoding, separator=";", decimal=".", thousands=",",
+                        numbers="file_format")
+        if suffix not in (".csv", ".txt"):
+            inputs_log.repair(path, "text_content", 1, suffix)
+        if encoding != "utf-8" and encoding != "cp1252":
+            inputs_log.repair(path, "bom_removed", 1, encoding)
         rows = list(csv.reader(io.StringIO(text), delimiter=";"))
         return rows, None, 1
-    if suffix in (".xlsx", ".xlsm"):
+    if kind == "xlsx" and suffix in (".csv", ".txt", ".xlsx", ".xlsm", ".xls"):
         import openpyxl
 
         try:
             # data_only: cached values instead of formulas (the 2020 table
             # computes HZ with '=(F10*100000)/W10').
-            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+            wb = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises many types for broken files
             raise InputError(Problem(file=str(path), value=type(exc).__name__,
                                      expected="lesbare Excel-Datei (.xlsx)")) from None
         try:
             ws = wb.worksheets[0]
             rows = [list(r) for r in ws.iter_rows(values_only=True)]
+            inputs_log.note(path, format="bka_xlsx", encoding="xlsx", sheet=str(ws.title),
+                            sheets=[str(n) for n in wb.sheetnames], numbers="cells", decimal=".", thousands="")
         finally:
             wb.close()
+        if suffix not in (".xlsx", ".xlsm"):
+            inputs_log.repair(path, "excel_content", 1, suffix)
         year = None
         for row in rows[:15]:
             for cell in row:
@@ -192,11 +207,37 @@ def _read_bka_rows(path: Path) -> tuple[list[list], int | None, int]:
                 if m:
                     year = int(m.group(2))
         return rows, year, 1
+    if kind == "xls":
+        raise InputError(Problem(file=str(path), value="altes Excel-Format (.xls)", expected=(
+            f"{_BKA_FORMAT} als CSV oder als Excel-Arbeitsmappe .xlsx (in Excel öffnen und als .xlsx speichern)")))
     raise InputError(Problem(file=str(path), value=path.suffix or "(keine Endung)",
                              expected=f"{_BKA_FORMAT} als CSV (.csv) oder Excel (.xlsx)"))
 
 
+def _note_layout(path: Path, rows: list[list], header: int, data_start: int, first_row: int, cols: dict) -> None:
+    """kit.inputs_log: header row, numbering lines skipped, title rows above the header,
+    header texts written with ae/oe/ue (the CSV form) matched to the BKA's column names."""
+    inputs_log.note(path, header_row=header + first_row)
+    numbering = [i for i in range(data_start) if rows[i] and _is_numbering_row(rows[i])]
+    inputs_log.repair(path, "numbering_line", len(numbering), numbering[0] + first_row if numbering else "")
+    notes = [i for i in range(header) if i not in numbering and any(c is not None and str(c).strip() for c in rows[i])]
+    inputs_log.repair(path, "header_below_notes", 1 if notes else 0, header + first_row)
+    texts = [str(rows[header][j]) for j in cols.values() if j is not None and j < len(rows[header])
+             and rows[header][j] is not None]
+    transliterated = [t for t in texts if re.search(r"(ae|oe|ue|ss)", t) and not re.search(r"[äöüß]", t)
+                      and re.search(r"(?i)(schluessel|faelle|haeufigkeit|auff?klaerung|verdaechtig)", t)]
+    inputs_log.repair(path, "transliterated_header", len(transliterated), transliterated[0] if transliterated else "")
+
+
 BKA_REGION_COLUMNS = ["region_key", "region_name", "kreisart"]
+
+
+class FileRows(tuple):
+    """The file row of each table row (``attrs["file_rows"]``). Immutable, so pandas' deep copy
+    of attrs on every operation shares it instead of copying 16.000 numbers."""
+
+    def __deepcopy__(self, memo):
+        return self
 
 
 def _parse_bka(path: Path, year: int | None, wanted: str | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -215,6 +256,7 @@ def _parse_bka(path: Path, year: int | None, wanted: str | None = None) -> tuple
         data_start += 1
     parts = _header_parts(rows, header, data_start)
     cols = _locate_columns(parts, path, header + first_row)
+    _note_layout(path, rows, header, data_start, first_row, cols)
     if year is None:
         if file_year is None:
             raise InputError(Problem(file=str(path), column="year", expected=(
@@ -224,12 +266,15 @@ def _parse_bka(path: Path, year: int | None, wanted: str | None = None) -> tuple
         raise InputError(Problem(file=str(path), column="year", value=year, expected=(
             f"das Berichtsjahr der Datei ({file_year}, laut 'Berichtszeitraum')")))
     year = int(year)
+    if year > current_year():
+        raise InputError(Problem(file=str(path), column="year", value=year,
+                                 expected=f"ein Berichtsjahr bis {current_year()} (kein Jahr in der Zukunft)"))
 
     def cell(row, name):
         j = cols.get(name)
         return row[j] if j is not None and j < len(row) else None
 
-    records, problems = [], []
+    records, problems, file_rows = [], [], []
     others: dict[str, str] = {}
     for i in range(data_start, len(rows)):
         row = rows[i]
@@ -241,6 +286,12 @@ def _parse_bka(path: Path, year: int | None, wanted: str | None = None) -> tuple
                 others[rkey] = str(cell(row, "region_name") or "").strip()
             continue
         file_row = i + first_row
+        cut = [_COLUMN_SPECS[n][0] for n, j in cols.items() if n in _COLUMN_SPECS and j is not None and j >= len(row)]
+        if cut:  # a truncated line: its last cells would silently read as empty
+            problems.append(Problem(file=str(path), row=file_row, column=cut[0], value=f"{len(row)} Felder",
+                                    expected=(f"{len(rows[header])} Felder wie die Kopfzeile (abgeschnittene Zeile? "
+                                              f"es fehlen: {', '.join(cut)})")))
+            continue
         rec = {"year": year, "region_key": rkey, "region_name": str(cell(row, "region_name") or "").strip(),
                "kreisart": str(cell(row, "kreisart") or "").strip()}
         raw_key = str(cell(row, "key") or "").strip()
@@ -261,6 +312,7 @@ def _parse_bka(path: Path, year: int | None, wanted: str | None = None) -> tuple
                                         expected="ganze Zahl" if integer else "Zahl"))
             rec[name] = x
         records.append(rec)
+        file_rows.append(file_row)
     if problems:
         raise InputError(problems)
     names = ["year", "key", "label", "cases", "attempts", "cleared", "suspects", "hz", "population",
@@ -280,6 +332,12 @@ def _parse_bka(path: Path, year: int | None, wanted: str | None = None) -> tuple
         "region_name": pd.array(df["region_name"], dtype="string"),
         "kreisart": pd.array(df["kreisart"], dtype="string"),
     })
+    # Plausibility rules of data_schemas/pks.yaml (counts >= 0, attempts/clearance/suspects against
+    # cases, no key above the total, no Kreis row twice), naming the BKA file's rows and columns
+    titles = {name: title for name, (title, _) in _COLUMN_SPECS.items()}
+    titles.update(hz_bka=_COLUMN_SPECS["hz"][0], population_bka="EW", year="Berichtsjahr")
+    findings = check_plausibility(out, "pks", source=str(path), rows=file_rows, titles=titles, group=("region_key",))
+    out.attrs.update(findings=findings, file_rows=FileRows(file_rows), column_titles=titles)
     return out, others
 
 

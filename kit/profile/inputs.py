@@ -13,8 +13,11 @@ import pandas as pd
 
 from kit.params import REQUIRED_INPUTS
 from kit.errors import InputError, Problem, missing_file
+from kit import inputs_log
 from kit.io import file_sha256, read_geometry, read_table
-from kit.schemas import check_district_ids, load_schema, validate_districts, validate_table
+from kit.schemas import read_columns  # the columns kit.io.read_table looks for
+from kit.schemas import (check_district_coverage, check_district_ids, check_per_resident, load_schema,
+                         population_by_year, schema_names, validate_districts, validate_table)
 
 # German names of the inputs, for notes and errors in reports.
 INPUT_TITLES = {
@@ -45,6 +48,9 @@ class ProfileInputs:
     # Stadtteile of the residents table beside the polygons (kit.profile.realdata.district_match);
     # set when profile.unmatched_districts is "report"
     district_match: pd.DataFrame | None = None
+    # values the plausibility rules of data_schemas/ explain by a named exception (e.g. clearance
+    # above 100 %) and gaps between the polygons: reported (notes["plausibility"]), not refused
+    findings: list[Problem] = field(default_factory=list)
 
     @property
     def district_names(self) -> dict[str, str]:
@@ -57,6 +63,8 @@ class ProfileInputs:
 def read_input_table(name: str, spec: dict) -> pd.DataFrame:
     """Read and validate one table input described by a params spec."""
     path = Path(spec["path"])
+    if path.is_file():
+        inputs_log.note(path, input=name)  # what was assumed and repaired: kit.inputs_log
     if spec.get("format") == "bka":
         from kit.profile.bka import read_bka_table
 
@@ -74,7 +82,9 @@ def read_input_table(name: str, spec: dict) -> pd.DataFrame:
         return read_atlas_kreis(path, str(spec["key"]), spec.get("sheet"))
     if not path.exists():
         raise missing_file(path, INPUT_TITLES.get(name, name))
-    raw = read_table(path, sheet=spec.get("sheet") or 0)
+    # the columns the schema needs, as the file names them (inputs.<name>.columns maps them)
+    raw = read_table(path, sheet=spec.get("sheet") or 0, numbers=spec.get("numbers"),
+                     **read_columns(name, spec.get("columns")))
     if spec.get("columns"):
         from kit.profile.realdata import rename_columns
 
@@ -87,16 +97,20 @@ def load_profile_inputs(params: dict) -> ProfileInputs:
     specs = params["inputs"]
     hashes: dict[str, str] = {}
     district_spec = specs["districts"]
-    geometry = read_geometry(district_spec["path"])
+    geometry = read_geometry(district_spec["path"], layer=district_spec.get("layer"))
+    inputs_log.note_geometry(district_spec["path"], geometry)
     if district_spec.get("columns"):
         from kit.profile.realdata import rename_columns
 
         geometry = rename_columns(geometry, district_spec["columns"], str(district_spec["path"]))
     districts = validate_districts(geometry)
     hashes[district_spec["path"]] = file_sha256(district_spec["path"])
-    known = set(districts["district_id"])
+    names = dict(zip(districts["district_id"].astype(str), districts["district_name"].astype(str)))
+    findings: list[Problem] = list(districts.attrs.get("findings", []))
+    report_unmatched = params["profile"].get("unmatched_districts") == "report"
 
     tables: dict[str, pd.DataFrame | None] = {}
+    frames_of: dict[str, list[pd.DataFrame]] = {}
     notes: dict[str, str] = {}
     problems: list[Problem] = []
     for name, spec in specs.items():
@@ -120,20 +134,52 @@ def load_profile_inputs(params: dict) -> ProfileInputs:
         except InputError as err:
             problems.extend(err.problems)
             continue
+        for frame in frames:
+            findings.extend(frame.attrs.get("findings", []))
         table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-        report_unmatched = name == "residents" and params["profile"].get("unmatched_districts") == "report"
-        if "district_id" in table.columns and not report_unmatched:
-            optional = any(f["name"] == "district_id" and f.get("optional") for f in load_schema(name)["fields"])
+        if len(frames) > 1:
             try:
-                check_district_ids(table, known, allow_empty=optional)
+                check_stacked_keys(name, frames)
             except InputError as err:
                 problems.extend(err.problems)
                 continue
+        if "district_id" in table.columns and not (name == "residents" and report_unmatched):
+            optional = any(f["name"] == "district_id" and f.get("optional") for f in load_schema(name)["fields"])
+            try:
+                check_district_ids(table, names, allow_empty=optional, districts_source=str(district_spec["path"]))
+            except InputError as err:
+                problems.extend(err.problems)
+                if name != "residents":
+                    continue
+        if name == "residents" and not report_unmatched:
+            # the other direction: a polygon without residents would drop out of every total
+            try:
+                check_district_coverage(table, names, districts_source=str(district_spec["path"]))
+            except InputError as err:
+                problems.extend(err.problems)
         tables[name] = table
+        frames_of[name] = frames
         for s in specs_list:
             hashes[s["path"]] = file_sha256(s["path"])
+    if not problems:
+        # counts against the population of their year (per_resident in data_schemas/<name>.yaml)
+        population = population_by_year(tables.get("residents"))
+        residents_source = str((tables.get("residents") if tables.get("residents") is not None
+                                else pd.DataFrame()).attrs.get("source", "Einwohner"))
+        schemas = set(schema_names())
+        for name, frames in frames_of.items():
+            if name not in schemas or name == "residents":
+                continue
+            for frame in frames:
+                try:
+                    check_per_resident(frame, name, population, residents_source=residents_source,
+                                       rows=frame.attrs.get("file_rows"), titles=frame.attrs.get("column_titles"))
+                except InputError as err:
+                    problems.extend(err.problems)
     if problems:
         raise InputError(problems)
+    if findings:
+        notes["plausibility"] = findings_note(findings)
     match = None
     if params["profile"].get("unmatched_districts") == "report":
         from kit.profile.realdata import district_match
@@ -142,4 +188,50 @@ def load_profile_inputs(params: dict) -> ProfileInputs:
         match = district_match(dict(zip(districts["district_id"], districts["district_name"])), residents,
                                residents.attrs.get("district_names"))
     return ProfileInputs(params=params, districts=districts, tables=tables, notes=notes, hashes=hashes,
-                         district_match=match)
+                         district_match=match, findings=findings)
+
+
+def check_stacked_keys(name: str, frames: list[pd.DataFrame]) -> None:
+    """Several files of one input (e.g. one BKA table per year) must not repeat a key (e.g. the
+    same year twice): InputError naming both files and rows."""
+    key = [c for c in load_schema(name).get("primaryKey", []) if all(c in f.columns for f in frames)]
+    if not key:
+        return
+    seen: dict[tuple, tuple[str, int | None]] = {}
+    problems = []
+    for frame in frames:
+        source = str(frame.attrs.get("source", name))
+        rows = frame.attrs.get("file_rows")
+        first = int(frame.attrs.get("first_data_row", 2))
+        for pos, combo in enumerate(frame[key].itertuples(index=False, name=None)):
+            row = rows[pos] if rows is not None else int(frame.index[pos]) + first
+            if combo in seen and seen[combo][0] != source:
+                other, other_row = seen[combo]
+                problems.append(Problem(file=source, row=row, column="+".join(key),
+                                        value=", ".join(f"{c}={v}" for c, v in zip(key, combo)),
+                                        expected=f"jede Kombination nur einmal; steht schon in Datei {other}, "
+                                                 f"Zeile {other_row} (dieselbe Datei oder dasselbe Jahr zweimal?)"))
+            seen.setdefault(combo, (source, row))
+    if problems:
+        raise InputError(problems)
+
+
+MAX_FINDINGS_LISTED = 20
+
+
+def findings_note(findings: list[Problem]) -> str:
+    """German note on the reported findings (values explained by a named exception, gaps)."""
+    lines = []
+    for p in findings[:MAX_FINDINGS_LISTED]:
+        where = ", ".join(x for x in (f"Datei {p.file}", f"Zeile {p.row}" if p.row is not None else "",
+                                      f"Spalte '{p.column}'" if p.column else "") if x)
+        value = "" if p.value is None else f": Wert '{p.value}'"
+        lines.append(f"{where}{value} – {p.expected}")
+    rest = len(findings) - MAX_FINDINGS_LISTED
+    if rest > 0:
+        lines.append(f"… und {rest} weitere Hinweise")
+    one = len(findings) == 1
+    head = ("Prüfhinweis zu den Eingabedaten (kein Fehler, aber ungewöhnlich; ausgewertet wird wie geliefert): "
+            if one else f"{len(findings)} Prüfhinweise zu den Eingabedaten (keine Fehler, aber ungewöhnlich; "
+                        "ausgewertet wird wie geliefert): ")
+    return head + " ".join(f"({i + 1}) {line}" if not one else line for i, line in enumerate(lines))

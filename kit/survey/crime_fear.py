@@ -42,7 +42,7 @@ from scipy import stats
 from kit.disclosure import DisclosurePolicy
 from kit.errors import InputError, Problem, missing_file
 from kit.io import read_table
-from kit.schemas import check_district_ids, validate_table
+from kit.schemas import check_district_ids, read_columns, validate_table
 from kit.survey.codebook import Codebook
 from kit.survey.estimates import collapse, estimate_question, scale_index, weighted_mean_ci, wilson_interval
 from kit.survey.weighting import effective_n
@@ -82,7 +82,7 @@ def read_district_crime(path: str | Path, districts: dict[str, str]) -> pd.DataF
     path = Path(path)
     if not path.exists():
         raise missing_file(path, "Kriminalität nach Stadtteilen")
-    df = validate_table(read_table(path), "district_crime")
+    df = validate_table(read_table(path, **read_columns("district_crime")), "district_crime")
     check_district_ids(df, set(districts))
     df["district_id"] = df["district_id"].astype(str)
     return df

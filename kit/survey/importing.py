@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from kit import inputs_log
 from kit.errors import InputError, Problem, missing_file
 from kit.io import CSV_SUFFIXES, EXCEL_SUFFIXES, read_table
 from kit.survey.codebook import Codebook, Item
@@ -110,6 +111,8 @@ def _read_sav(path: Path) -> pd.DataFrame:
     for col in df.columns:  # SPSS strings: empty string = no answer
         df[col] = [None if (isinstance(v, str) and not v.strip()) else v for v in df[col]]
     df.attrs.update({"source": str(path), "first_data_row": 1, "decimal": ".", "encoding": "sav"})
+    inputs_log.note(path, format="sav", encoding=str(getattr(_meta, "file_encoding", "") or ""), numbers="file_format",
+                    decimal=".")
     return df
 
 
@@ -129,17 +132,20 @@ def read_responses(path: str | Path, codebook: Codebook, column_map: Mapping[str
     if not path.exists():
         raise missing_file(path, "Antwortdatei der Befragung")
     suffix = path.suffix.lower()
+    inputs_log.note(path, input="survey_responses")
+    column_map = dict(column_map or {})
     if suffix in SAV_SUFFIXES:
         df, fmt = _read_sav(path), "sav"
     elif suffix in CSV_SUFFIXES or suffix in EXCEL_SUFFIXES:
-        df = read_table(path)
-        fmt = "xlsx" if suffix in EXCEL_SUFFIXES else "csv"
+        # the id column finds the header below notes and the sheet of a workbook (kit.io.read_table)
+        id_in_file = next((str(s) for s, t in column_map.items() if t == id_column), id_column)
+        df = read_table(path, expected=[id_in_file], input="survey_responses")
+        fmt = "csv" if df.attrs.get("encoding") not in ("xlsx", "xls") else "xlsx"
     else:
         raise InputError(Problem(file=str(path), value=path.suffix or "(keine Endung)",
                                  expected="Antwortdatei als CSV, XLSX oder SPSS (.sav)"))
     attrs = dict(df.attrs)
     src = str(path)
-    column_map = dict(column_map or {})
     problems: list[Problem] = []
 
     for source_col, target in column_map.items():
@@ -221,6 +227,13 @@ def read_responses(path: str | Path, codebook: Codebook, column_map: Mapping[str
             new.loc[replace[replace].index] = codes[replace].map(str)
             out[item.id] = new
     out = out.replace({np.nan: None})
+    # what was assumed and repaired (kit.inputs_log)
+    inputs_log.repair(path, "labels_to_codes", labels_mapped, "")
+    bracketed = [str(c) for c, t in rename.items() if str(c) != t and _bracket_candidates(str(c))]
+    inputs_log.repair(path, "bracket_headings", len(bracketed), bracketed[0] if bracketed else "")
+    system = [c for c in ignored if not c.startswith("Unnamed: ")]
+    inputs_log.repair(path, "system_columns_ignored", len(system), system[0] if system else "")
+    inputs_log.repair(path, "absent_optional_items", len(absent_optional), absent_optional[0] if absent_optional else "")
     out.attrs = {
         **attrs,
         "source": src,

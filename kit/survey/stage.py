@@ -25,7 +25,7 @@ from kit.io import file_sha256, read_geometry, read_table
 from kit.profile.indicators import natural_key
 from kit.indicators import KEY_INDICATOR_COLUMNS
 from kit.results import ResultStore
-from kit.schemas import check_district_ids, validate_table
+from kit.schemas import check_district_ids, read_columns, validate_table
 from kit.survey import (
     clean_responses,
     collapse,
@@ -146,7 +146,8 @@ class SurveyResult(_PolicyThresholds):
 
 def district_geometry(params: dict):
     """The commune's district polygons (for the survey maps), read as in stage 1."""
-    return read_geometry(params["inputs"]["districts"]["path"])
+    spec = params["inputs"]["districts"]
+    return read_geometry(spec["path"], layer=spec.get("layer"))
 
 
 def read_districts(store: ResultStore) -> dict[str, str]:
@@ -160,7 +161,7 @@ def read_sample(path: str | Path, districts: dict[str, str]) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise missing_file(path, "Stichprobe der Bürgerbefragung")
-    sample = validate_table(read_table(path), "survey_sample")
+    sample = validate_table(read_table(path, **read_columns("survey_sample")), "survey_sample")
     check_district_ids(sample, set(districts))
     bad = sample[sample["returned"] > sample["issued"]]
     if len(bad):
