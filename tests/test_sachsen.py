@@ -317,6 +317,9 @@ def test_gemeinde_pks_is_synthetic_and_never_shown_as_real(sample):
         for page in ("1_profile.html", "3_recommend.html", f"Lagebericht_{params['name']}.html"):
             text = _visible_text(folder / page)
             assert re.search(r"erfunden \(synthetisch erzeugt\).{0,120}Polizeiliche Kriminalstatistik", text), page
+        profile = _visible_text(folder / "1_profile.html")  # charts credit the synthetic PKS as such
+        assert "Quelle: Synthetisch, keine echten Zahlen der Gemeinde" in profile
+        assert f"Polizeiliche Kriminalstatistik (PKS) für {params['name']}" not in profile
     chemnitz = _visible_text(sample["out"] / _cid(CHEMNITZ, sample["data"]) / "1_profile.html")
     assert "erfunden (synthetisch" not in chemnitz and "Alle Eingabedaten dieses Berichts sind echte Daten" in chemnitz
 

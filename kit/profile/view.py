@@ -434,8 +434,10 @@ def _numbered(points, table: pd.DataFrame | None):
 
 def _pks_source(result: ProfileResult, params: dict) -> str:
     spec = params["inputs"].get("pks") or {}
-    pks = ("Bundeskriminalamt, Polizeiliche Kriminalstatistik (Kreistabelle)" if spec.get("format") == "bka"
-           else f"Polizeiliche Kriminalstatistik (PKS) für {params['name']}")
+    # inputs.pks.source first: a synthetic PKS (kit sachsen) must not be credited as the commune's PKS
+    pks = spec.get("source") or ("Bundeskriminalamt, Polizeiliche Kriminalstatistik (Kreistabelle)"
+                                 if spec.get("format") == "bka"
+                                 else f"Polizeiliche Kriminalstatistik (PKS) für {params['name']}")
     register = (params["inputs"].get("residents") or {}).get("source") or f"Melderegister {params['name']}"
     hz = result.pks[(result.pks["indicator"] == "pks_hz") & result.pks["base_year"].notna()]
     fallback = bool(len(hz)) and bool((hz["base_year"].astype(int) != hz["year"].astype(int) - 1).any())
