@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from disclosure_attack import _range
 from kit import checker
 from kit.checker import (KIND_DATE, KIND_DIFFERENCING, KIND_FREE_TEXT, KIND_ID, KIND_RECORDS, KIND_SMALL,
-                         check_output, recoverable)
+                         check_output, mark_failed, recoverable)
 from kit.cli import main
 from kit.demo import generate_demo
 from kit.params import PARAMS_DIR
@@ -42,10 +42,18 @@ def run(tmp_path_factory):
     params = root / "params" / f"{COMMUNE}.yaml"
     params.parent.mkdir()
     params.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    checked = []
+
+    def spy(status, output_dir, params=None):  # the batch's own check, recorded
+        report = mark_failed(status, output_dir, params)
+        checked.append((status.commune_id, report.ok))
+        return report
+
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("KIT_PDF", "0")
+        mp.setattr(checker, "mark_failed", spy)
         statuses = run_batch([params], root / "output", jobs=1, force=True)
-    return {"root": root, "output": root / "output", "statuses": statuses,
+    return {"root": root, "output": root / "output", "statuses": statuses, "checked": checked,
             "responses": root / "data" / COMMUNE / "survey_responses.csv"}
 
 
@@ -86,7 +94,8 @@ def test_clean_demo_output_has_no_findings(run):
     assert report.findings.empty, report.findings.to_string()
     assert report.notes == []
     assert report.files > 40  # reports, notebooks, results, logs were all read
-    assert [s.ok for s in run["statuses"]] == [True]  # the batch's own check passed the commune
+    assert run["checked"] == [(COMMUNE, True)]  # the batch ran its own check and it passed the commune
+    assert [s.ok for s in run["statuses"]] == [True]
     assert main(["check", str(run["output"])]) == 0
 
 
