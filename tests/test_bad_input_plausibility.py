@@ -226,8 +226,9 @@ def test_clearance_above_100_percent_is_reported_not_refused(tmp_path, demo_data
     exception = rules("pks")["ratios"][1]["exceptions"][0]
     assert (finding.row, finding.column, int(finding.value)) == (row, "cleared", cases + 2)
     assert exception["name"] in finding.expected
-    note = inputs.notes["plausibility"]
-    assert "pks.csv" in note and f"Zeile {row}" in note and "früheren Jahren" in note
+    note = inputs.notes["plausibility"]  # for the report: the input by name and the row, no file or column names
+    assert "Kriminalstatistik" in note and f"Zeile {row}" in note and "früheren Jahren" in note
+    assert ".csv" not in note and "cleared" not in note
     # the note reaches the report (stage 1 copies the input notes into the result)
     from kit.profile import view
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from kit.params import REQUIRED_INPUTS
@@ -16,7 +17,7 @@ from kit.errors import InputError, Problem, missing_file
 from kit import inputs_log
 from kit.io import file_sha256, read_geometry, read_table
 from kit.schemas import read_columns  # the columns kit.io.read_table looks for
-from kit.schemas import (check_district_coverage, check_district_ids, check_per_resident, load_schema,
+from kit.schemas import (check_district_coverage, check_district_ids, check_per_resident, fmt_de, load_schema,
                          population_by_year, schema_names, validate_districts, validate_table)
 
 # German names of the inputs, for notes and errors in reports.
@@ -107,6 +108,7 @@ def load_profile_inputs(params: dict) -> ProfileInputs:
     hashes[district_spec["path"]] = file_sha256(district_spec["path"])
     names = dict(zip(districts["district_id"].astype(str), districts["district_name"].astype(str)))
     findings: list[Problem] = list(districts.attrs.get("findings", []))
+    finding_inputs: list[str] = ["districts"] * len(findings)  # the input of each finding, for the note
     report_unmatched = params["profile"].get("unmatched_districts") == "report"
 
     tables: dict[str, pd.DataFrame | None] = {}
@@ -136,6 +138,7 @@ def load_profile_inputs(params: dict) -> ProfileInputs:
             continue
         for frame in frames:
             findings.extend(frame.attrs.get("findings", []))
+            finding_inputs.extend([name] * len(frame.attrs.get("findings", [])))
         table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         if len(frames) > 1:
             try:
@@ -179,7 +182,7 @@ def load_profile_inputs(params: dict) -> ProfileInputs:
     if problems:
         raise InputError(problems)
     if findings:
-        notes["plausibility"] = findings_note(findings)
+        notes["plausibility"] = findings_note(findings, finding_inputs)
     match = None
     if params["profile"].get("unmatched_districts") == "report":
         from kit.profile.realdata import district_match
@@ -219,14 +222,18 @@ def check_stacked_keys(name: str, frames: list[pd.DataFrame]) -> None:
 MAX_FINDINGS_LISTED = 20
 
 
-def findings_note(findings: list[Problem]) -> str:
-    """German note on the reported findings (values explained by a named exception, gaps)."""
+def findings_note(findings: list[Problem], inputs: list[str]) -> str:
+    """German note on the reported findings (values explained by a named exception, gaps) for the
+    report's data notes: the input by its German name and the file row, no file or column names
+    (those are in ``ProfileInputs.findings``; ``Problem.describe`` names them)."""
     lines = []
-    for p in findings[:MAX_FINDINGS_LISTED]:
-        where = ", ".join(x for x in (f"Datei {p.file}", f"Zeile {p.row}" if p.row is not None else "",
-                                      f"Spalte '{p.column}'" if p.column else "") if x)
-        value = "" if p.value is None else f": Wert '{p.value}'"
-        lines.append(f"{where}{value} – {p.expected}")
+    for p, name in list(zip(findings, inputs))[:MAX_FINDINGS_LISTED]:
+        where = INPUT_TITLES.get(name, name) + (f", Zeile {p.row}" if p.row is not None else "")
+        number = isinstance(p.value, (int, float, np.number)) and not isinstance(p.value, bool)
+        shown = fmt_de(p.value) if number and float(p.value).is_integer() else p.value
+        value = "" if p.value is None or p.row is None else f" (Wert {shown})"
+        what = p.value if p.row is None and p.value is not None else ""
+        lines.append(f"{where}{value}: {what + ' – ' if what else ''}{p.expected}")
     rest = len(findings) - MAX_FINDINGS_LISTED
     if rest > 0:
         lines.append(f"… und {rest} weitere Hinweise")
