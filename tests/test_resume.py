@@ -74,7 +74,7 @@ def recorder(monkeypatch, tmp_path):
 
     def make_lagebericht(status, params, output_dir, commune_dir, log=print):
         lageberichte.append(status.commune_id)
-        path = commune_dir / "Lagebericht.html"
+        path = commune_dir / f"Lagebericht_{status.commune_id}.html"  # the real name pattern
         path.write_text("<html></html>", encoding="utf-8")
         status.lagebericht = str(path.relative_to(output_dir))
 
@@ -140,10 +140,24 @@ def test_stopped_in_phase_2_runs_only_the_missing_stage_3(recorder):
     assert calls == [] and lageberichte == []
 
 
+def test_every_outdated_stage_3_is_marked_before_the_first_one_runs(recorder):
+    """A changed commune reran stages 1-2; the batch stops as phase 2 starts: no commune is left
+    with a stage 3 or Lagebericht that looks current but compared with the old results."""
+    calls, files, out, stop, lageberichte = recorder
+    runner.run_batch(files, out, jobs=1)
+    text = files[2].read_text(encoding="utf-8").replace("name: Elbstadt", "name: Elbstadt an der Elbe")
+    files[2].write_text(text, encoding="utf-8")
+    _interrupted(files, out, stop, "muldenau", "3_recommend")
+    for c in THREE:
+        assert _states(out, c) == ["ok", "ok", "ausstehend"], c
+        assert not (out / c / "3_recommend.html").exists() and not list((out / c).glob("Lagebericht_*"))
+        assert not (out / c / "results" / "recommendations.csv").exists()
+
+
 def test_a_missing_lagebericht_is_made_without_rerunning_stage_3(recorder):
     calls, files, out, stop, lageberichte = recorder
     runner.run_batch(files, out, jobs=1)
-    (out / "elsterhain" / "Lagebericht.html").unlink()
+    (out / "elsterhain" / "Lagebericht_elsterhain.html").unlink()
     calls.clear()
     lageberichte.clear()
     statuses = runner.run_batch(files, out, jobs=1)
