@@ -520,9 +520,6 @@ def _frame(path: Path, grid: _Grid, attrs: dict, expected, optional, required, n
             seen[name] = pos
     if problems:
         raise InputError(problems)
-    if not rows:
-        raise InputError(Problem(file=src, row=header_line, value="keine Datenzeilen (nur die Kopfzeile)",
-                                 expected="mindestens eine Datenzeile unter der Kopfzeile"))
 
     # cells: spaces around values removed (counted: padded ids and the like)
     trimmed, trimmed_col = 0, ""
@@ -542,7 +539,7 @@ def _frame(path: Path, grid: _Grid, attrs: dict, expected, optional, required, n
     inputs_log.repair(path, "whitespace_trimmed", trimmed, trimmed_col)
     first = header_line + 1
     df = pd.DataFrame(data, columns=names, index=[line - first for line in lines], dtype=str)
-    df = df.dropna(how="all")  # a line whose only values were in dropped columns
+    df = df.dropna(how="all")  # also a line whose only values were in dropped columns
     if df.empty:
         raise InputError(Problem(file=src, row=header_line, value="keine Datenzeilen (nur die Kopfzeile)",
                                  expected="mindestens eine Datenzeile unter der Kopfzeile"))

@@ -107,12 +107,12 @@ def write_csv(path: Path, kind: str, *, sep=";", encoding="cp1252", style="de", 
     columns, baseline = BASELINES[kind]
     header = list(header or columns)
     lines = [list(notes_line) for notes_line in notes]
-    lines.append([""] + header if numbering else header)
+    lines.append([""] + header if numbering == "index" else header)  # "r": R's row names, no heading cell
     for i, row in enumerate(rows if rows is not None else baseline):
         cells = [_text(v, style, c) for c, v in zip(columns, row)]
         if pad:
             cells = [f"  {c} " if c else c for c in cells]
-        lines.append([str(i)] + cells if numbering else cells)
+        lines.append([str(i + 1)] + cells if numbering else cells)
     buf = io.StringIO()
     csv.writer(buf, delimiter=sep, lineterminator="\r\n").writerows(lines)
     text = ("\ufeff" if bom else "") + buf.getvalue()
@@ -211,7 +211,8 @@ def test_german_csv_is_read_and_the_assumptions_recorded(tmp_path, kind):
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("variant", ["bom_comma", "utf16le_tab", "utf16be_tab", "excel_named_csv",
-                                     "notes_above_header", "numbering_column", "padded_cells", "header_case"])
+                                     "notes_above_header", "numbering_column", "row_names", "padded_cells",
+                                     "header_case"])
 def test_repairs_are_recorded_and_the_data_equal_the_baseline(tmp_path, kind, variant):
     path = tmp_path / f"{kind}.csv"
     columns = BASELINES[kind][0]
@@ -230,9 +231,11 @@ def test_repairs_are_recorded_and_the_data_equal_the_baseline(tmp_path, kind, va
     elif variant == "notes_above_header":
         write_csv(path, kind, notes=[["Quelle: Stadtverwaltung, Stand 31.12.2023"], [], ["Hinweis: vorläufig"]])
         expected_repairs["header_below_notes"] = 1
-    elif variant == "numbering_column":  # a pandas/R row index saved with the table
-        write_csv(path, kind, numbering=True)
+    elif variant in ("numbering_column", "row_names"):  # a pandas / R row index saved with the table
+        write_csv(path, kind, numbering="index" if variant == "numbering_column" else "r")
         expected_repairs["numbering_column"] = 1
+        with inputs_log.collecting():
+            assert list(read_table(path, **read_columns(kind)).columns) == columns
     elif variant == "padded_cells":
         write_csv(path, kind, pad=True)
         expected_repairs["whitespace_trimmed"] = sum(1 for row in BASELINES[kind][1] for v in row if v is not None)
