@@ -308,6 +308,8 @@ def reports(tmp_path_factory):
     from kit.profile.inputs import load_profile_inputs
     from kit.profile.stage import compute_profile, key_indicators
     from kit.report import provenance_table, show_md, show_table
+    from kit.results import ResultStore
+    from kit.sources_view import show_data_note, show_sources
 
     root = tmp_path_factory.mktemp("demo")
     folders = generate_demo(root / "data")
@@ -325,8 +327,10 @@ def reports(tmp_path_factory):
             inputs = load_profile_inputs(params)
             result = compute_profile(inputs)
             ns = {"view": view, "result": result, "inputs": inputs, "show_md": show_md, "show_table": show_table,
-                  "provenance_table": provenance_table,
-                  "ctx": SimpleNamespace(params=params, name=params["name"])}
+                  "provenance_table": provenance_table, "show_sources": show_sources,
+                  "show_data_note": show_data_note,
+                  "ctx": SimpleNamespace(params=params, name=params["name"],
+                                         store=ResultStore(root / "out", commune, "profile"))}
             sections: list[tuple[str, str]] = [("", "")]
             sentences: dict[str, str] = {}
             for cell in cells[2:]:  # after the parameters and the setup cell
@@ -444,7 +448,7 @@ def test_key_indicator_labels_of_flags_say_auffaellig_with_caveat():
 
 PARAMETER_WORDS = re.compile(r"profile\.|\.ya?ml\b|pks_reference|years_for_mean|\.csv\b|\.geojson\b|params|"
                              r"kit\.|\b[a-z]+_[a-z_]+\b|python -m", re.IGNORECASE)
-APPENDIX = ("Herkunft der Angaben", "Technische Hinweise")
+APPENDIX = ("Herkunft der Angaben", "Datengrundlage und Prüfungen", "Technische Hinweise")
 
 
 def test_no_parameter_or_file_names_in_the_report(reports):
@@ -452,10 +456,10 @@ def test_no_parameter_or_file_names_in_the_report(reports):
     name a command, the provenance table names the input files (that is its purpose)."""
     for commune, rep in reports.items():
         headings = [h for h, _ in rep["sections"]]
-        assert headings[-2:] == list(APPENDIX), headings
+        assert headings[-3:] == list(APPENDIX), headings
         for heading, text in rep["sections"]:
-            if heading == "Herkunft der Angaben":
-                continue
+            if heading in ("Herkunft der Angaben", "Datengrundlage und Prüfungen"):
+                continue  # these two name the input files: that is their purpose
             found = [w for w in PARAMETER_WORDS.findall(text)
                      if not (heading == "Technische Hinweise" and w.lower() == "python -m")]
             assert not found, (commune, heading, found)
