@@ -18,17 +18,32 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from disclosure_attack import _range
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from disclosure_attack import _range
 from kit import checker
-from kit.checker import (KIND_DATE, KIND_DIFFERENCING, KIND_FREE_TEXT, KIND_ID, KIND_RECORDS, KIND_SMALL,
-                         check_output, mark_failed, recoverable)
+from kit.checker import (
+    KIND_DATE,
+    KIND_DIFFERENCING,
+    KIND_FREE_TEXT,
+    KIND_ID,
+    KIND_RECORDS,
+    KIND_SMALL,
+    check_output,
+    mark_failed,
+    recoverable,
+)
 from kit.cli import main
 from kit.demo import generate_demo
 from kit.params import PARAMS_DIR
-from kit.runner import _read_status, _status_from_dict, publication_check, run_batch, write_index
+from kit.runner import (
+    _read_status,
+    _status_from_dict,
+    publication_check,
+    run_batch,
+    write_index,
+)
 
 COMMUNE = "muldenau"
 
@@ -110,7 +125,7 @@ def test_secrets_come_from_the_response_file(run, raw):
     assert set(secrets.ids) == set(raw["id"])
     assert len(secrets.times) == len({t[:16] for c in ("submitdate", "startdate", "datestamp")
                                       for t in raw[c] if t})
-    answer, row = long_answer(raw)
+    _, row = long_answer(raw)
     assert any(origin.startswith(f"survey_responses.csv, Zeile {row},") for origin in secrets.answers.values())
     assert 407 in secrets.records
 
