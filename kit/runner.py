@@ -294,7 +294,7 @@ def run_commune(params_file: str | Path, output_dir: str | Path, force: bool = F
         for st in status.stages:
             st.status, st.message = "übersprungen", what + (REMOVED_NOTE if st.stage in removed else "")
         log_failure(commune_dir, what, fail)
-        log(f"  {status.commune_id}: {what} – {_first_line(status.message)}")
+        log(f"  {status.commune_id}: {what} – {_console_text(status.message)}")
         _write_status(output_dir, status)
         return status
     status.commune_id, status.name = params["commune_id"], params["name"]
@@ -474,8 +474,8 @@ def _run_stages(params_file: Path, output_dir: Path, params: dict, status: Commu
             later = [s for s, _, _ in STAGES[i + 1:]]
             removed = invalidate_stages(commune_dir, [stage, *later], keep_notebook=stage)
         st.seconds = round(time.perf_counter() - start, 1)
-        first_line = _first_line(st.message)
-        log(f"  {status.name} · {title}: {st.status} ({str(st.seconds).replace('.', ',')} s){' – ' + first_line if first_line else ''}")
+        whole = _console_text(st.message)  # the whole German message: file, row, column, value
+        log(f"  {status.name} · {title}: {st.status} ({str(st.seconds).replace('.', ',')} s){' – ' + whole if whole else ''}")
         _write_status(output_dir, status)  # a finished stage counts at once: a stopped run resumes after it
     if status.ok:  # every stage done (none still "ausstehend" for a later phase)
         _write_status(output_dir, status)  # the Lagebericht reads the stages' states
@@ -511,6 +511,12 @@ REMOVED_NOTE = "; Bericht und Ergebnisse eines früheren Laufs entfernt"
 
 def _first_line(message: str) -> str:
     return message.splitlines()[0] if message else ""
+
+
+def _console_text(message: str) -> str:
+    """A message for the console: all of it (a failure's later lines name the file, row, column
+    and value), later lines indented under the commune's line."""
+    return "\n      ".join(line for line in (message or "").splitlines() if line.strip())
 
 
 def _status_path(commune_dir: Path) -> Path:
@@ -572,15 +578,23 @@ def _phase(tasks: list[tuple], output_dir: Path, jobs: int, done_words: str, das
     if dask is None and (jobs <= 1 or total <= 1):
         for i, task in enumerate(tasks, 1):
             results.append(_run_one(task))
-            print(f"[{i}/{total}] {results[-1].name or results[-1].commune_id}: {done_words}", flush=True)
+            print(f"[{i}/{total}] {results[-1].name or results[-1].commune_id}: {_outcome_words(results[-1], done_words)}",
+                  flush=True)
         return results
     outcomes = dask.run(tasks) if dask is not None else _pool_outcomes(tasks, jobs)
     for i, (task, res) in enumerate(outcomes, 1):
         if isinstance(res, BaseException):
             res = _crashed(Path(task[0]).stem, output_dir, res)
         results.append(res)
-        print(f"[{i}/{total}] {res.name or res.commune_id}: {done_words}", flush=True)
+        print(f"[{i}/{total}] {res.name or res.commune_id}: {_outcome_words(res, done_words)}", flush=True)
     return results
+
+
+def _outcome_words(res: CommuneStatus, done_words: str) -> str:
+    """The progress line's word: a commune that failed is never called finished."""
+    if any(st.status in ("fehlgeschlagen", "übersprungen") for st in res.stages) or not res.fingerprint:
+        return "fehlgeschlagen (Grund siehe oben und in der Übersicht)"
+    return done_words
 
 
 @contextlib.contextmanager
@@ -637,7 +651,7 @@ def publication_check(output_dir: Path, results: list[CommuneStatus]) -> None:
 
     for st in results:
         report = mark_failed(st, output_dir)
-        for note in report.notes:
+        for note in report.notes if st.fingerprint else ():  # params unreadable: already said
             print(f"  Hinweis: {note}", flush=True)
         if not report.ok:
             _write_status(output_dir, st)

@@ -82,3 +82,26 @@ def test_a_failing_first_phase_skips_that_communes_stage_3_only(recorded, monkey
     assert [st.status for st in statuses["elsterhain"].stages] == ["ok", "fehlgeschlagen", "übersprungen"]
     assert statuses["muldenau"].ok and statuses["elbstadt"].ok
     assert ("elsterhain", "3_recommend") not in calls
+
+
+def test_console_shows_the_whole_german_error_and_calls_the_commune_failed(recorded, monkeypatch, capsys):
+    """A failing stage's message has one line per defect (file, row, column, value): the console
+    shows every line, and the progress line says "fehlgeschlagen", not "abgeschlossen"."""
+    from kit.errors import InputError, Problem
+
+    calls, files, out = recorded
+    recorder = runner.execute_stage
+
+    def failing(notebook, executed, parameters, log_file=None):
+        if parameters["commune_id"] == "muldenau" and Path(notebook).stem == "1_profile":
+            raise InputError([Problem(file="owi.csv", row=7, column="count", value="-3", expected="Zahl >= 0"),
+                              Problem(file="bos.csv", row=12, column="staff", value="zwölf", expected="ganze Zahl")])
+        recorder(notebook, executed, parameters, log_file)
+
+    monkeypatch.setattr(runner, "execute_stage", failing)
+    runner.run_batch(files[:2], out, jobs=1)
+    console = capsys.readouterr().out
+    for part in ("owi.csv", "Zeile 7", "'count'", "'-3'", "bos.csv", "Zeile 12", "'zwölf'"):
+        assert part in console, (part, console)
+    progress = [line for line in console.splitlines() if line.startswith("[") and "Muldenau" in line]
+    assert progress and all("fehlgeschlagen" in line and "abgeschlossen" not in line for line in progress), progress
