@@ -30,6 +30,7 @@ from kit.errors import KitError
 # settings the runner and its kernels read from the environment; sent along with each task
 SENT_ENV = ("KIT_PDF", "KIT_WARM", "KIT_CELL_TIMEOUT")
 
+PLUGIN_NAME = "kit-warm-kernel"
 _ONE_AT_A_TIME = threading.Lock()  # one commune per worker process (see the module docstring)
 
 
@@ -60,7 +61,7 @@ def _plugin_class():
     class WarmKernelPlugin(WorkerPlugin):
         """Stops the worker's warm kernel when the worker closes (started on first use)."""
 
-        name = "kit-warm-kernel"
+        name = PLUGIN_NAME
 
         async def teardown(self, worker):
             import asyncio

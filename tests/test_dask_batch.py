@@ -48,7 +48,42 @@ def test_dask_local_cluster_gives_the_same_results_as_a_local_run(tmp_path_facto
     assert any(k.endswith("results/recommendation_comparison.csv") for k in mine)
     for name in theirs:  # ... with the same content
         assert mine[name] == theirs[name], name
-    assert _kernels() == []  # the worker plugin stopped each worker's warm kernel
+    assert _kernels() == []  # no kernel left behind
+
+
+def _start_warm_kernel() -> int:
+    """On a worker: start its warm kernel as a notebook would; the kernel's pid."""
+    from kit import warmkernel
+    from kit.runner import NOTEBOOK_DIR
+
+    kernel = warmkernel.kernel(NOTEBOOK_DIR)
+    kernel.start()
+    return kernel.km.provisioner.pid
+
+
+def _has_warm_kernel() -> bool:
+    from kit import warmkernel
+
+    return warmkernel._KERNEL is not None
+
+
+def test_the_worker_plugin_stops_the_workers_warm_kernel():
+    """Removing the plugin runs its teardown, as closing the worker does: the worker, still
+    alive, has no warm kernel any more and the kernel process ends."""
+    import sys
+
+    import cloudpickle
+
+    from kit.dask_batch import PLUGIN_NAME, DaskBatch
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import tests/
+    with DaskBatch(local_workers=1) as dask:
+        pid = dask.client.submit(_start_warm_kernel, pure=False).result()
+        assert psutil.pid_exists(pid) and list(dask.client.run(_has_warm_kernel).values()) == [True]
+        dask.client.unregister_worker_plugin(PLUGIN_NAME)
+        assert list(dask.client.run(_has_warm_kernel).values()) == [False]
+        gone, alive = psutil.wait_procs([psutil.Process(pid)], timeout=30) if psutil.pid_exists(pid) else ([], [])
+        assert alive == []
 
 
 def test_a_crashed_dask_task_is_recorded_and_the_batch_goes_on(tmp_path, capsys):
