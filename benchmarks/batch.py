@@ -1,6 +1,6 @@
 """Benchmark of a whole batch (issue 11, item 4) — a script, not a timed test.
 
-Run:  .venv/bin/python benchmarks/batch.py [--jobs 2] [--synthetic 30] [--cold]
+Run:  .venv/bin/python benchmarks/batch.py [--jobs 2] [--synthetic 30] [--cold] [--dask-local N]
 
 Times, over the demo communes (and with --synthetic N over N more communes made by copying the
 demo params with new ids into a temporary folder; their data are the demo data):
@@ -10,6 +10,8 @@ demo params with new ids into a temporary folder; their data are the demo data):
 (b) kit:    the kit's batch with HTML only (`python -m kit run --kein-pdf --force --jobs J`),
             warm kernels (one per worker, reset before every notebook); with --cold also the same
             batch with a new kernel per stage (KIT_WARM=0);
+(d) dask:   with --dask-local N, the kit's batch as (b), but its tasks on a dask.distributed
+            LocalCluster of N worker processes (`python -m kit run --dask-local N`);
 (c) floor:  the same kit calls — the notebooks' code cells, i.e. compute, write, views with their
             figures — in plain Python worker processes without kernels, papermill or nbconvert,
             at the same parallelism.
@@ -112,7 +114,7 @@ def _instrument(record: Path) -> None:
     warmkernel.WarmKernel.start = timed("kernel start", warmkernel.WarmKernel.start)
 
 
-def run_kit(files: list[Path], out: Path, jobs: int, warm: bool) -> dict:
+def run_kit(files: list[Path], out: Path, jobs: int, warm: bool, dask_local: int = 0) -> dict:
     os.environ["KIT_PDF"] = "0"
     os.environ["KIT_WARM"] = "1" if warm else "0"
     record = out / "parts.jsonl"
@@ -124,14 +126,15 @@ def run_kit(files: list[Path], out: Path, jobs: int, warm: bool) -> dict:
     from kit.runner import run_batch
 
     with contextlib.redirect_stdout(io.StringIO()):
-        statuses = run_batch(files, out, jobs=jobs, force=True)
+        statuses = run_batch(files, out, jobs=jobs, force=True, dask_local=dask_local)
     bad = [(s.commune_id, [(st.stage, st.status, st.message) for st in s.stages if st.status != "ok"])
            for s in statuses if not s.ok]
     if bad:
         raise SystemExit(f"Kommunen nicht vollständig: {bad}")
     per = {s.commune_id: sum(st.seconds for st in s.stages) for s in statuses}
     parts: dict[str, float] = {}
-    for line in record.read_text(encoding="utf-8").splitlines():
+    # (the parts are timed in this process and its forked pool workers, not in Dask's workers)
+    for line in (record.read_text(encoding="utf-8").splitlines() if record.exists() else []):
         item = json.loads(line)
         parts[item["part"]] = parts.get(item["part"], 0.0) + item["s"]
     return {"per_commune": per, "parts": parts}
@@ -201,6 +204,8 @@ def child(args) -> None:
         result = run_naive(files, out)
     elif args.variant in ("kit", "kit-cold"):
         result = run_kit(files, out, args.jobs, warm=args.variant == "kit")
+    elif args.variant == "kit-dask":
+        result = run_kit(files, out, args.jobs, warm=True, dask_local=args.dask_local)
     else:
         result = run_floor(files, out, args.jobs)
     result["wall"] = time.perf_counter() - start
@@ -234,6 +239,8 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--synthetic", type=int, default=0, help="so viele zusätzliche Kommunen (Kopien der Demo)")
     parser.add_argument("--cold", action="store_true", help="auch den Stapellauf mit kaltem Kern je Stufe messen")
+    parser.add_argument("--dask-local", type=int, default=0, metavar="N",
+                        help="auch den Stapellauf über einen lokalen Dask-Cluster mit N Arbeitsprozessen messen")
     parser.add_argument("--skip", nargs="*", default=[], help="Varianten auslassen: naive kit floor")
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     parser.add_argument("--params-dir", help=argparse.SUPPRESS)
@@ -251,13 +258,14 @@ def main() -> int:
         files = batch_params(tmp / "params", args.synthetic)
         for f in files[:len(DEMO)]:
             ensure_demo_data(load_params(f))
-        variants = [v for v in ("naive", "kit", "kit-cold", "floor")
-                    if v not in args.skip and (v != "kit-cold" or args.cold)]
+        variants = [v for v in ("naive", "kit", "kit-cold", "kit-dask", "floor")
+                    if v not in args.skip and (v != "kit-cold" or args.cold) and (v != "kit-dask" or args.dask_local)]
         results = {}
         for v in variants:
             print(f"… {v}", flush=True)
             done = subprocess.run([PY, __file__, "--variant", v, "--params-dir", str(tmp / "params"),
-                                   "--out", str(tmp / f"out-{v}"), "--jobs", str(args.jobs)],
+                                   "--out", str(tmp / f"out-{v}"), "--jobs", str(args.jobs),
+                                   "--dask-local", str(args.dask_local)],
                                   capture_output=True, text=True)
             line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
             if done.returncode or line is None:
@@ -275,6 +283,7 @@ def report(results: dict, files: list[Path], args) -> None:
     names = {"naive": "(a) papermill + nbconvert (CLI, nacheinander)",
              "kit": f"(b) Kit-Stapellauf, warme Kerne, {args.jobs} parallel",
              "kit-cold": f"(b') Kit-Stapellauf, kalter Kern je Stufe, {args.jobs} parallel",
+             "kit-dask": f"(d) Kit-Stapellauf über lokalen Dask-Cluster, {args.dask_local} Prozesse",
              "floor": f"(c) Rechenuntergrenze ohne Notebooks, {args.jobs} parallel"}
     print(f"\nRechner: {machine()}")
     print(f"Kommunen: {len(files)} ({len(DEMO)} Demo + {len(files) - len(DEMO)} synthetisch)\n")
@@ -292,6 +301,15 @@ def report(results: dict, files: list[Path], args) -> None:
             continue
         print(f"{cid:22}" + "".join(f"{_de(results[v]['per_commune'].get(cid, 0.0)):>10}" for v in results))
     print()
+    if "kit-dask" in results:
+        d = results["kit-dask"]
+        print(f"(d) Dask: {_de(d['wall'] / len(files))} s Wandzeit und {_de(d['cpu'] / len(files))} CPU-s je Kommune")
+        for other, words in (("naive", "(a)/(d): Dask {:}× schneller als die naive Schleife"),
+                             ("kit", "(d)/(b): Dask braucht {:}× die Zeit des Kit-Stapellaufs"),
+                             ("floor", "(d)/(c): Dask braucht {:}× die Zeit der Rechenuntergrenze")):
+            if other in results:
+                ratio = results[other]["wall"] / d["wall"] if other == "naive" else d["wall"] / results[other]["wall"]
+                print(words.format(_de(ratio, 2)))
     if "kit" in results:
         b = results["kit"]["wall"]
         if "naive" in results:
