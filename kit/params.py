@@ -386,6 +386,8 @@ class PreviousWave(_Model):
     label: Annotated[str, BeforeValidator(_int_to_text), Field(min_length=1, description=(
         "Bezeichnung der früheren Befragung, meist das Jahr, z. B. \"2021\""))]
     responses: RelPath | None = None
+    numbers: Annotated[NumberFormat, Field(description=(
+        "Zahlenformat der früheren Antwortdatei, z. B. {decimal: \",\", thousands: \".\"}"))] | None = None
     codebook: RelPath | None = None
     column_map: Annotated[dict[str, Text], Field(description="Zuordnung Spaltenname: Item-id")] = {}
     population_margins: RelPath | None = None
@@ -398,8 +400,8 @@ class PreviousWave(_Model):
         if (self.responses is None) == (self.results is None):
             raise _custom("entweder responses (Antwortdatei der früheren Befragung) oder results (deren "
                           "veröffentlichte Ergebnisdatei survey_estimates.csv), nicht beides")
-        if self.results is not None and (self.codebook or self.column_map or self.population_margins):
-            raise _custom("codebook, column_map und population_margins nur zusammen mit responses")
+        if self.results is not None and (self.codebook or self.column_map or self.population_margins or self.numbers):
+            raise _custom("codebook, column_map, numbers und population_margins nur zusammen mit responses")
         if self.responses is not None and (self.key_indicators or self.confidence is not None):
             raise _custom("key_indicators und confidence nur zusammen mit results")
         return self
@@ -436,6 +438,10 @@ class Survey(_Model):
     free_text_topics: Annotated[dict[str, list[Text]], Field(description=(
         "Zuordnung Thema: Liste von Suchwörtern, z. B. Bahnhof/Haltestelle: [Bahnhof, Haltestelle]"))] = {}
     responses: RelPath | None = None
+    # kit.survey.cleaning: the number convention of the response file when it leaves it open ("2.000": 2 or 2000?)
+    numbers: Annotated[NumberFormat, Field(description=(
+        "Zahlenformat der Antwortdatei, z. B. {decimal: \",\", thousands: \".\"} (nötig, wenn die Datei es "
+        "offenlässt, etwa 2.000 in einer Datei mit Komma als Trennzeichen)"))] | None = None
     sample: RelPath | None = None
     # kit.sources: answers and sample made up (e.g. a test batch), not a real survey of the commune
     synthetic: Annotated[bool, Field(description=(

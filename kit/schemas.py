@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -154,6 +155,41 @@ def _number_convention(decimal) -> dict:
     return {"decimal": decimal, "thousands": "." if decimal == "," else ",", "source": "separator"}
 
 
+def cell_modes(convention: dict, column, index) -> list[str]:
+    """The ``mode`` of :func:`_parse_number` for each cell (``index``: the labels) of one column
+    of a table read by kit.io.read_table under ``convention`` (its ``attrs["numbers"]``): a
+    number cell of a workbook is a machine number, a text cell of a workbook is read by its form
+    (or the params' convention), a text file's cells by the convention's source (params |
+    separator | form)."""
+    source = convention.get("source", "separator")
+    text_mode = "form" if source == "cells" else source
+    if "text_cells" not in convention:
+        return [text_mode] * len(index)
+    text_cells = set((convention["text_cells"] or {}).get(column, ()))
+    return [text_mode if idx in text_cells else "machine" for idx in index]
+
+
+def parse_cell(text: str, convention: dict, mode: str | None = None) -> tuple[float, bool, bool]:
+    """One number cell under a table's number convention (``attrs["numbers"]`` of
+    kit.io.read_table, see :func:`cell_modes` for ``mode``): (number, thousands separator used,
+    decimal comma used). Raises :class:`AmbiguousNumber` for a value like '2.000' whose meaning
+    the convention leaves open, ValueError for anything else that is no number. The one number
+    parser of the kit's readers: the profile tables (:func:`validate_table`) and the survey
+    answers (kit.survey.cleaning) use it."""
+    mode = mode or convention.get("source", "separator")
+    return _parse_number(text, convention.get("decimal", "."), convention.get("thousands"),
+                         "form" if mode == "cells" else mode)
+
+
+def ambiguous_expected(label: str, amb: AmbiguousNumber, setting: str = "den Parametern der Eingabe") -> str:
+    """What an ambiguous number cell should have been (German, for a Problem): both readings and
+    where the convention is stated (``setting``, e.g. "den Parametern der Befragung (survey.numbers)")."""
+    return (f"{label} in eindeutiger Schreibweise: '{amb.text}' kann {amb.whole},{amb.fraction} "
+            f"(Dezimalzeichen '{amb.mark}') oder {amb.whole}{amb.fraction} (Tausendertrennzeichen "
+            f"'{amb.mark}') bedeuten und das Zahlenformat der Datei ist nicht eindeutig; bitte in "
+            f"{setting} angeben, z. B. numbers: {{decimal: \",\", thousands: \".\"}}")
+
+
 def _convert_column(values: pd.Series, ftype: str, decimal):
     """Convert a text column; return (converted, list of (index, raw value, expected)).
 
@@ -167,32 +203,21 @@ def _convert_column(values: pd.Series, ftype: str, decimal):
         return out, bad
     conv = _number_convention(decimal)
     source = conv.get("source", "separator")
-    text_cells = set((conv.get("text_cells") or {}).get(values.name, ()))
-    workbook = "text_cells" in conv
     label = TYPE_LABELS[ftype]
     if source == "params":
         stated = (f"{label} im Zahlenformat laut Parametern (Dezimalzeichen '{conv['decimal']}', "
                   f"Tausendertrennzeichen '{conv.get('thousands') or 'keins'}')")
     parsed = []
     n_thousands = n_comma = 0
-    for idx, raw in values.items():
+    for (idx, raw), mode in zip(values.items(), cell_modes(conv, values.name, values.index)):
         if pd.isna(raw):
             parsed.append(np.nan)
             continue
         text = str(raw).strip()
-        mode = source
-        if workbook and idx not in text_cells:
-            mode = "machine"  # a number cell of the workbook
-        elif source == "cells":
-            mode = "form"  # a text cell of the workbook
         try:
-            number, thou, comma = _parse_number(text, conv.get("decimal", "."), conv.get("thousands"), mode)
+            number, thou, comma = parse_cell(text, conv, mode)
         except AmbiguousNumber as amb:
-            bad.append((idx, text, (
-                f"{label} in eindeutiger Schreibweise: '{amb.text}' kann {amb.whole},{amb.fraction} "
-                f"(Dezimalzeichen '{amb.mark}') oder {amb.whole}{amb.fraction} (Tausendertrennzeichen "
-                f"'{amb.mark}') bedeuten und das Zahlenformat der Datei ist nicht eindeutig; bitte in den "
-                f"Parametern der Eingabe angeben, z. B. numbers: {{decimal: \",\", thousands: \".\"}}")))
+            bad.append((idx, text, ambiguous_expected(label, amb)))
             parsed.append(np.nan)
             continue
         except ValueError:
@@ -378,6 +403,16 @@ def check_district_ids(table: pd.DataFrame, known: set[str] | dict[str, str], *,
 # reported, not refused.
 
 
+@dataclass
+class Finding(Problem):
+    """A value a plausibility rule reports instead of refusing: ``expected`` says what it means
+    (German), ``rule`` which rule of the schema's ``plausibility`` block found it
+    (``ratios.<id>`` for a ratio's named exception, ``gap_tolerance_m2``; kit.inputs_view names
+    it in German)."""
+
+    rule: str = ""
+
+
 def plausibility_rules(name: str) -> dict:
     return load_schema(name).get("plausibility") or {}
 
@@ -508,8 +543,9 @@ def check_plausibility(table: pd.DataFrame, name: str, *, source: str | None = N
             exception = next((e for e in rule.get("exceptions", [])
                               if nv <= e["max"] * dv + e.get("slack", 0)), None)
             if exception is not None:
-                findings.append(Problem(file=source, row=row_of.get(idx), column=num_title, value=table.at[idx, num],
-                                        expected=f"{share} – {exception['name']}: {' '.join(exception['note'].split())}"))
+                findings.append(Finding(file=source, row=row_of.get(idx), column=num_title, value=table.at[idx, num],
+                                        expected=f"{share} – {exception['name']}: {' '.join(exception['note'].split())}",
+                                        rule=f"ratios.{rule.get('id', num)}"))
                 continue
             widest = max([rule, *rule.get("exceptions", [])], key=lambda e: e["max"] * max(dv, 1) + e.get("slack", 0))
             problems.append(Problem(
@@ -703,8 +739,8 @@ def check_district_geometry(districts, *, source: str | None = None) -> list[Pro
                 continue
             around = sorted(set(tree.query(hole.buffer(1.0), predicate="intersects")))
             point = hole.representative_point()
-            findings.append(Problem(
-                file=source, column="geometry", value=f"Lücke von {fmt_de(hole.area)} m²",
+            findings.append(Finding(
+                rule="gap_tolerance_m2", file=source, column="geometry", value=f"Lücke von {fmt_de(hole.area)} m²",
                 expected=(f"Fläche innerhalb der Gemeinde bei Koordinate ({fmt_de(point.x, 1)}; {fmt_de(point.y, 1)}) "
                           f"zwischen {', '.join(label[i] for i in around)}, die keinem Stadtteil zugeordnet ist; "
                           "was dort liegt (Orte, Einrichtungen), fehlt in den Auswertungen nach Stadtteilen. Ist das "

@@ -21,6 +21,14 @@ Rules (``rules`` argument, defaults in ``params/defaults.yaml``):
   ``removed``; ``removes`` says whether a rule removes cases), so the removed
   numbers add up to ``cases_dropped``.
 
+Numbers are read by the kit's one number parser (:func:`kit.schemas.parse_cell`) under the
+number convention of the response file (``raw.attrs["numbers"]``, set by
+:func:`kit.io.read_table`: the params' ``survey.numbers``; else German in a ``;`` file; else
+by the form of each value). A numeric or coded answer whose value that convention leaves open
+("2.000" in a ``,``-separated file or a workbook's text cell) is an InputError naming file,
+row, column and value, whatever the rules say; numbers read with thousands separators or a
+decimal comma are noted in :mod:`kit.inputs_log` for the file.
+
 Always applied: missing codes (``missing_codes``) and missing labels
 (``missing_labels``, e.g. "k.A.") become NaN; in a multiple-choice question a
 blank option counts as "nicht genannt" (0) when the respondent ticked another
@@ -45,7 +53,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from kit import inputs_log
 from kit.errors import InputError, ParamsError, Problem
+from kit.schemas import TYPE_LABELS, AmbiguousNumber, ambiguous_expected, cell_modes, parse_cell
 from kit.survey.codebook import AGE_GROUPS, Codebook, Item, _norm_group
 from kit.survey.importing import ID_NAME, label_lookup, normalise_text
 from kit.survey.quality import QUALITY_RULES, action_text, apply_quality_rules, check_quality_settings, describe
@@ -108,20 +118,31 @@ def _is_blank(value) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
-def parse_number(value) -> float | None:
-    """Number from a cell: ints/floats as they are, text with decimal comma or point."""
+# A response table without a stated convention (built in code, a SAV's text cells): each value by its form.
+BY_FORM = {"decimal": ".", "thousands": "", "source": "form"}
+NUMBERS_SETTING = "den Parametern der Befragung (survey.numbers)"
+
+
+def _parse(value, convention: Mapping | None = None, mode: str | None = None) -> tuple[float | None, bool, bool]:
+    """(number or None, thousands separator used, decimal comma used) of one cell; raises
+    :class:`kit.schemas.AmbiguousNumber` when the convention leaves the value open."""
     if isinstance(value, bool):
-        return float(value)
+        return float(value), False, False
     if isinstance(value, (int, float, np.integer, np.floating)):
-        return float(value)
-    text = str(value).strip().replace("\u2212", "-")
-    if text.count(",") == 1 and "." not in text:
-        text = text.replace(",", ".")
+        return (float(value) if math.isfinite(float(value)) else None), False, False
     try:
-        number = float(text)
+        return parse_cell(str(value), dict(convention or BY_FORM), mode)
+    except AmbiguousNumber:
+        raise
     except ValueError:
-        return None
-    return number if math.isfinite(number) else None
+        return None, False, False
+
+
+def parse_number(value, convention: Mapping | None = None, mode: str | None = None) -> float | None:
+    """Number from a cell: ints/floats as they are, text by :func:`kit.schemas.parse_cell` under
+    ``convention`` (a table's ``attrs["numbers"]``; default: by the value's form, so 2,5 and 2.5
+    are 2.5 and 2.000 raises :class:`kit.schemas.AmbiguousNumber`); None for no number."""
+    return _parse(value, convention, mode)[0]
 
 
 def _normalise_id(value) -> str | None:
@@ -156,13 +177,24 @@ class _Parser:
             self.district_ids = None
             self.district_by_number = {}
 
-    def __call__(self, raw) -> tuple[object, str]:
+    def __call__(self, raw, convention: Mapping | None = None, mode: str | None = None) -> tuple[object, str]:
+        """(value, status); ``self.marks``: (thousands separator, decimal comma) of the number read."""
         item = self.item
+        self.marks = (False, False)
         if _is_blank(raw):
             return None, "blank"
         if isinstance(raw, str) and normalise_text(raw) in self.missing_labels:
             return None, "missing_code"
-        number = parse_number(raw)
+        try:
+            number, *marks = _parse(raw, convention, mode)
+        except AmbiguousNumber as amb:
+            if item.type == "text":
+                return str(raw).strip(), "ok"
+            if item.is_district:  # a district is matched by its id or name as written
+                return self._district(raw, None)
+            return amb, "ambiguous"  # the caller names it (file, row, column) and keeps no value
+        if number is not None and item.type != "text":
+            self.marks = tuple(marks)
         if number is not None and number in self.missing_codes:
             return None, "missing_code"
         if item.type == "text":
@@ -284,26 +316,43 @@ def clean_responses(raw: pd.DataFrame, codebook: Codebook, rules: Mapping[str, s
     count("duplicate_id", [], 0, dup_action)
 
     # --- values --------------------------------------------------------------
+    # numbers under the file's convention (kit.io.read_table; kit.schemas.parse_cell)
+    convention = dict(raw.attrs.get("numbers") or BY_FORM)
+    file_columns = dict(raw.attrs.get("file_columns") or {})
+    ambiguous: list[Problem] = []
     parsed: dict[str, list] = {}
     status: dict[str, list] = {}
     for item in codebook.items.values():
         parser = _Parser(codebook, item)
         cache: dict = {}
         values, states = [], []
-        for v in raw[item.id].tolist():
-            key = (type(v).__name__, v if not _is_blank(v) else None)
+        n_thousands = n_comma = 0
+        for pos, (v, mode) in enumerate(zip(raw[item.id].tolist(), cell_modes(convention, item.id, raw.index))):
+            key = (type(v).__name__, v if not _is_blank(v) else None, mode)
             try:
                 res = cache[key]
             except (KeyError, TypeError):
-                res = parser(v)
+                res = (*parser(v, convention, mode), parser.marks)
                 try:
                     cache[key] = res
                 except TypeError:
                     pass
+            if res[1] == "ambiguous":
+                label = TYPE_LABELS["number"] if item.type == "numeric" else "Antwortcode (ganze Zahl)"
+                ambiguous.append(Problem(file=source, row=int(rows[pos]), column=file_columns.get(item.id, item.id),
+                                         value=res[0].text, expected=ambiguous_expected(label, res[0], NUMBERS_SETTING)))
+                res = (None, "ambiguous", res[2])
+            n_thousands += res[2][0]
+            n_comma += res[2][1]
             values.append(res[0])
             states.append(res[1])
         parsed[item.id] = values
         status[item.id] = states
+        if convention.get("file"):  # what was read with which marks (kit.inputs_log)
+            inputs_log.repair(convention["file"], "thousands_separator", n_thousands, file_columns.get(item.id, item.id))
+            inputs_log.repair(convention["file"], "decimal_comma", n_comma, file_columns.get(item.id, item.id))
+    if ambiguous:  # never guessed, whatever the cleaning rules say
+        raise InputError(ambiguous)
 
     range_action = rules["out_of_range"]
     for key in ("missing_code", "invalid_code", "not_numeric", "out_of_range"):

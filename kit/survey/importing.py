@@ -117,7 +117,7 @@ def _read_sav(path: Path) -> pd.DataFrame:
 
 
 def read_responses(path: str | Path, codebook: Codebook, column_map: Mapping[str, str] | None = None,
-                   id_column: str = ID_NAME) -> pd.DataFrame:
+                   id_column: str = ID_NAME, numbers: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Read a response file and match its columns to the codebook.
 
     Returns one row per record as in the file (duplicates are left for
@@ -125,8 +125,10 @@ def read_responses(path: str | Path, codebook: Codebook, column_map: Mapping[str
     followed by one column per codebook item in codebook order. Values are
     raw: strings (CSV/XLSX) or numbers (SAV), with answer texts already
     replaced by their codes. ``attrs``: ``source``, ``first_data_row``,
-    ``decimal``, ``format``, ``ignored_columns``, ``absent_optional``,
-    ``labels_mapped`` (cells given as answer text).
+    ``decimal``, ``numbers`` (the number convention of a CSV/XLSX, as kit.io.read_table states
+    it, with workbook text cells under the item ids; ``numbers``: the params' survey.numbers),
+    ``file_columns`` (item id -> the file's heading), ``format``, ``ignored_columns``,
+    ``absent_optional``, ``labels_mapped`` (cells given as answer text).
     """
     path = Path(path)
     if not path.exists():
@@ -139,7 +141,7 @@ def read_responses(path: str | Path, codebook: Codebook, column_map: Mapping[str
     elif suffix in CSV_SUFFIXES or suffix in EXCEL_SUFFIXES:
         # the id column finds the header below notes and the sheet of a workbook (kit.io.read_table)
         id_in_file = next((str(s) for s, t in column_map.items() if t == id_column), id_column)
-        df = read_table(path, expected=[id_in_file], input="survey_responses")
+        df = read_table(path, expected=[id_in_file], input="survey_responses", numbers=numbers)
         fmt = "csv" if df.attrs.get("encoding") not in ("xlsx", "xls") else "xlsx"
     else:
         raise InputError(Problem(file=str(path), value=path.suffix or "(keine Endung)",
@@ -227,6 +229,10 @@ def read_responses(path: str | Path, codebook: Codebook, column_map: Mapping[str
             new.loc[replace[replace].index] = codes[replace].map(str)
             out[item.id] = new
     out = out.replace({np.nan: None})
+    convention = attrs.get("numbers")
+    if convention and "text_cells" in convention:  # workbook text cells, under the item ids
+        convention = {**convention, "text_cells": {rename[c]: cells for c, cells in convention["text_cells"].items()
+                                                   if c in rename}}
     # what was assumed and repaired (kit.inputs_log)
     inputs_log.repair(path, "labels_to_codes", labels_mapped, "")
     bracketed = [str(c) for c, t in rename.items() if str(c) != t and _bracket_candidates(str(c))]
@@ -239,6 +245,8 @@ def read_responses(path: str | Path, codebook: Codebook, column_map: Mapping[str
         "source": src,
         "first_data_row": attrs.get("first_data_row", 2),
         "decimal": attrs.get("decimal", "."),
+        **({"numbers": convention} if convention else {}),
+        "file_columns": {t: str(c) for c, t in rename.items()},
         "format": fmt,
         "ignored_columns": ignored,
         "absent_optional": absent_optional,

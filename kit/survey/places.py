@@ -127,7 +127,7 @@ def cleaned_answers(params: dict, districts: dict[str, str]) -> pd.DataFrame | N
     if not survey.get("responses") or not Path(survey["responses"]).exists():
         return None
     codebook = load_codebook(survey["codebook"], districts)
-    raw = read_responses(survey["responses"], codebook, survey.get("column_map") or {})
+    raw = read_responses(survey["responses"], codebook, survey.get("column_map") or {}, numbers=survey.get("numbers"))
     return clean_responses(raw, codebook, survey["cleaning"]).data
 
 

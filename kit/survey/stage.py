@@ -444,7 +444,7 @@ def compute_survey(params: dict, store: ResultStore) -> SurveyResult:
                         "Befragung braucht Einwohner nach Stadtteil, Altersgruppe und Geschlecht (Einwohnertabelle "
                         "mit der Spalte age_group liefern).")
     codebook = load_codebook(survey["codebook"], districts)
-    raw = read_responses(responses, codebook, survey.get("column_map") or {})
+    raw = read_responses(responses, codebook, survey.get("column_map") or {}, numbers=survey.get("numbers"))
     clean = clean_responses(raw, codebook, survey["cleaning"])
     if clean.data.empty:
         raise KitError(f"{responses}: nach der Bereinigung bleibt kein Fragebogen übrig.")

@@ -457,7 +457,7 @@ def _wave_from_responses(params: dict, store, wave: dict, current_codebook) -> t
     survey = inner["survey"]
     survey.pop("previous_wave", None)
     survey.update(responses=str(responses), codebook=str(codebook_path), sample=None, key_indicators=specs,
-                  column_map=dict(wave.get("column_map") or {}))
+                  column_map=dict(wave.get("column_map") or {}), numbers=wave.get("numbers"))
     margins_given = bool(wave.get("population_margins"))
     use_store = _MarginsStore(store, read_population_margins(wave["population_margins"])) if margins_given else store
     try:
