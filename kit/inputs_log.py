@@ -6,11 +6,18 @@ and each repair it made, as a code with a count and a short detail (a column nam
 row number). Nothing is repaired without a record, so an analyst can see what the kit
 assumed (German wording: :mod:`kit.inputs_view`, section "Datengrundlage und Prüfungen").
 
+The log also keeps the *findings* of the plausibility rules (data_schemas/*.yaml): values a
+named exception explains (e.g. clearance above 100 %), gaps between district polygons,
+districts of one file missing in the other under ``profile.unmatched_districts: report`` —
+reported, not refused. :func:`record_findings` (kit.profile.inputs) adds them, one row each
+(input, file, row, column, value, rule, meaning) in ``results/input_findings_<stage>.csv``.
+
 The records of one stage are collected in a log: :func:`begin` (called by
 :func:`kit.stage.open_stage`) starts it, :func:`collecting` opens a nested one (its
 records also go to the enclosing log), :func:`write_input_checks` writes the log to
-``results/input_checks_<stage>.csv``. Without a log, notes are dropped (the readers work
-the same). Numbers and codes only: no German sentences in this module.
+``results/input_checks_<stage>.csv`` (and the findings, when the stage checked any). Without a
+log, notes are dropped (the readers work the same). Numbers and codes only: no German
+sentences in this module (``meaning`` is the checker's German text, passed through).
 """
 
 from __future__ import annotations
@@ -43,6 +50,11 @@ REPAIR_CODES = (
 )
 
 RESULT_NAME = "input_checks"  # results/input_checks_<stage>.csv
+FINDINGS_NAME = "input_findings"  # results/input_findings_<stage>.csv
+# one row per finding: the input (params name), file (name), file row (header = 1; empty for a whole
+# file or polygon gap), column as the file names it, value, rule (kit.schemas.Finding.rule or
+# district_ids / covers_districts), meaning (German: what it means and what to do)
+FINDING_COLUMNS = ["input", "file", "row", "column", "value", "rule", "meaning"]
 COLUMNS = ["input", "file", "format", "encoding", "separator", "decimal", "thousands", "numbers",
            "header_row", "sheet", "sheets", "layer", "crs", "repairs", "repair_details"]
 # separator, decimal and thousands marks are written as names in the results (a ';' cell in a CSV is easily misread)
@@ -108,6 +120,8 @@ class InputLog:
 
     def __init__(self) -> None:
         self.records: dict[str, InputRecord] = {}
+        self.findings: list[dict] = []  # FINDING_COLUMNS
+        self.plausibility_checked = False  # a stage that checked plausibility writes its findings (maybe none)
 
     def record(self, file: str | Path) -> InputRecord:
         key = str(file)
@@ -118,6 +132,19 @@ class InputLog:
     def merge(self, other: "InputLog") -> None:
         for key, rec in other.records.items():
             self.records[key] = rec
+        self.add_findings(other.findings)
+        self.plausibility_checked |= other.plausibility_checked
+
+    def add_findings(self, rows: list[dict]) -> None:
+        for row in rows:
+            if row not in self.findings:  # the same inputs read twice in a stage
+                self.findings.append(row)
+
+    def findings_table(self) -> pd.DataFrame:
+        """One row per finding, columns :data:`FINDING_COLUMNS`."""
+        df = pd.DataFrame(self.findings, columns=FINDING_COLUMNS)
+        df["row"] = pd.array(df["row"], dtype="Int64")
+        return df
 
     def table(self) -> pd.DataFrame:
         """One row per input file, columns :data:`COLUMNS`."""
@@ -210,6 +237,28 @@ def note_yaml(file: str | Path, what: str, bom: bool = False) -> InputRecord:
     return rec
 
 
+def finding_row(problem, input: str, rule: str = "") -> dict:
+    """A finding (a kit.errors.Problem / kit.schemas.Finding reported, not refused) as a row of
+    :data:`FINDING_COLUMNS`; ``rule`` when the problem carries none."""
+    value = problem.value
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return {"input": input, "file": Path(str(problem.file)).name,
+            "row": None if problem.row is None else int(problem.row),
+            "column": "" if problem.column is None else str(problem.column),
+            "value": "" if value is None else str(value),
+            "rule": getattr(problem, "rule", "") or rule, "meaning": " ".join(str(problem.expected).split())}
+
+
+def record_findings(rows: list[dict]) -> None:
+    """Note that plausibility was checked in this stage, with these findings (rows of
+    :func:`finding_row`; none: nothing to report)."""
+    if _current is None:
+        return
+    _current.plausibility_checked = True
+    _current.add_findings(rows)
+
+
 def record_of(file: str | Path) -> InputRecord | None:
     """The record of ``file`` in the current log, if any."""
     return _current.records.get(str(file)) if _current is not None else None
@@ -217,8 +266,15 @@ def record_of(file: str | Path) -> InputRecord | None:
 
 def write_input_checks(store, log: InputLog | None = None) -> pd.DataFrame:
     """Write the log (default: the current one) to results/input_checks_<stage>.csv via the
-    stage's ResultStore and return the table."""
+    stage's ResultStore and return the table; a stage that checked plausibility also writes its
+    findings to results/input_findings_<stage>.csv (header only when there are none). The
+    findings go with the table as ``attrs["findings"]`` (records), for kit.inputs_view."""
     log = log if log is not None else (_current or InputLog())
     table = log.table()
     store.write_table(f"{RESULT_NAME}_{store.stage}" if store.stage else RESULT_NAME, table)
+    findings = log.findings_table()
+    if log.plausibility_checked or len(findings):
+        store.write_table(f"{FINDINGS_NAME}_{store.stage}" if store.stage else FINDINGS_NAME, findings)
+    table.attrs["findings"] = log.findings.copy()
+    table.attrs["plausibility_checked"] = log.plausibility_checked
     return table

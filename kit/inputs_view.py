@@ -1,6 +1,8 @@
 """German section "Datengrundlage und Prüfungen": for every input file of a stage, what the
 kit assumed when reading it and what it repaired (the records of :mod:`kit.inputs_log`,
-as written to results/input_checks_<stage>.csv)."""
+as written to results/input_checks_<stage>.csv), and the findings of the plausibility rules
+that are reported, not refused (results/input_findings_<stage>.csv), one row each with file,
+row, column, value, rule and meaning (this appendix section may name files and columns)."""
 
 from __future__ import annotations
 
@@ -8,8 +10,8 @@ import re
 
 import pandas as pd
 
-from kit.report import DASH, fmt_int, show_md, show_table
-from kit.schemas import column_titles, schema_names
+from kit.report import DASH, fmt_int, fmt_num, show_md, show_table
+from kit.schemas import column_titles, plausibility_rules, schema_names
 
 FORMATS = {"csv": "Text-Tabelle (CSV)", "xlsx": "Excel-Arbeitsmappe", "xls": "Excel-Arbeitsmappe (.xls)",
            "sav": "SPSS-Datei", "yaml": "YAML-Datei", "bka_csv": "BKA-Kreistabelle (CSV)",
@@ -151,14 +153,97 @@ def input_checks_table(checks: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["Datei", "Art", "Was angenommen wurde", "Was repariert wurde"])
 
 
-def show_input_checks(checks: pd.DataFrame) -> None:
-    """The section's text and table (the heading is in the notebook)."""
+# rules of findings that are not a ratio of data_schemas/<name>.yaml (those: rule_title)
+RULE_TITLES = {
+    "gap_tolerance_m2": "Lücke zwischen den Stadtteil-Flächen",
+    "unmatched_districts.no_polygon": "Stadtteil der Einwohnerstatistik ohne Polygon",
+    "unmatched_districts.no_residents": "Polygon ohne Einwohnerangaben",
+}
+
+
+def rule_title(rule: str, input_name: str) -> str:
+    """The German name of a plausibility rule of a finding: a ratio (``ratios.<id>``) by its title
+    and bound from the input's schema (e.g. "Aufklärungsquote über 100 % (Aufklärung von Fällen
+    früherer Jahre)"), the others from :data:`RULE_TITLES`."""
+    if rule in RULE_TITLES:
+        return RULE_TITLES[rule]
+    kind, _, rule_id = rule.partition(".")
+    if kind == "ratios" and input_name in schema_names():
+        for ratio in plausibility_rules(input_name).get("ratios", []):
+            if ratio.get("id") == rule_id:
+                bound = (f"{fmt_num(ratio['max'] * 100, 0)} %" if ratio.get("percent")
+                         else fmt_num(ratio["max"], 0 if float(ratio["max"]).is_integer() else 2))
+                names = ", ".join(e["name"] for e in ratio.get("exceptions", []))
+                return f"{ratio['title']} über {bound}" + (f" ({names})" if names else "")
+    return "Plausibilitätsregel"
+
+
+def _finding_column(column: str, input_name: str) -> str:
+    """The column as the file names it, with the kit's German title where that says more; a raw
+    identifier of the kit (district_id) by its title only (Stadtteil-Nr.)."""
+    if not column or _blank(column):
+        return DASH
+    if column == "geometry":
+        return "Geometrie"
+    title = column_titles(input_name).get(column, "") if input_name in schema_names() else ""
+    if _IDENTIFIER.search(column):
+        return title if title and not _IDENTIFIER.search(title) else DASH
+    return f"{column} ({title})" if title and title != column and not _IDENTIFIER.search(title) else column
+
+
+def _finding_value(value) -> str:
+    text = "" if _blank(value) else str(value)
+    return fmt_int(int(text)) if re.fullmatch(r"-?\d+", text) else (text or DASH)
+
+
+def input_findings_table(findings: pd.DataFrame) -> pd.DataFrame:
+    """The findings (kit.inputs_log.FINDING_COLUMNS) as the German report table."""
+    rows = []
+    for _, f in findings.iterrows():
+        name = "" if _blank(f["input"]) else str(f["input"])
+        row = "" if _blank(f["row"]) else str(f["row"])
+        where = DASH if not row else (f"Objekt {_n(row)}" if name == "districts" else _n(row))
+        rows.append({"Datei": f["file"], "Art": INPUTS.get(name, name), "Zeile": where,
+                     "Spalte": _finding_column("" if _blank(f["column"]) else str(f["column"]), name),
+                     "Wert": _finding_value(f["value"]), "Prüfregel": rule_title(str(f["rule"]), name),
+                     "Bedeutung": str(f["meaning"])})
+    return pd.DataFrame(rows, columns=["Datei", "Art", "Zeile", "Spalte", "Wert", "Prüfregel", "Bedeutung"])
+
+
+def show_input_findings(findings: pd.DataFrame | list | None, checked: bool = True) -> None:
+    """The plausibility findings of the stage: a sentence and one table row per finding; one
+    sentence when the stage checked plausibility and found nothing; nothing when it checked none."""
+    from kit.inputs_log import FINDING_COLUMNS
+
+    table = findings if isinstance(findings, pd.DataFrame) else pd.DataFrame(findings or [], columns=FINDING_COLUMNS)
+    if table.empty:
+        if checked:
+            show_md("Die Plausibilitätsregeln der Eingabedaten (z. B. Anzahlen nie negativ, Aufklärungsquote, "
+                    "Stadtteile in allen Dateien) ergaben keine Prüfhinweise.")
+        return
+    n = len(table)
+    show_md(f"**Prüfhinweise:** Die Plausibilitätsregeln der Eingabedaten haben {_n(n)} "
+            f"{'Befund' if n == 1 else 'Befunde'} gemeldet, die ungewöhnlich, aber erklärbar sind. Sie sind keine "
+            "Fehler und wurden nicht verändert; ausgewertet wird wie geliefert. Jede Zeile nennt Datei, Zeile, "
+            "Spalte und Wert, die Regel und was der Befund bedeutet.")
+    show_table(input_findings_table(table),
+               caption="Prüfhinweise zu den Eingabedaten: gemeldete, nicht abgelehnte Werte")
+
+
+def show_input_checks(checks: pd.DataFrame, findings: pd.DataFrame | list | None = None) -> None:
+    """The section's text and tables (the heading is in the notebook): the files read and, after
+    them, the plausibility findings (``findings``; default: those kit.inputs_log.write_input_checks
+    passed with ``checks``)."""
     show_md("Für jede gelesene Datei steht hier, wie das Kit sie gelesen hat (Format, Zeichenkodierung, "
             "Trennzeichen, Zahlenformat, Kopfzeile) und was es dabei bereinigt hat. Mehrdeutige Angaben, etwa eine "
             "Zahl wie 2.000 in einer Datei ohne festgelegtes Zahlenformat, werden nicht geraten, sondern als "
             "Fehler gemeldet. Dieselben Angaben stehen maschinenlesbar bei den Ergebnissen der Stufe.")
+    checked = bool(checks.attrs.get("plausibility_checked", findings is not None))
+    findings = checks.attrs.get("findings") if findings is None else findings
     if checks.empty:
         show_md("In dieser Stufe wurden keine Eingabedateien gelesen.")
-        return
-    table = input_checks_table(checks)
-    show_table(table, caption="Datengrundlage und Prüfungen: gelesene Dateien, Annahmen und Reparaturen")
+    else:
+        table = input_checks_table(checks)
+        show_table(table, caption="Datengrundlage und Prüfungen: gelesene Dateien, Annahmen und Reparaturen")
+    if findings is not None and (checked or len(findings)):
+        show_input_findings(findings, checked)

@@ -190,6 +190,10 @@ def load_profile_inputs(params: dict) -> ProfileInputs:
         residents = tables["residents"]
         match = district_match(dict(zip(districts["district_id"], districts["district_name"])), residents,
                                residents.attrs.get("district_names"))
+    # the findings, one row each, for results/input_findings_profile.csv and "Datengrundlage und Prüfungen"
+    inputs_log.record_findings([inputs_log.finding_row(p, name) for p, name in zip(findings, finding_inputs)]
+                               + unmatched_district_rows(match, tables.get("residents"), districts,
+                                                         str(district_spec["path"])))
     return ProfileInputs(params=params, districts=districts, tables=tables, notes=notes, hashes=hashes,
                          district_match=match, findings=findings)
 
@@ -217,6 +221,40 @@ def check_stacked_keys(name: str, frames: list[pd.DataFrame]) -> None:
             seen.setdefault(combo, (source, row))
     if problems:
         raise InputError(problems)
+
+
+def unmatched_district_rows(match: pd.DataFrame | None, residents: pd.DataFrame | None, districts,
+                            districts_source: str) -> list[dict]:
+    """Under ``profile.unmatched_districts: report``: each Stadtteil of the residents table without
+    polygon (its first file row in the latest year) and each polygon without residents (its
+    feature number) as a finding row (kit.inputs_log.FINDING_COLUMNS)."""
+    from kit.profile.realdata import NO_POLYGON, NO_RESIDENTS
+
+    if match is None or residents is None:
+        return []
+    rows = []
+    first = int(residents.attrs.get("first_data_row", 2))
+    res_file = Path(str(residents.attrs.get("source", "residents"))).name
+    ids = residents["district_id"].astype(str)
+    feature = {str(d): i + 1 for i, d in enumerate(districts["district_id"])}
+    for m in match.itertuples(index=False):
+        shown = f"{m.district_id} {m.district_name}".strip()
+        if m.status == NO_POLYGON:
+            hits = residents.index[((ids == str(m.district_id)) & (residents["year"] == m.year)).to_numpy()]
+            rows.append({"input": "residents", "file": res_file,
+                         "row": int(hits[0]) + first if len(hits) and isinstance(hits[0], (int, np.integer)) else None,
+                         "column": "district_id", "value": shown, "rule": "unmatched_districts.no_polygon",
+                         "meaning": (f"Stadtteil der Einwohnerstatistik ohne Polygon in der Stadtteil-Geometrie "
+                                     f"(31.12.{m.year}; profile.unmatched_districts: report): seine Einwohner zählen "
+                                     "in allen Gesamtzahlen und in der Tabelle nach Stadtteilen, er fehlt aber auf "
+                                     "den Karten.")})
+        elif m.status == NO_RESIDENTS:
+            rows.append({"input": "districts", "file": Path(districts_source).name,
+                         "row": feature.get(str(m.district_id)), "column": "district_id", "value": shown,
+                         "rule": "unmatched_districts.no_residents",
+                         "meaning": (f"Polygon ohne Einwohnerangaben in der Einwohnerstatistik (31.12.{m.year}; "
+                                     "profile.unmatched_districts: report): auf den Karten bleibt es ohne Wert.")})
+    return rows
 
 
 MAX_FINDINGS_LISTED = 20
