@@ -166,6 +166,12 @@ class InputSpec(_Model):
     synthetic: Annotated[bool, Field(description=(
         "true, wenn die Datei erfundene (synthetische) Daten enthält, z. B. Platzhalter, wo keine echten "
         "Daten vorliegen; false (Voreinstellung): echte Daten"))] = False
+    # kit.sources: the public files this input was cut out of or computed from (kit sachsen: a commune's
+    # boundary from VG250, its residents from the Destatis register); credited with their data set and licence
+    derived_from: Annotated[list[RelPath], Field(min_length=1, description=(
+        "Liste der Dateien, aus denen die Eingabe ausgeschnitten oder berechnet wurde, z. B. "
+        "[../shared/realdata/geo/derived_sachsen_gemeinden_vg250.geojson]; der Bericht nennt dann deren "
+        "Datensatz mit Quellenangabe und Lizenz (die Dateien werden nicht gelesen)"))] | None = None
 
     @model_validator(mode="after")
     def _path_or_files(self):
@@ -981,6 +987,9 @@ def _check_paths(params: dict, data_dir: Path, problems: list[ParamProblem]) -> 
             spec["path"] = files[0]["path"]
         else:
             spec["path"] = _confine(spec["path"], data_dir, data_roots, ("inputs", name, "path"), problems, allowed)
+        if spec.get("derived_from"):
+            spec["derived_from"] = [_confine(f, data_dir, data_roots, ("inputs", name, "derived_from", i), problems,
+                                             allowed) for i, f in enumerate(spec["derived_from"])]
         specs[name] = spec
     params["inputs"] = specs
     for key in ("responses", "sample", "gazetteer", "district_crime"):

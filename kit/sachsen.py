@@ -14,7 +14,9 @@ see its SOURCES.md) and writes, per VG250 Gemeinde, a small data folder and a pa
   the params mark this input ``synthetic: true`` and its ``source`` says what it is.
   The three kreisfreie Städte read their real PKS from the BKA tables (``format: bka``);
 - ``<folder>/params/<id>.yaml``: the commune's params (real AGS and name, Kreis context from the
-  Deutschlandatlas, sources credited per input, no survey unless ``survey=True``).
+  Deutschlandatlas, sources credited per input: ``source`` and, for the files cut out of or computed
+  from the real data, ``derived_from`` (kit.sources credits their data set and licence), no survey
+  unless ``survey=True``).
 
 The join of the register (419 Saxon rows, Gebietsstand 31.12.2021) with the boundaries (418,
 after the merger of Ostrau and Zschaitz-Ottewig into Jahnatal on 1 January 2023) is written as
@@ -520,8 +522,9 @@ def _params_text(c: dict, cid: str, data_dir: str, realdata_param: str, files_re
     kind = COMMUNE_KINDS.get(c["kind_code"], "Gemeinde")
     pop = _fmt_int(c["population"])
     inputs: dict = {
-        "districts": {"path": "districts.geojson", "source": SOURCE_GEOMETRY},
-        "residents": {"path": "residents.csv", "source": SOURCE_REGISTER},
+        "districts": {"path": "districts.geojson", "source": SOURCE_GEOMETRY,
+                      "derived_from": [files_rel[GEOMETRY_FILE]]},
+        "residents": {"path": "residents.csv", "source": SOURCE_REGISTER, "derived_from": [files_rel[REGISTER_FILE]]},
     }
     if c["status"] == MERGED:
         inputs["residents"]["source"] = (f"{SOURCE_REGISTER} (Summe der Gemeinden "
@@ -530,7 +533,7 @@ def _params_text(c: dict, cid: str, data_dir: str, realdata_param: str, files_re
     if survey:
         inputs["residents"] = {"path": "residents.csv", "source": (
             f"Gesamtzahl und Geschlecht: {SOURCE_REGISTER}; Altersgruppen und Staatsangehörigkeit synthetisch "
-            "(Demo-Generator des Kits, keine echten Daten)")}
+            "(Demo-Generator des Kits, keine echten Daten)"), "derived_from": [files_rel[REGISTER_FILE]]}
         inputs["residents"]["synthetic"] = True
     if kreisfrei:
         inputs["pks"] = {"format": "bka", "key": c["kreis_key"],
@@ -540,9 +543,10 @@ def _params_text(c: dict, cid: str, data_dir: str, realdata_param: str, files_re
         inputs["pks"] = {"path": "pks.csv", "source": (
             f"Synthetisch, keine echten Zahlen der Gemeinde: Raten {_genitive(kreis_name)} aus der PKS des BKA "
             f"(Kreistabellen 2020 und 2022) × {pop} Einwohner der Gemeinde (31.12.2021); {SOURCE_PKS}"),
-            "synthetic": True}
+            "synthetic": True, "derived_from": [files_rel[p] for p, _ in BKA_FILES]}
     inputs["context"] = {"path": CONTEXT_FILE, "format": "deutschlandatlas", "sheet": ATLAS_SHEET,
-                         "source": f"{SOURCE_ATLAS} (Zeile des Kreises aus dem Tabellenblatt KRS1222)"}
+                         "source": f"{SOURCE_ATLAS} (Zeile des Kreises aus dem Tabellenblatt KRS1222)",
+                         "derived_from": [files_rel[ATLAS_FILE]]}
     if kreisfrei:
         notes = (f"{kind} (zugleich ein Kreis); echte öffentliche Daten: Gemeindegrenze (VG250), Einwohner "
                  f"31.12.2021 nach Geschlecht (Gemeindeverzeichnis), PKS der Stadt aus den BKA-Kreistabellen 2020 "
@@ -656,9 +660,11 @@ def build_sachsen(realdata: str | Path = REALDATA, folder: str | Path = DEFAULT_
     for c in selected.to_dict("records"):
         cid = commune_id(c["ags"], c["name"])
         data_dir = folder / cid
-        # file names relative to data_dir inside the kit's folder (portable), else absolute
+        # file names relative to data_dir inside the kit's folder (portable), else absolute; the BKA files
+        # are read, the others credited as what the commune's files were cut out of (inputs.*.derived_from)
         files_rel = {f: (os.path.relpath((root / f).resolve(), data_dir.resolve()) if _inside_repo(data_dir)
-                         else str((root / f).resolve())) for f, _ in BKA_FILES}
+                         else str((root / f).resolve()))
+                     for f in (*(p for p, _ in BKA_FILES), GEOMETRY_FILE, REGISTER_FILE, ATLAS_FILE)}
         written += _write_if_changed(data_dir / "districts.geojson", _geojson_bytes(c["ags"], c["name"], c["geometry"]))
         # the Kreis's row of the Deutschlandatlas (reading the whole 3,5-MB file costs 1-3 s per commune)
         written += _write_if_changed(data_dir / CONTEXT_FILE, context_bytes[c["kreis_key"]])

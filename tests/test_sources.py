@@ -309,3 +309,114 @@ def test_lagebericht_title_page_of_a_real_commune_says_all_real(tmp_path):
     title_page = soup.find("header", class_="titelseite")
     assert not title_page.find(class_=NOTE_CLASS)
     assert "Alle Eingabedaten dieses Berichts sind echte Daten" in title_page.get_text()
+
+
+# ---------------------------------------------------------------------------
+# public data cut out of or computed from (kit sachsen), and synthetic data derived from it
+# ---------------------------------------------------------------------------
+
+VG250 = REALDATA_DIR / "geo" / "derived_sachsen_gemeinden_vg250.geojson"
+REGISTER = REALDATA_DIR / "population" / "31122021_Auszug_GV.xlsx"
+ATLAS = REALDATA_DIR / "context" / "Deutschlandatlas-Daten_Stand2024-12.xlsx"
+BKA = [REALDATA_DIR / "pks" / "2020_KR-F-01-T01-Kreise-Faelle-HZ_xls.xlsx",
+       REALDATA_DIR / "pks" / "2022_KR-F-01-T01-Kreise-Faelle-HZ_csv.csv"]
+DL_DE = "Datenlizenz Deutschland – Namensnennung – Version 2.0"
+DESTATIS = "Vervielfältigung und Verbreitung, auch auszugsweise, mit Quellenangabe gestattet"
+
+
+def _derived_params(synthetic_pks: bool = True, derived: bool = True) -> dict:
+    """A commune's files in its own folder (not the real-data folder), as kit sachsen writes them."""
+    params = params_dict({"districts": False, "residents": False, "pks": synthetic_pks, "context": False})
+    if derived:
+        for name, files in (("districts", [VG250]), ("residents", [REGISTER]), ("context", [ATLAS]), ("pks", BKA)):
+            params["inputs"][name]["derived_from"] = [str(f) for f in files]
+    return params
+
+
+@needs_realdata
+def test_derived_files_are_credited_to_their_data_set():
+    """Files cut out of public data (boundary, register residents, Deutschlandatlas row) carry
+    their data set's credit line (SOURCES.md) and licence, not "the commune's own data"."""
+    table = sources(_derived_params()).set_index("name")
+    own = sources(_derived_params(derived=False)).set_index("name")
+    for name, word, dataset, licence in (("districts", "GeoBasis-DE", "Bundesamt für Kartographie", DL_DE),
+                                         ("residents", "Destatis", "Statistisches Bundesamt", DESTATIS),
+                                         ("context", "Deutschlandatlas", "Deutschlandatlas", DL_DE)):
+        row = table.loc[name]
+        line = line_with(word).replace(" (Jahr)", "")  # the VG250 Gemeinden file names no year
+        assert line in row["attribution"] and dataset in row["dataset"], row
+        assert row["licence"] == licence and row["public"] and not row["synthetic"], row
+        # without derived_from (and without a source line) the same file is the commune's own
+        assert own.loc[name, "dataset"] == "von der Kommune bereitgestellt"
+        assert own.loc[name, "licence"] == "Daten der Kommune" and not own.loc[name, "public"]
+
+
+@needs_realdata
+def test_source_line_naming_a_public_data_set_credits_it():
+    """Without derived_from, a source line that contains a data set's credit line credits it
+    (with the report years the line names)."""
+    params = params_dict({"residents": False, "pks": False, "clubs": False})
+    params["inputs"]["residents"]["source"] = f"{line_with('Destatis')} (Summe zweier Gemeinden)"
+    params["inputs"]["pks"]["source"] = ("Quelle: Polizeiliche Kriminalstatistik (PKS), Bundeskriminalamt, "
+                                         "Berichtsjahr 2022, Version 1.0")
+    params["inputs"]["clubs"]["source"] = "Vereinsregister der Stadt"
+    table = sources(params).set_index("name")
+    assert table.loc["residents", "licence"] == DESTATIS and table.loc["residents", "public"]
+    assert table.loc["residents", "attribution"] == params["inputs"]["residents"]["source"]
+    assert table.loc["pks", "licence"] == DL_DE and "Statistisches" not in table.loc["pks", "dataset"]
+    assert table.loc["clubs", "dataset"] == "von der Kommune bereitgestellt" and not table.loc["clubs", "public"]
+
+
+def test_synthetic_input_is_synthetic_not_a_licence():
+    """A synthetic input derived from public data: "synthetisch (aus … abgeleitet)", the credit
+    line and, as "Ausgangsdaten", the licence of that data; made up outright: "erfunden" and no
+    licence. Neither is "frei verwendbar"."""
+    table = sources(_derived_params())
+    pks = table.set_index("name").loc["pks"]
+    assert pks["synthetic"] and not pks["public"]
+    assert pks["dataset"].startswith("synthetisch (aus der Kreis-PKS des Bundeskriminalamts abgeleitet)"), pks
+    assert pks["licence"] == f"Ausgangsdaten: {DL_DE}", pks
+    assert EXPECTED["pks"] in pks["attribution"]
+    cells = {tuple(td.get_text() for td in tr.find_all("td"))[0]: [td.get_text() for td in tr.find_all("td")]
+             for tr in BeautifulSoup(section_html(table), "html.parser").find("tbody").find_all("tr")}
+    assert cells[INPUT_TITLES["pks"]][-1] == "synthetisch" and cells[INPUT_TITLES["districts"]][-1] == "echt"
+    sentence = statement(table)
+    assert ("Synthetisch aus öffentlichen Daten abgeleitet (keine echten Zahlen der Kommune): "
+            f"{INPUT_TITLES['pks']} aus der Kreis-PKS des Bundeskriminalamts.") in sentence
+    made_up = sources(params_dict({"clubs": True})).set_index("name").loc["clubs"]
+    assert made_up["licence"] == "entfällt (erfundene Daten)" and made_up["derived_from"] == ""
+    assert "erfunden" in made_up["dataset"]
+    for frame in (table, sources(params_dict({"clubs": True}))):
+        assert "frei verwendbar" not in set(frame["licence"])
+
+
+def test_synthetic_marks_name_the_derivation():
+    from kit.sources_view import synthetic_marks, synthetic_sentence
+
+    marks = synthetic_marks(_derived_params())
+    assert marks == {"pks": "synthetische Werte, aus der Kreis-PKS des Bundeskriminalamts abgeleitet"}
+    assert synthetic_marks(_derived_params(synthetic_pks=False)) == {}
+    assert synthetic_marks(params_dict({"clubs": True, "pks": False})) == {"clubs": "erfundene Werte"}
+    # a demo commune (all made up, said once under the title) has no per-figure marks
+    assert synthetic_marks(params_dict({"pks": True}, demo=True)) == {}
+    sentence = synthetic_sentence({"name": "Testort"}, marks, ["pks", "residents"])
+    assert sentence.startswith("**Synthetische Daten:** Polizeiliche Kriminalstatistik (PKS): synthetische Werte")
+    assert "keine echten Zahlen von Testort" in sentence
+    assert synthetic_sentence({"name": "Testort"}, marks, ["residents"]) == ""
+
+
+def test_derived_from_in_a_params_file_is_resolved_and_confined(tmp_path):
+    from kit.errors import ParamsError
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (tmp_path / "quelle.xlsx").write_bytes(b"")
+    text = MINIMAL_PARAMS.format(data=data).replace(
+        "  residents: r.csv\n", "  residents: {path: r.csv, derived_from: [register.xlsx]}\n")
+    (tmp_path / "testort.yaml").write_text(text, encoding="utf-8")
+    params = load_params(tmp_path / "testort.yaml")
+    assert params["inputs"]["residents"]["derived_from"] == [str(data / "register.xlsx")]
+    outside = text.replace("[register.xlsx]", "[../quelle.xlsx]")
+    (tmp_path / "testort.yaml").write_text(outside, encoding="utf-8")
+    with pytest.raises(ParamsError, match="derived_from"):
+        load_params(tmp_path / "testort.yaml")
