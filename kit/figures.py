@@ -26,7 +26,7 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
-from kit.report import DASH, MINUS, fmt_num, fmt_signed
+from kit.report import DASH, MINUS, fmt_districts, fmt_num, fmt_signed
 
 BLUE, ORANGE, GREY, RED = "#2f5d8a", "#d9822b", "#9aa5b1", "#b00020"
 GREEN = "#1f7a3a"
@@ -728,7 +728,7 @@ def choropleth(districts, values: pd.Series, *, title: str, legend: str, decimal
     if missing.any():
         fig.legend(handles=[Patch(facecolor="#eeeeee", edgecolor="#bbbbbb", hatch="////", label=missing_label)],
                    loc="center left", bbox_to_anchor=(0.80, (y0 + 0.565) / fh), frameon=False, fontsize=7.5)
-    alt = f"Karte der {len(gdf)} Stadtteile: {title}"
+    alt = f"Karte ({fmt_districts(len(gdf))}): {title}"
     if vals.notna().any():
         i_lo, i_hi = vals.idxmin(), vals.idxmax()
         alt += (f"; am niedrigsten {gdf.loc[i_lo, 'district_name']} ({_de(vals[i_lo], decimals)}{value_suffix}), "
@@ -783,6 +783,6 @@ def point_map(districts, layers: dict[str, tuple], *, title: str, attribution: s
                    ncol=ncol, frameon=False, fontsize=7.5, handletextpad=0.3, columnspacing=1.2,
                    borderaxespad=0.0, borderpad=0.0)
     what = "; ".join(f"{label}: {n}" for label, n in counts.items()) or "keine Punkte mit Koordinaten"
-    alt = f"Karte der {len(d)} Stadtteile mit Punkten ({what})"
+    alt = f"Karte ({fmt_districts(len(d))}) mit Punkten ({what})"
     fig.kit_labels_numbered = [it["number"] for it in numbered]
     return describe(fig, title=title, alt=alt)

@@ -38,6 +38,17 @@ def fmt_int(x) -> str:
     return fmt_num(x, 0)
 
 
+def fmt_count(n, singular: str, plural: str) -> str:
+    """A count with its noun in singular or plural: (1, 'Stadtteil', 'Stadtteile') -> '1 Stadtteil',
+    (1234, …) -> '1.234 Stadtteile'."""
+    return f"{fmt_int(n)} {singular if int(n) == 1 else plural}"
+
+
+def fmt_districts(n, dative: bool = False) -> str:
+    """'1 Stadtteil', '3 Stadtteile'; dative (nach „in“, „von“): '1 Stadtteil', '3 Stadtteilen'."""
+    return fmt_count(n, "Stadtteil", "Stadtteilen" if dative else "Stadtteile")
+
+
 MINUS, PLUS_MINUS = "\u2212", "\u00b1"  # typographic minus (not the hyphen) and "±" for no change
 
 

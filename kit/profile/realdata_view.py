@@ -11,7 +11,7 @@ import math
 import pandas as pd
 
 from kit.profile.realdata import MATCHED, NO_POLYGON, NO_RESIDENTS, match_coverage
-from kit.report import fmt_int, fmt_num, fmt_signed, show_md, show_table
+from kit.report import fmt_districts, fmt_int, fmt_num, fmt_signed, show_md, show_table
 
 ATLAS_SOURCE = ("Deutschlandatlas, BMWSB/BBSR, Stand 12/2024 (Kreise, Gebietsstand 31.12.2022), "
                 "Lizenz: Datenlizenz Deutschland – Namensnennung (dl-de/by-2-0)")
@@ -54,8 +54,8 @@ def coverage_text(result, name: str) -> str:
     c = match_coverage(m)
     no_poly, no_res = m[m["status"] == NO_POLYGON], m[m["status"] == NO_RESIDENTS]
     n_stat = c["n_matched"] + c["n_no_polygon"]
-    text = (f"Die Gesamtzahl von {fmt_int(c['total'])} Einwohnern am 31.12.{c['year']} umfasst alle "
-            f"{fmt_int(n_stat)} Stadtteile der Einwohnerstatistik.")
+    text = (f"Die Gesamtzahl von {fmt_int(c['total'])} Einwohnern am 31.12.{c['year']} umfasst "
+            f"{'den' if n_stat == 1 else 'alle'} {fmt_districts(n_stat)} der Einwohnerstatistik.")
     if len(no_poly):
         one = len(no_poly) == 1
         text += (f" {'Ein Stadtteil hat' if one else f'{fmt_int(len(no_poly))} davon haben'} in der "
@@ -68,8 +68,9 @@ def coverage_text(result, name: str) -> str:
         text += (f" Umgekehrt {'hat ein Polygon' if one else f'haben {fmt_int(len(no_res))} Polygone'} keine "
                  f"Einwohnerangaben: {_list_de(_named(no_res, False))}; auf den Karten "
                  f"{'bleibt es' if one else 'bleiben sie'} ohne Wert.")
-    text += (f" Die Karten zeigen die {fmt_int(c['n_matched'])} Stadtteile, die in beiden Dateien vorkommen "
-             f"({fmt_int(c['matched'])} Einwohner).")
+    one = c["n_matched"] == 1
+    text += (f" Die Karten zeigen {'den' if one else 'die'} {fmt_districts(c['n_matched'])}, {'der' if one else 'die'} "
+             f"in beiden Dateien vorkommen ({fmt_int(c['matched'])} Einwohner).")
     return text
 
 
@@ -82,8 +83,9 @@ def show_district_match(result) -> None:
     rows["what"] = rows["status"].map({NO_POLYGON: "in der Einwohnerstatistik, ohne Polygon",
                                        NO_RESIDENTS: "Polygon ohne Einwohnerangaben"})
     show_md(f"Die Einwohnerstatistik und die Stadtteil-Geometrie passen nicht ganz zusammen: "
-            f"{fmt_int(len(rows))} Stadtteile stehen nur in einer der beiden Dateien. Die Tabelle nennt sie mit "
-            "Nummer und Namen; ausgewertet wird, was zusammenpasst.")
+            f"{fmt_districts(len(rows))} {'steht' if len(rows) == 1 else 'stehen'} nur in einer der beiden Dateien. "
+            f"Die Tabelle nennt {'ihn' if len(rows) == 1 else 'sie'} mit Nummer und Namen; ausgewertet wird, was "
+            "zusammenpasst.")
     show_table(rows, {"district_id": ("Nr.", None), "district_name": ("Stadtteil", None),
                       "what": ("Befund", None), "residents": ("Einwohner", fmt_int)},
                caption=f"Stadtteile ohne Gegenstück in der anderen Datei (Einwohner am 31.12.{int(m['year'].iloc[0])})")

@@ -18,7 +18,8 @@ from kit.profile.pks import CONTROL_KEYS, POPULATION_LAG
 from kit.profile.early_warning import CALIBRATION as EW_CALIBRATION, RULE as EW_RULE
 from kit.profile import gaps as gaps_mod
 from kit.profile.indicators import BOS_FULLTIME_TYPES, BOS_VOLUNTEER_TYPES, REGISTER_AGE_GROUPS, age_bands, note_codes
-from kit.report import (DASH, fmt_int, interactive_session, fmt_interval, fmt_num, fmt_signed, show_md, show_note, show_table)
+from kit.report import (DASH, fmt_districts, fmt_int, interactive_session, fmt_interval, fmt_num, fmt_signed, show_md,
+                        show_note, show_table)
 from kit.profile.stage import (ProfileResult, indicator_by_district, indicator_by_year, pks_overview, pks_row,
                                pks_year_table, reference_value)
 
@@ -555,11 +556,24 @@ def show_interactive_map(result: ProfileResult, inputs: ProfileInputs, force: bo
 # ---------------------------------------------------------------------------
 
 
+def pks_mark(params: dict) -> str:
+    """The words marking the PKS figures as synthetic ("" for a real PKS): every sentence and
+    caption of the PKS section that states them carries them (kit.sources_view.synthetic_marks)."""
+    from kit.sources_view import synthetic_marks
+
+    return synthetic_marks(params, "profile").get("pks", "")
+
+
 def show_pks(result: ProfileResult, params: dict) -> None:
     ov = pks_overview(result)
     if ov.empty:
         show_note("Die PKS-Daten enthalten keine der Summenschlüssel.")
         return
+    mark = pks_mark(params)
+    if mark:
+        show_md(f"**Synthetische Daten:** Alle Fallzahlen, Häufigkeitszahlen, Aufklärungsquoten und Tatverdächtigen "
+                f"von {params['name']} in diesem Abschnitt sind {mark}, keine echten Zahlen der Kommune; sie "
+                "beschreiben nicht die wirkliche Lage. Echt sind nur die Vergleichswerte für Sachsen und den Kreis.")
     year = int(ov["year"].max())
     period = ov["period"].iloc[0]
     has_reference = bool(ov["reference_hz"].notna().any())
@@ -580,8 +594,9 @@ def show_pks(result: ProfileResult, params: dict) -> None:
         cols["reference"] = ("Vergleich mit der Referenz", None)
         show_md(f"Eigene Vergleichswerte der Kommune (Häufigkeitszahlen): **{label}**. Als über oder unter dem "
                 "Referenzwert gilt eine HZ nur, wenn der Referenzwert außerhalb ihres 95-%-Zufallsintervalls liegt.")
-    show_table(ov, cols, caption="Polizeilich registrierte Kriminalität (Hellfeld): letztes Jahr und Mehrjahresmittel")
-    show_md(pks_overview_text(result, ov))
+    show_table(ov, cols, caption="Polizeilich registrierte Kriminalität (Hellfeld): letztes Jahr und Mehrjahresmittel"
+                                 + _paren(mark))
+    show_md(pks_overview_text(result, ov, mark))
     show_md(early_warning_rule_text(short=True))
     show_pks_benchmarks(result, params)
     from kit.profile import realdata_view
@@ -602,16 +617,19 @@ def show_pks(result: ProfileResult, params: dict) -> None:
         wide["label_shown"] = [f"{lab} (Kontrolldelikt)" if key in CONTROL_KEYS else lab
                                for key, lab in zip(wide["key"], wide["label"])]
         show_table(wide, {"key": ("Schlüssel", None), "label_shown": ("Straftat", None),
-                          **_year_columns(wide, decimals)}, caption=caption)
+                          **_year_columns(wide, decimals)}, caption=caption + _paren(mark))
 
     total = result.pks[(result.pks["indicator"] == "pks_hz") & (result.pks["subject"] == "000000")].sort_values("year")
     if len(total):
         data = total.assign(period=total["year"].astype(int).astype(str))
         ref = reference_value(result, "000000", int(total["year"].max()))
-        _show_fig(plots.rate_with_interval(data, title="Häufigkeitszahl Straftaten insgesamt mit 95-%-Zufallsintervall",
-                                           ylabel="Fälle je 100.000 Einw.", reference=ref,
-                                           reference_label=f"{label} (letztes Jahr)"),
-                  _pks_source(result, params))
+        fig = plots.rate_with_interval(data, title="Häufigkeitszahl Straftaten insgesamt mit 95-%-Zufallsintervall"
+                                       + _paren(mark), ylabel="Fälle je 100.000 Einw.", reference=ref,
+                                       reference_label=f"{label} (letztes Jahr)")
+        if mark:  # the alt text states the figures too
+            info = plots.figure_info(fig)
+            plots.describe(fig, title=info.title, alt=info.alt + _paren(mark), note=info.note)
+        _show_fig(fig, _pks_source(result, params))
 
 
 # ---------------------------------------------------------------------------
@@ -738,6 +756,7 @@ def show_pks_benchmarks(result: ProfileResult, params: dict) -> None:
         show_md(f"{name} ist {kind} Gemeindeschlüssel ({params.get('ags', '')}) gehört zu keinem der 13 "
                 f"sächsischen Kreise der BKA-Tabelle (Kreisschlüssel {kreis.region_key}); verglichen wird daher "
                 "nur mit dem Land Sachsen.")
+    mark = pks_mark(params)
     table = benchmark_table(result)
     if table.empty:
         show_md("Für die Jahre und Straftatenschlüssel der PKS-Daten liegen keine Vergleichswerte vor; die "
@@ -753,8 +772,9 @@ def show_pks_benchmarks(result: ProfileResult, params: dict) -> None:
         if with_kreis and t["kreis_flag"]:
             parts.append(benchmark_phrase(t["kreis_flag"], t["hz"], t["kreis_hz"], bench.KREIS_LEVEL,
                                           kreis.region_name, with_numbers=False) + f" ({_hz(t['kreis_hz'], t['hz'])})")
-        show_md(f"Im Jahr {year} lag die Häufigkeitszahl aller Straftaten in {name} bei **{_hz(t['hz'])}** "
-                f"(95-%-Zufallsintervall {_hz(t['lower'], t['hz'])} bis {_hz(t['upper'], t['hz'])}) und damit "
+        ci = f"95-%-Zufallsintervall {_hz(t['lower'], t['hz'])} bis {_hz(t['upper'], t['hz'])}"
+        show_md(f"Im Jahr {year} lag die Häufigkeitszahl aller Straftaten in {name} bei **{_hz(t['hz'])}**"
+                f"{_paren(mark, ci)} und damit "
                 f"{' sowie '.join(parts)}.")
     groups = latest[latest["key"] != "000000"]
     if len(groups):
@@ -766,7 +786,7 @@ def show_pks_benchmarks(result: ProfileResult, params: dict) -> None:
             said.append(f"niedriger: {_list_de(by_flag[bench.BELOW])}")
         if by_flag[bench.LIKE]:
             said.append(f"im Bereich des Landeswerts: {_list_de(by_flag[bench.LIKE])}")
-        show_md(f"Straftatengruppen {year} im Vergleich mit Sachsen – " + "; ".join(said) + ".")
+        show_md(f"Straftatengruppen {year} im Vergleich mit Sachsen{_paren(mark)} – " + "; ".join(said) + ".")
     # one number format per row: the commune's HZ, its interval and the reference values alike
     table["decimals"] = [_hz_decimals(*vals) for vals in zip(table["hz"], table["land_hz"], table["kreis_hz"])]
     table["ci"] = [fmt_interval(lo, hi, d) for lo, hi, d in zip(table["lower"], table["upper"], table["decimals"])]
@@ -783,7 +803,8 @@ def show_pks_benchmarks(result: ProfileResult, params: dict) -> None:
                                 zip(table["kreis_flag"], table["hz"], table["kreis_hz"], table["decimals"])]
         cols |= {"kreis_hz_text": (f"HZ {kreis.region_name}", None),
                  "kreis_words": (f"Vergleich mit dem {kreis.region_name}", None)}
-    show_table(table, cols, caption=f"Häufigkeitszahl (Fälle je 100.000 Einwohner) im Vergleich mit {title}")
+    show_table(table, cols, caption=f"Häufigkeitszahl (Fälle je 100.000 Einwohner) im Vergleich mit {title}"
+                                    + _paren(mark))
     missing_years = info.years_without
     if missing_years:
         verb = "liegt" if len(missing_years) == 1 else "liegen"
@@ -1191,12 +1212,13 @@ def gap_topic_lines(table: pd.DataFrame, commune_wide: pd.DataFrame, names: dict
         parts = []
         if gap_ids:
             where = _districts_text(gap_ids, all_ids, names)
-            parts.append(f"Lücke in {fmt_int(len(gap_ids))} von {fmt_int(len(all_ids))} Stadtteilen"
+            parts.append(f"Lücke in {fmt_int(len(gap_ids))} von {fmt_districts(len(all_ids), dative=True)}"
                          + (f" ({where})" if where else ""))
         else:
             parts.append("keine Lücke")
         if act_ids:
-            parts.append(f"Aktivität vor Ort in {_districts_text(act_ids, all_ids, names) or f'{len(act_ids)} Stadtteilen'}")
+            parts.append("Aktivität vor Ort in "
+                         + (_districts_text(act_ids, all_ids, names) or fmt_districts(len(act_ids), dative=True)))
         ids = [i for i in str(wide.loc[topic, "activity_ids"]).split(";") if i] if topic in wide.index else []
         if ids:
             parts.append("ohne Ortsangabe (ganze Kommune): " + "; ".join(titles.get(i, i) for i in ids))
@@ -1213,7 +1235,7 @@ def gap_matrix_frame(table: pd.DataFrame, commune_wide: pd.DataFrame, names: dic
     for topic, t in table.groupby("topic", sort=False):
         commune = (t["signal"] == gaps_mod.SIGNAL_COMMUNE).any()
         n_local = int((t["signal"] == gaps_mod.SIGNAL_DISTRICT).sum())
-        local = "1 Stadtteil" if n_local == 1 else f"{fmt_int(n_local)} Stadtteile"
+        local = fmt_districts(n_local)
         level = ("ganze Kommune" + (f", {local} auch einzeln" if n_local else "")) if commune else local
         src = _and_list([GAP_SOURCE_SHORT.get(s, s) for s in _signal_sources(t)])
         row = {"Thema": topic, "Anzeichen aus": f"{src} ({level})",
@@ -1374,11 +1396,30 @@ def _who(kind: str, label: str = "") -> str:
     return f"bei der Referenz {label}" if label else "bei der Referenz"
 
 
+def _paren(*parts) -> str:
+    """' (a; b)' of the non-empty parts, '' when all are empty."""
+    shown = [p for p in parts if p]
+    return f" ({'; '.join(shown)})" if shown else ""
+
+
+# area of a finding (kit.profile.findings) -> the inputs its numbers come from: a synthetic one
+# (kit.sources_view.synthetic_marks) is marked in the finding's sentence
+AREA_INPUTS = {"pks": ("pks",), "owi": ("owi",), "pmk": ("pmk",), "population": ("residents",),
+               "districts": ("residents",), "prevention": ("prevention", "pks", "owi")}
+
+
+def finding_mark(row, marks: dict[str, str]) -> str:
+    """The words marking a finding's figures as synthetic ("" when its inputs are real)."""
+    return "; ".join(dict.fromkeys(marks[n] for n in AREA_INPUTS.get(_get(row, "area", ""), ()) if n in marks))
+
+
 def finding_text(row, result: ProfileResult, district_names: dict | None = None, *,
-                 say_last_year: bool = True) -> str:
+                 say_last_year: bool = True, synthetic: str = "") -> str:
     """One finding of kit.profile.findings in German: its number, comparison and uncertainty
-    (``say_last_year``: say when a comparison is not of the latest year)."""
+    (``say_last_year``: say when a comparison is not of the latest year; ``synthetic``: the words
+    that mark its figures as synthetic, :func:`finding_mark`, put where the figures stand)."""
     names = district_names or {}
+    syn = synthetic
     kind = _get(row, "finding", "")
     year = _get(row, "year")
     y = str(int(year)) if year is not None else ""
@@ -1395,31 +1436,35 @@ def finding_text(row, result: ProfileResult, district_names: dict | None = None,
         last = result.latest_pks_year(_get(row, "subject", ""))
         when = f" ({y} ist das letzte Jahr mit Vergleichswerten)" if say_last_year and last is not None \
             and year is not None and int(year) < last else ""
-        return (f"**{label} {y}: Häufigkeitszahl {_hz(_get(row, 'value'))}** ({ci}) – "
+        return (f"**{label} {y}: Häufigkeitszahl {_hz(_get(row, 'value'))}**{_paren(syn, ci)} – "
                 f"{' und '.join(parts)}{when}.{control}")
     if kind == "trend":
         what = f"Ordnungswidrigkeiten {label or 'insgesamt'}" if _get(row, "area") == "owi" else label
         head = "auffälliger Anstieg" if _get(row, "flag") == "rise" else "auffälliger Rückgang"
         extra = " OWi-Zahlen spiegeln auch, wie oft das Ordnungsamt kontrolliert." if _get(row, "area") == "owi" \
             else control
-        return (f"**{what}: {head} {y}** – {_n_cases(_get(row, 'value'))}; bei gleichbleibender Lage wie "
+        return (f"**{what}: {head} {y}** – {_n_cases(_get(row, 'value'))}{_paren(syn)}; bei gleichbleibender Lage "
+                "wie "
                 f"{_get(row, 'period', '')} waren etwa {_count_num(_get(row, 'reference'))} zu erwarten, üblich "
                 f"wären {_count_range(_get(row, 'lower'), _get(row, 'upper'))}. Das ist {TREND_CAVEAT}.{extra}")
     if kind == "gaps":
         topics = [t for t in str(_get(row, "items", "")).split(";") if t]
         return (f"**Präventionslücken:** In {fmt_int(_get(row, 'n_items'))} von {fmt_int(_get(row, 'n_total'))} "
                 "Feldern der Lückenmatrix (Thema und Stadtteil) gibt es ein Problemanzeichen, aber keine "
-                f"Präventionsaktivität vor Ort{f' (Themen: {_list_de(topics)})' if topics else ''}.")
+                f"Präventionsaktivität vor Ort{f' (Themen: {_list_de(topics)})' if topics else ''}."
+                + (f" Die Zahlen dahinter sind zum Teil synthetisch ({syn})." if syn else ""))
     if kind == "few_cases":
         from kit.profile.findings import FEW_CASES
 
         return (f"**Kleine Zahlen:** Bei {fmt_int(_get(row, 'n_items'))} von {fmt_int(_get(row, 'n_total'))} "
                 f"Straftatengruppen wurden {y} weniger als {FEW_CASES} Fälle erfasst, z. B. {label}: "
-                f"{_n_cases(_get(row, 'count'))}, Häufigkeitszahl {_hz(_get(row, 'value'))} ({ci}). Schon wenige Taten "
+                f"{_n_cases(_get(row, 'count'))}, Häufigkeitszahl {_hz(_get(row, 'value'))}{_paren(syn, ci)}. "
+                "Schon wenige Taten "
                 "mehr oder weniger verändern solche Werte stark; Unterschiede zum Vorjahr oder zu Vergleichswerten "
                 "sind dann oft Zufall.")
     if kind == "hz_level":
-        text = (f"**{label} {y}: {_n_cases(_get(row, 'count'))}, Häufigkeitszahl {_hz(_get(row, 'value'))}** ({ci})")
+        text = (f"**{label} {y}: {_n_cases(_get(row, 'count'))}, Häufigkeitszahl {_hz(_get(row, 'value'))}**"
+                f"{_paren(syn, ci)}")
         if _get(row, "reference_kind") == "multi_year_mean":
             text += (f"; Mittel {_get(row, 'period', '')}: {_hz(_get(row, 'reference'))} ("
                      f"{_hz(_get(row, 'reference_lower'))} bis {_hz(_get(row, 'reference_upper'))})")
@@ -1427,7 +1472,7 @@ def finding_text(row, result: ProfileResult, district_names: dict | None = None,
             text += f"; HZ {int(_get(row, 'other_year'))}: {_hz(_get(row, 'other'))}"
         return text + "."
     if kind == "population":
-        text = f"**{fmt_int(_get(row, 'value'))} Einwohner** am 31.12.{y}"
+        text = f"**{fmt_int(_get(row, 'value'))} Einwohner**{_paren(syn)} am 31.12.{y}"
         ref = _get(row, "reference")
         if ref:
             change = 100 * (float(_get(row, "value")) - float(ref)) / float(ref)
@@ -1439,13 +1484,15 @@ def finding_text(row, result: ProfileResult, district_names: dict | None = None,
         where = "etwa so hoch wie in Sachsen" if abs(diff) < 0.5 else \
             f"{fmt_num(abs(diff), 1)} Prozentpunkte {'höher' if diff > 0 else 'niedriger'} als in Sachsen"
         text = (f"**{fmt_num(_get(row, 'value'), 1)} % der Einwohner {_SHARE_WORDS.get(_get(row, 'subject', ''), '')}** "
-                f"({y}) – {where} ({fmt_num(_get(row, 'reference'), 1)} %, {int(_get(row, 'reference_year'))}")
+                f"{_paren(y, syn)} – {where} ({fmt_num(_get(row, 'reference'), 1)} %, "
+                f"{int(_get(row, 'reference_year'))}")
         if _get(row, "other_kind") == "kreis":
             text += f"; {_get(row, 'other_label', '') or 'Landkreis'}: {fmt_num(_get(row, 'other'), 1)} %"
         return text + ")."
     if kind == "owi_level":
         text = (f"**Ordnungswidrigkeiten {y}: {_n_cases(_get(row, 'count'))}, {fmt_num(_get(row, 'value'), 1)} je "
-                f"1.000 Einwohner** (95-%-Zufallsintervall {fmt_num(_get(row, 'lower'), 1)} bis "
+                f"1.000 Einwohner** ({f'{syn}; ' if syn else ''}95-%-Zufallsintervall "
+                f"{fmt_num(_get(row, 'lower'), 1)} bis "
                 f"{fmt_num(_get(row, 'upper'), 1)}")
         if _get(row, "reference_kind") == "previous_year":
             text += f"; {int(_get(row, 'reference_year'))}: {fmt_num(_get(row, 'reference'), 1)}"
@@ -1458,11 +1505,12 @@ def finding_text(row, result: ProfileResult, district_names: dict | None = None,
         lo = names.get(_get(row, "other_label", ""), _get(row, "other_label", ""))
         return (f"**Stadtteile:** Der Anteil der Einwohner ab 65 Jahren reicht {y} von "
                 f"{fmt_num(_get(row, 'other'), 1)} % ({lo}) bis {fmt_num(_get(row, 'value'), 1)} % ({hi}); "
-                f"in der ganzen Kommune {fmt_num(_get(row, 'reference'), 1)} %.")
+                f"in der ganzen Kommune {fmt_num(_get(row, 'reference'), 1)} %{_paren(syn)}.")
     if kind == "pmk":
         text = f"**Politisch motivierte Kriminalität {y}: {_n_cases(_get(row, 'value'))}**"
-        if _get(row, "reference_kind") == "previous_year":
-            text += f" ({int(_get(row, 'reference_year'))}: {fmt_int(_get(row, 'reference'))})"
+        previous = (f"{int(_get(row, 'reference_year'))}: {fmt_int(_get(row, 'reference'))}"
+                    if _get(row, "reference_kind") == "previous_year" else "")
+        text += _paren(syn, previous)
         text += f"; 95-%-Zufallsintervall {fmt_num(_get(row, 'lower'), 0)} bis {fmt_num(_get(row, 'upper'), 0)}"
         if _get(row, "flag") == "few_cases":
             text += ", eine kleine Zahl: Schon wenige Taten verändern sie von Jahr zu Jahr deutlich"
@@ -1474,38 +1522,48 @@ def show_summary(result: ProfileResult, inputs: ProfileInputs | None = None) -> 
     """"Das Wichtigste in Kürze": 5-8 findings of kit.profile.findings, most important first."""
     from kit.profile.findings import summary_findings
 
+    from kit.sources_view import synthetic_marks, synthetic_sentence
+
     names = inputs.district_names if inputs is not None else {}
+    params = inputs.params if inputs is not None else {}
+    marks = synthetic_marks(params, "profile") if params else {}  # inputs marked synthetic: true
     found = summary_findings(result)
     kinds = list(found["finding"])
     first_benchmark = kinds.index("hz_benchmark") if "hz_benchmark" in kinds else -1
     if found.empty:
         show_md("Für eine Zusammenfassung liegen zu wenige Daten vor.")
         return
+    used = [n for area in found["area"] for n in AREA_INPUTS.get(area, ())]
+    warning = synthetic_sentence(params, marks, list(dict.fromkeys(used)))
     show_md("Die wichtigsten Befunde dieses Gebietsprofils, nach Bedeutung geordnet: zuerst Abweichungen von "
             "Vergleichswerten, dann auffällige Entwicklungen und Lücken, dann Hinweise auf kleine Zahlen und die "
             "Grundzahlen. „Höher“ oder „niedriger“ steht nur, wenn der Vergleichswert außerhalb des "
             "95-%-Zufallsintervalls liegt; „auffällig“ ist "
             f"{TREND_CAVEAT} (Regel im Abschnitt „Auffällige Entwicklungen“).\n\n"
-            + "\n".join(f"{i}. {finding_text(r, result, names, say_last_year=i - 1 == first_benchmark)}"
+            + (f"{warning}\n\n" if warning else "")
+            + "\n".join(f"{i}. " + finding_text(r, result, names, say_last_year=i - 1 == first_benchmark,
+                                                 synthetic=finding_mark(r, marks))
                         for i, (_, r) in enumerate(found.iterrows(), 1)))
 
 
-def pks_overview_text(result: ProfileResult, ov: pd.DataFrame) -> str:
-    """What the PKS overview table shows, with the latest total and its multi-year mean."""
+def pks_overview_text(result: ProfileResult, ov: pd.DataFrame, synthetic: str = "") -> str:
+    """What the PKS overview table shows, with the latest total and its multi-year mean
+    (``synthetic``: the words marking the figures as synthetic, :func:`pks_mark`)."""
     year = int(ov["year"].max())
     text = ("Die Tabelle zeigt für alle Straftaten und die Summenschlüssel die Fälle, die Häufigkeitszahl (HZ), "
             f"die Aufklärungsquote und die Tatverdächtigen {year} sowie die HZ im Mittel mehrerer Jahre.")
     total = ov[ov["key"] == "000000"]
     if len(total):
         t = total.iloc[0]
-        text += (f" {year} wurden **{_n_cases(t['cases'])}** erfasst, eine HZ von {_hz(t['hz'])}; im Mittel "
+        text += (f" {year} wurden **{_n_cases(t['cases'])}**{_paren(synthetic)} erfasst, eine HZ von {_hz(t['hz'])}; "
+                 "im Mittel "
                  f"{t['period']} lag sie bei {_hz(t['hz_mean'])} (95-%-Zufallsintervall {_hz(t['hz_mean_lower'])} "
                  f"bis {_hz(t['hz_mean_upper'])}).")
     flags = {f: [lab for lab, fl in zip(ov["label"], ov["trend_flag"]) if fl == f] for f in ("rise", "fall")}
     said = [f"ein auffälliger {word} bei {_list_de(flags[f])}" for f, word in (("rise", "Anstieg"),
                                                                               ("fall", "Rückgang")) if flags[f]]
     if said:
-        text += f" Im letzten Jahr zeigt sich {' und '.join(said)} ({TREND_CAVEAT})."
+        text += f" Im letzten Jahr zeigt sich {' und '.join(said)}{_paren(TREND_CAVEAT, synthetic)}."
     elif not (ov["trend_flag"].astype(str) != "").any():  # no series had enough earlier years (e.g. 2020 and 2022)
         text += (" Ob sich eine Reihe im letzten Jahr auffällig entwickelt hat, lässt sich mit diesen Jahren nicht "
                  "prüfen: Dafür fehlen Vorjahre.")
@@ -1569,9 +1627,15 @@ def districts_text(result: ProfileResult, inputs: ProfileInputs) -> str:
 
     names = district_names(result, inputs.district_names)
     big, small = d.loc[d["total"].idxmax()], d.loc[d["total"].idxmin()]
-    text = (f"{inputs.params['name']} hat {fmt_int(len(d))} Stadtteile; der größte ist "
-            f"{names.get(big['district_id'], big['district_id'])} mit {fmt_int(big['total'])} Einwohnern, der "
-            f"kleinste {names.get(small['district_id'], small['district_id'])} mit {fmt_int(small['total'])}.")
+    if len(d) == 1:  # e.g. kit sachsen: the commune's boundary as its single district
+        only = names.get(big["district_id"], big["district_id"])
+        text = (f"Die Daten beschreiben {inputs.params['name']} als ein einziges Gebiet"
+                f"{'' if only == inputs.params['name'] else f' ({only})'} mit {fmt_int(big['total'])} Einwohnern; "
+                "Vergleiche zwischen Stadtteilen entfallen deshalb.")
+    else:
+        text = (f"{inputs.params['name']} hat {fmt_districts(len(d))}; der größte ist "
+                f"{names.get(big['district_id'], big['district_id'])} mit {fmt_int(big['total'])} Einwohnern, der "
+                f"kleinste {names.get(small['district_id'], small['district_id'])} mit {fmt_int(small['total'])}.")
     s = d.dropna(subset=["share_65plus_pct"])
     if len(s) > 1:
         hi, lo = s.loc[s["share_65plus_pct"].idxmax()], s.loc[s["share_65plus_pct"].idxmin()]

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from kit import figures as plots
-from kit.report import DASH, MINUS, fmt_int, fmt_interval, fmt_num, fmt_pct, show_md, show_note, show_table
+from kit.report import (DASH, MINUS, fmt_districts, fmt_int, fmt_interval, fmt_num, fmt_pct, show_md, show_note,
+                        show_table)
 
 VERDICT_MISSING = "nicht ausgewiesen"
 
@@ -266,8 +267,8 @@ def show_crime_fear(result) -> None:
                       f"Kriminalität nach Stadtteilen {int(r['year'])}; eigene Berechnung")
         text = relation_sentence(r, conf, cf.min_units)
         if r["excluded_units"]:
-            text += (f" {fmt_int(r['excluded_units'])} Stadtteile ohne ausgewiesenen Anteil (zu wenige Antworten) "
-                     "fehlen im Vergleich.")
+            text += (f" {fmt_districts(r['excluded_units'])} ohne ausgewiesenen Anteil (zu wenige Antworten) "
+                     f"{'fehlt' if int(r['excluded_units']) == 1 else 'fehlen'} im Vergleich.")
         show_md(text)
     if not len(districts):
         show_md("Für die Stadtteile liegen keine Fallzahlen der Polizei vor. Den Vergleich über die Kommunen "
