@@ -190,7 +190,7 @@ def test_real_pks_commune_is_not_marked(sample):
 def _attribution_lines() -> list[str]:
     text = SOURCES_MD.read_text(encoding="utf-8")
     block = text.split("Attribution lines to show in the kit:", 1)[1].split("\n\n", 1)[0]
-    return re.findall(r'^- "([^"]+)"', block, re.M)
+    return re.findall(r'^- "([^"]+)"', block, re.MULTILINE)
 
 
 def _line_with(word: str) -> str:

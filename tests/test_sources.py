@@ -377,8 +377,8 @@ def test_synthetic_input_is_synthetic_not_a_licence():
     assert pks["dataset"].startswith("synthetisch (aus der Kreis-PKS des Bundeskriminalamts abgeleitet)"), pks
     assert pks["licence"] == f"Ausgangsdaten: {DL_DE}", pks
     assert EXPECTED["pks"] in pks["attribution"]
-    cells = {tuple(td.get_text() for td in tr.find_all("td"))[0]: [td.get_text() for td in tr.find_all("td")]
-             for tr in BeautifulSoup(section_html(table), "html.parser").find("tbody").find_all("tr")}
+    rows = BeautifulSoup(section_html(table), "html.parser").find("tbody").find_all("tr")
+    cells = {texts[0]: texts for texts in ([td.get_text() for td in tr.find_all("td")] for tr in rows)}
     assert cells[INPUT_TITLES["pks"]][-1] == "synthetisch" and cells[INPUT_TITLES["districts"]][-1] == "echt"
     sentence = statement(table)
     assert ("Synthetisch aus öffentlichen Daten abgeleitet (keine echten Zahlen der Kommune): "

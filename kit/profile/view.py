@@ -1521,7 +1521,6 @@ def finding_text(row, result: ProfileResult, district_names: dict | None = None,
 def show_summary(result: ProfileResult, inputs: ProfileInputs | None = None) -> None:
     """"Das Wichtigste in Kürze": 5-8 findings of kit.profile.findings, most important first."""
     from kit.profile.findings import summary_findings
-
     from kit.sources_view import synthetic_marks, synthetic_sentence
 
     names = inputs.district_names if inputs is not None else {}
