@@ -266,6 +266,31 @@ def key_indicators(result: ProfileResult) -> pd.DataFrame:
     return out[KEY_INDICATOR_COLUMNS]
 
 
+# Which input a key indicator is computed from (by its id's prefix), so that an indicator of an
+# input marked ``synthetic: true`` carries that in its source column into stage 3 and the
+# Lagebericht (numbers before words: the words are written by the views).
+INDICATOR_INPUTS = {"profile.hz_": "pks", "profile.pks_": "pks", "profile.owi_": "owi", "profile.population": "residents",
+                    "profile.share_": "residents", "profile.bos_": "bos", "profile.clubs_": "clubs",
+                    "profile.education_": "education", "profile.prevention_": "prevention", "profile.pmk_": "pmk"}
+SOURCE_SYNTHETIC = "Gebietsprofil (synthetische Werte)"
+
+
+def mark_synthetic_indicators(rows: pd.DataFrame, params) -> pd.DataFrame:
+    """Key indicators whose input is marked ``synthetic: true`` get the source
+    :data:`SOURCE_SYNTHETIC` (a demo commune, made up as a whole, says so once in its note)."""
+    if params.get("demo"):
+        return rows
+    made_up = {name for name, spec in (params.get("inputs") or {}).items()
+               if isinstance(spec, dict) and spec.get("synthetic")}
+    if not made_up:
+        return rows
+    out = rows.copy()
+    for prefix, name in INDICATOR_INPUTS.items():
+        if name in made_up:
+            out.loc[out["indicator"].astype(str).str.startswith(prefix), "source"] = SOURCE_SYNTHETIC
+    return out
+
+
 def write_profile(result: ProfileResult, store: ResultStore, inputs: ProfileInputs) -> None:
     from kit.disclosure import policy_from_params
 
@@ -287,7 +312,7 @@ def write_profile(result: ProfileResult, store: ResultStore, inputs: ProfileInpu
         store.write_table("prevention_gaps", result.gaps)  # long: topic x district, status codes
     # the signals behind the gap matrix, for the combined matrix of stage 3
     store.write_table("prevention_signals", result.problems.assign(source=gaps_mod.SOURCE_PROFILE))
-    store.write_table("key_indicators_profile", key_indicators(result))
+    store.write_table("key_indicators_profile", mark_synthetic_indicators(key_indicators(result), inputs.params))
     if result.district_match is not None:
         # resident totals as published in population_by_district (after the small-number rule)
         match = result.district_match.copy()

@@ -1413,8 +1413,20 @@ def finding_mark(row, marks: dict[str, str]) -> str:
     return "; ".join(dict.fromkeys(marks[n] for n in AREA_INPUTS.get(_get(row, "area", ""), ()) if n in marks))
 
 
+REGISTER_COUNT = "eine Zählung des Melderegisters"
+OFFICIAL_COUNT = "die amtliche Einwohnerzahl (Bevölkerungsfortschreibung, Statistisches Bundesamt)"
+
+
+def population_basis(params) -> str:
+    """What the residents figure is: the commune's own register count, or (residents taken from
+    the Destatis Gemeindeverzeichnis, e.g. kit sachsen) the official population estimate."""
+    spec = ((params or {}).get("inputs") or {}).get("residents") or {}
+    said = " ".join([str(spec.get("source") or ""), *map(str, spec.get("derived_from") or [])])
+    return OFFICIAL_COUNT if ("Destatis" in said or "Gemeindeverzeichnis" in said or "_GV" in said) else REGISTER_COUNT
+
+
 def finding_text(row, result: ProfileResult, district_names: dict | None = None, *,
-                 say_last_year: bool = True, synthetic: str = "") -> str:
+                 say_last_year: bool = True, synthetic: str = "", population: str = REGISTER_COUNT) -> str:
     """One finding of kit.profile.findings in German: its number, comparison and uncertainty
     (``say_last_year``: say when a comparison is not of the latest year; ``synthetic``: the words
     that mark its figures as synthetic, :func:`finding_mark`, put where the figures stand)."""
@@ -1478,7 +1490,7 @@ def finding_text(row, result: ProfileResult, district_names: dict | None = None,
             change = 100 * (float(_get(row, "value")) - float(ref)) / float(ref)
             text += (f" ({_signed_pct(change)} seit 31.12.{int(_get(row, 'reference_year'))}: "
                      f"{fmt_int(ref)})")
-        return text + "; eine Zählung des Melderegisters, ohne Zufallsschwankung."
+        return text + f"; {population}, ohne Zufallsschwankung."
     if kind == "population_structure":
         diff = float(_get(row, "value")) - float(_get(row, "reference"))
         where = "etwa so hoch wie in Sachsen" if abs(diff) < 0.5 else \
@@ -1541,7 +1553,8 @@ def show_summary(result: ProfileResult, inputs: ProfileInputs | None = None) -> 
             f"{TREND_CAVEAT} (Regel im Abschnitt „Auffällige Entwicklungen“).\n\n"
             + (f"{warning}\n\n" if warning else "")
             + "\n".join(f"{i}. " + finding_text(r, result, names, say_last_year=i - 1 == first_benchmark,
-                                                 synthetic=finding_mark(r, marks))
+                                                 synthetic=finding_mark(r, marks),
+                                                 population=population_basis(params))
                         for i, (_, r) in enumerate(found.iterrows(), 1)))
 
 

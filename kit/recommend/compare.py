@@ -157,7 +157,11 @@ def compute_comparison(store, commune_id: str) -> pd.DataFrame:
     profile = store.read_table("profile_indicators", dtype={"subject": str, "district_id": str}) \
         if store.exists("profile_indicators") else None
     bench = store.read_table("survey_benchmarks") if store.exists("survey_benchmarks") else None
-    return compare_with_batch(own, batch, commune_id, profile, bench)
+    out = compare_with_batch(own, batch, commune_id, profile, bench)
+    # the source of the commune's own value, e.g. "Gebietsprofil (synthetische Werte)"
+    sources = own.drop_duplicates("indicator").set_index("indicator")["source"]
+    out["source"] = out["indicator"].map(sources).fillna("")
+    return out
 
 
 def commune_names(output_dir: str | Path) -> dict[str, str]:

@@ -29,7 +29,7 @@ SWOT_FILE = Path(__file__).resolve().parents[2] / "params" / "swot.yaml"
 CATEGORIES = ("strength", "weakness", "opportunity", "threat")
 KINDS = ("threshold", "reference", "benchmark", "batch_median", "flag", "activities", "funding")
 SWOT_COLUMNS = ["category", "kind", "indicator", "label", "value", "lower", "upper", "unit", "compared_with",
-                "comparison_value", "comparison_label", "comparison_year", "n", "detail", "rule"]
+                "comparison_value", "comparison_label", "comparison_year", "n", "detail", "rule", "source"]
 OPS = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b, "<=": lambda a, b: a <= b}
 
 
@@ -118,7 +118,8 @@ def _point(category, rule_no, kind, row, compared_with="", cvalue=math.nan, clab
             "label": str(row.get("label", "") or ""), "value": _num(row.get("value")),
             "lower": _num(row.get("lower")), "upper": _num(row.get("upper")), "unit": str(row.get("unit", "") or ""),
             "compared_with": compared_with, "comparison_value": cvalue, "comparison_label": clabel,
-            "comparison_year": cyear, "n": n, "detail": detail, "rule": rule_no}
+            "comparison_year": cyear, "n": n, "detail": detail, "rule": rule_no,
+            "source": str(row.get("source", "") or "")}  # e.g. "Gebietsprofil (synthetische Werte)"
 
 
 def _good_bad(rule: dict, s: int) -> str | None:

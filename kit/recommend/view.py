@@ -36,8 +36,22 @@ def evidence_level_text(code) -> str:
 RATIO_UNIT = "× Referenz"  # kit.profile.stage: HZ relative to Saxony (or an own reference)
 
 
+SYNTHETIC_MARK = " (synthetische Werte, keine echten Zahlen der Kommune)"
+
+
+def synthetic_mark(rule) -> str:
+    """The mark after a value computed from an input marked synthetic (kit.profile.stage
+    writes that into the key indicator's source)."""
+    return SYNTHETIC_MARK if "synthetisch" in _text(rule.get("source")) else ""
+
+
 def value_text(rule) -> str:
-    """'31,0 % (95-%-Intervall 26,0–36,0 %)': the indicator value with its unit and interval."""
+    """'31,0 % (95-%-Intervall 26,0–36,0 %)': the indicator value with its unit and interval;
+    marked when it rests on synthetic data."""
+    return _value_text(rule) + synthetic_mark(rule)
+
+
+def _value_text(rule) -> str:
     unit = _text(rule.get("unit"))
     text = (f"{fmt_num(rule.get('value'), 2)} {unit}" if unit == RATIO_UNIT and not pd.isna(rule.get("value"))
             else fmt_indicator(rule.get("value"), unit))

@@ -12,6 +12,7 @@ import pandas as pd
 from kit.recommend import compare as compare_mod
 from kit.recommend import plan as plan_mod
 from kit.recommend.action import ActionPlan
+from kit.recommend.view import synthetic_mark
 from kit.report import (
     DASH,
     fmt_indicator,
@@ -215,6 +216,7 @@ def swot_point_text(point, titles: dict[str, str], communes: int | None = None) 
     value = value_with_interval(point["value"], point["lower"], point["upper"], unit)
     if unit == RATIO_UNIT:
         value = f"{value.replace('-fach', '-fache', 1)} des Werts für Sachsen"
+    value += synthetic_mark(point)
     above = (float(point["value"]) > float(point["comparison_value"])
              if not _missing(point["comparison_value"]) else None)
     if kind == "threshold":
@@ -286,7 +288,8 @@ def comparison_table(comparison: pd.DataFrame) -> pd.DataFrame:
             ref = number(c["reference_value"], unit)
             if not _missing(c["reference_year"]):
                 ref += f" ({_year(c['reference_year'])})"
-        rows.append({"label": _text(c["label"]), "value": number(c["value"], unit), "span": span,
+        value = number(c["value"], unit) + (" (synthetisch)" if "source" in c and synthetic_mark(c) else "")
+        rows.append({"label": _text(c["label"]), "value": value, "span": span,
                      "median": number(c["batch_median"], unit) if enough else DASH, "saxony": ref})
     return pd.DataFrame(rows, columns=["label", "value", "span", "median", "saxony"])
 
@@ -377,8 +380,12 @@ def show_comparison(action: ActionPlan) -> None:
             if r and r != "Sachsen"]
     survey_refs = (" Für Befragungswerte steht in der Spalte Sachsen der Vergleichswert aus "
                    + " bzw. ".join(f"„{r}“" for r in refs) + "." if refs else "")
+    made_up = ("source" in comp.columns and comparison_rows(comp)["source"].astype(str).str.contains("synthetisch").any())
+    made_up_note = (f" Werte mit dem Zusatz „synthetisch“ sind keine echten Zahlen von {commune}, sondern aus "
+                    "öffentlichen Daten abgeleitet (siehe Datenquellen); ihr Vergleich sagt nichts über die Lage vor Ort."
+                    if made_up else "")
     show_md(f"Die Tabelle nennt für jede Kennzahl den Wert von {commune}, die Spannweite und den Median der "
-            "verglichenen Kommunen und den Wert für Sachsen mit seinem Jahr." + survey_refs)
+            "verglichenen Kommunen und den Wert für Sachsen mit seinem Jahr." + survey_refs + made_up_note)
     show_table(comparison_table(comp), {
         "label": ("Kennzahl", None), "value": (commune, None), "span": ("Spannweite der Kommunen", None),
         "median": ("Median der Kommunen", None), "saxony": ("Sachsen", None)},
