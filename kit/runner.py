@@ -36,7 +36,7 @@ def not_applicable(stage: str, params: dict) -> str:
     """Why a stage does not apply to a commune ("" when it does): a commune without a
     survey still gets its area profile and the recommendations that rest on it."""
     if stage == "survey" and not params["survey"].get("responses"):
-        return "keine Bürgerbefragung in den Parametern angegeben (survey.responses)"
+        return "für diese Kommune liegt keine Bürgerbefragung vor"
     return ""
 
 

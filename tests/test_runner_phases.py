@@ -105,3 +105,13 @@ def test_console_shows_the_whole_german_error_and_calls_the_commune_failed(recor
         assert part in console, (part, console)
     progress = [line for line in console.splitlines() if line.startswith("[") and "Muldenau" in line]
     assert progress and all("fehlgeschlagen" in line and "abgeschlossen" not in line for line in progress), progress
+
+
+def test_a_stage_without_survey_says_why_without_parameter_names():
+    """The reason reaches the index and the console: German words, no settings key."""
+    import re
+
+    reason = runner.not_applicable("survey", {"survey": {}})
+    assert "Bürgerbefragung" in reason
+    assert not re.search(r"\b[a-z_]+\.[a-z_]+\b|\(|params", reason), reason
+    assert runner.not_applicable("survey", {"survey": {"responses": "antworten.csv"}}) == ""
