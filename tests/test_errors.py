@@ -172,9 +172,10 @@ def test_kit_error_in_notebook_shows_its_german_message(tmp_path, monkeypatch):
     assert json.loads(status_json)["stages"][0]["message"] == expected
     for text in (page, status_json, "\n".join(log)):
         assert not technical_leftovers(text), technical_leftovers(text)
-    # console: the first line only; the log: all of it
+    # console and log: the whole message, file, row, column and value included (issue 11, item 6)
     line = next(x for x in log if "Gebietsprofil" in x)
-    assert "Eingabedaten fehlerhaft (1 Fehler)" in line and "einwohner.csv" not in line
+    assert "Eingabedaten fehlerhaft (1 Fehler)" in line
+    assert "Datei einwohner.csv, Zeile 7, Spalte 'count': Wert '-3'" in line
     kernel_log = (out / "muldenau" / "logs" / "kernel.log").read_text(encoding="utf-8")
     assert expected in kernel_log
 
