@@ -31,7 +31,8 @@ INPUTS = {"params": "Parameter", "catalogue": "Maßnahmenkatalog", "codebook": "
 
 
 def _n(count) -> str:
-    return fmt_int(int(count))
+    # a row number may come as 63.0 / "63.0" (a column with empty cells is float)
+    return fmt_int(int(float(count)))
 
 
 _IDENTIFIER = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")

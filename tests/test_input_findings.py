@@ -187,3 +187,14 @@ def test_a_stage_without_plausibility_rules_writes_no_findings(tmp_path, monkeyp
 
 if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(pytest.main([__file__, "-q"]))
+
+
+def test_findings_table_takes_row_numbers_as_they_come_back_from_a_results_file():
+    """A row column with empty cells is float (63.0, or the text "63.0" after a CSV round trip):
+    the table still shows "63", a polygon "Objekt 4", an empty row a dash (found by the notebook)."""
+    findings = pd.DataFrame({"input": ["pks", "districts", "pks"], "file": ["pks.csv", "stadtteile.geojson", "pks.csv"],
+                             "row": [63.0, "4.0", None], "column": ["cleared", "", ""], "value": ["101", "", ""],
+                             "rule": ["clearance_above_100", "gap", "clearance_above_100"],
+                             "meaning": ["Aufklärung früherer Jahre", "Lücke", "x"]})
+    table = inputs_view.input_findings_table(findings)
+    assert list(table["Zeile"]) == ["63", "Objekt 4", DASH]
