@@ -491,3 +491,15 @@ def test_demo_flags_are_plausible_against_their_series(reports):
                     assert s[-1] > t["expected"] and not (s[-1] < s[-2] and s[-1] < np.mean(s[-6:-1])), t
                 if t["flag"] == "fall":
                     assert s[-1] < t["expected"] and not (s[-1] > s[-2] and s[-1] > np.mean(s[-6:-1])), t
+
+
+def test_a_missing_trend_is_said_once_not_in_every_row():
+    from kit.profile.view import NO_TREND_SHORT, shorten_missing_trends
+
+    long = ("Keine Trendaussage: Dafür werden Werte aus mindestens 3 der 5 Vorjahre 2017–2021 benötigt "
+            "(vorhanden: 2020).")
+    control = long + " Kontrolldelikt: Die Zahl hängt vor allem davon ab, wie viel kontrolliert wird."
+    assert shorten_missing_trends([long, control]) == [
+        NO_TREND_SHORT, NO_TREND_SHORT + " Kontrolldelikt: Die Zahl hängt vor allem davon ab, wie viel kontrolliert wird."]
+    mixed = [long, "Auffälliger Anstieg: 2024 120 Fälle."]  # one series can be judged: keep every reason
+    assert shorten_missing_trends(mixed) == mixed

@@ -132,6 +132,18 @@ def trend_text(row, available=None) -> str:
     return ""
 
 
+NO_TREND_SHORT = "keine Aussage (zu wenige Vorjahre)"
+
+
+def shorten_missing_trends(texts: list[str]) -> list[str]:
+    """When no series has enough earlier years (e.g. a two-year series), every cell would repeat the
+    same long sentence: then each says :data:`NO_TREND_SHORT` and the text under the table explains
+    it once; any further note of the cell (e.g. on a control offence) stays."""
+    if not texts or not all(t.startswith("Keine Trendaussage") for t in texts):
+        return texts
+    return [NO_TREND_SHORT + t[t.find(").") + 2:] if ")." in t else NO_TREND_SHORT for t in texts]
+
+
 def early_warning_rule_text(n_series: int | None = None, *, short: bool = False) -> str:
     """The early-warning rule and its measured false-alarm rate in plain German, from
     kit.profile.early_warning.RULE and CALIBRATION (``n_series``: series checked, for the
@@ -579,7 +591,7 @@ def show_pks(result: ProfileResult, params: dict) -> None:
     has_reference = bool(ov["reference_hz"].notna().any())
     ov["hz_ci"] = [fmt_interval(lo, hi, 0) for lo, hi in zip(ov["hz_mean_lower"], ov["hz_mean_upper"])]
     ov["label_shown"] = ov.apply(lambda r: f"{r['label']} (Kontrolldelikt)" if r["control"] else r["label"], axis=1)
-    ov["trend"] = [_pks_note(result, "pks_trend", key) for key in ov["key"]]
+    ov["trend"] = shorten_missing_trends([_pks_note(result, "pks_trend", key) for key in ov["key"]])
     ov["reference"] = [_pks_note(result, "pks_hz_reference", key) for key in ov["key"]]
     cols = {
         "key": ("Schlüssel", None), "label_shown": ("Straftat", None), "cases": (f"Fälle {year}", fmt_int),
