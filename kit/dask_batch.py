@@ -38,21 +38,8 @@ def run_task(task: tuple, env: dict[str, str | None]):
     """One runner task on a Dask worker, with the client's KIT_* settings."""
     from kit import runner
 
-    with _ONE_AT_A_TIME:
-        before = {name: os.environ.get(name) for name in env}
-        for name, value in env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        try:
-            return runner._run_one(task)
-        finally:
-            for name, value in before.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+    with _ONE_AT_A_TIME, runner.temporary_environment(env):
+        return runner._run_one(task)
 
 
 def _plugin_class():

@@ -89,14 +89,16 @@ def _stderr_to(log_file: Path):
 
 
 @contextlib.contextmanager
-def _batch_environment():
-    """KIT_BATCH=1 for the kernel started inside (it inherits the environment): no interactive
-    widgets in batch runs. KIT_OUTPUT_DIR is removed: the runner passes the output folder as a
-    parameter and it must win. Restored afterwards so the calling process is unaffected."""
-    before = {name: os.environ.get(name) for name in ("KIT_BATCH", OUTPUT_DIR_ENV)}
-    os.environ["KIT_BATCH"] = "1"
-    os.environ.pop(OUTPUT_DIR_ENV, None)
+def temporary_environment(values: dict[str, str | None]):
+    """Set (or, for None, remove) these environment variables inside the block and restore the
+    previous values afterwards (also used by kit.dask_batch for the settings sent with a task)."""
+    before = {name: os.environ.get(name) for name in values}
     try:
+        for name, value in values.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         yield
     finally:
         for name, value in before.items():
@@ -104,6 +106,15 @@ def _batch_environment():
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@contextlib.contextmanager
+def _batch_environment():
+    """KIT_BATCH=1 for the kernel started inside (it inherits the environment): no interactive
+    widgets in batch runs. KIT_OUTPUT_DIR is removed: the runner passes the output folder as a
+    parameter and it must win. Restored afterwards so the calling process is unaffected."""
+    with temporary_environment({"KIT_BATCH": "1", OUTPUT_DIR_ENV: None}):
+        yield
 
 
 def execute_stage(notebook: Path, executed: Path, parameters: dict, log_file: Path | None = None) -> None:

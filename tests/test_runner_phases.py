@@ -115,3 +115,15 @@ def test_a_stage_without_survey_says_why_without_parameter_names():
     assert "Bürgerbefragung" in reason
     assert not re.search(r"\b[a-z_]+\.[a-z_]+\b|\(|params", reason), reason
     assert runner.not_applicable("survey", {"survey": {"responses": "antworten.csv"}}) == ""
+
+
+def test_temporary_environment_sets_removes_and_restores_even_on_error(monkeypatch):
+    import os
+
+    monkeypatch.setenv("KIT_PDF", "1")
+    monkeypatch.delenv("KIT_WARM", raising=False)
+    with pytest.raises(RuntimeError):
+        with runner.temporary_environment({"KIT_PDF": None, "KIT_WARM": "0"}):
+            assert "KIT_PDF" not in os.environ and os.environ["KIT_WARM"] == "0"
+            raise RuntimeError("a task fails")
+    assert os.environ["KIT_PDF"] == "1" and "KIT_WARM" not in os.environ
