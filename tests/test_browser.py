@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import yaml
 
 CHROMIUM = os.environ.get("KIT_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -35,8 +34,7 @@ sync_api = pytest.importorskip(
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from kit.demo import generate_demo  # noqa: E402
-from kit.params import PARAMS_DIR  # noqa: E402
+from batch_runs import make_inputs  # noqa: E402
 from kit.runner import run_commune, write_index  # noqa: E402
 
 # Without the background-networking flags Chromium tries to reach Google on start; the resolver
@@ -145,12 +143,7 @@ def browser():
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser")
-    generate_demo(root / "data", communes=["muldenau"])
-    data = yaml.safe_load((PARAMS_DIR / "muldenau.yaml").read_text(encoding="utf-8"))
-    data["data_dir"] = str(root / "data" / "muldenau")
-    params = root / "params" / "muldenau.yaml"
-    params.parent.mkdir()
-    params.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    params = make_inputs(root, ["muldenau"])[0]  # demo data and a params copy under root
     out = root / "output"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("KIT_PDF", "0")  # the browser opens the HTML; the PDF is test_lagebericht's

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from disclosure_attack import _range
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from batch_runs import make_inputs
 from kit import checker
 from kit.checker import (
     KIND_DATE,
@@ -35,8 +35,6 @@ from kit.checker import (
     recoverable,
 )
 from kit.cli import main
-from kit.demo import generate_demo
-from kit.params import PARAMS_DIR
 from kit.runner import (
     _read_status,
     _status_from_dict,
@@ -51,12 +49,7 @@ COMMUNE = "muldenau"
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("checker")
-    generate_demo(root / "data", communes=[COMMUNE])
-    data = yaml.safe_load((PARAMS_DIR / f"{COMMUNE}.yaml").read_text(encoding="utf-8"))
-    data["data_dir"] = str(root / "data" / COMMUNE)
-    params = root / "params" / f"{COMMUNE}.yaml"
-    params.parent.mkdir()
-    params.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    params = make_inputs(root, [COMMUNE])[0]  # demo data and a params copy under root
     checked = []
 
     def spy(status, output_dir, params=None):  # the batch's own check, recorded

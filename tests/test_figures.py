@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import base64
-import math
 import re
 from html.parser import HTMLParser
 from itertools import combinations
@@ -34,6 +33,7 @@ from hypothesis import strategies as st  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 from shapely.geometry import box  # noqa: E402
 
+from batch_runs import make_inputs  # noqa: E402
 from kit import figures as plots  # noqa: E402
 from kit.disclosure import DisclosurePolicy  # noqa: E402
 from kit.params import PARAMS_DIR, load_params  # noqa: E402
@@ -501,16 +501,10 @@ def test_setup_notebook_resets_numbering(tmp_path):
 @pytest.fixture(scope="module")
 def demo_reports(tmp_path_factory):
     """Muldenau run through the pipeline (papermill + nbconvert), as the reports are made."""
-    from kit.demo import generate_demo
     from kit.runner import run_commune
 
     root = tmp_path_factory.mktemp("figure_reports")
-    generate_demo(root / "data", communes=["muldenau"])
-    data = yaml.safe_load((PARAMS_DIR / "muldenau.yaml").read_text(encoding="utf-8"))
-    data["data_dir"] = str(root / "data" / "muldenau")
-    params = root / "params" / "muldenau.yaml"
-    params.parent.mkdir()
-    params.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    params = make_inputs(root, ["muldenau"])[0]  # demo data and a params copy under root
     status = run_commune(params, root / "output", force=True, log=lambda *_: None)
     assert status.ok, [(s.stage, s.status, s.message) for s in status.stages]
     return root / "output" / "muldenau"

@@ -15,12 +15,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-import yaml
 from bs4 import BeautifulSoup
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kit.demo import generate_demo
+from batch_runs import make_inputs
 from kit.htmlpost import NBCONVERT_DEFAULT_ALT, accessible, external_references, problems
 from kit.params import PARAMS_DIR
 from kit.report import html_table
@@ -166,12 +165,7 @@ def test_any_heading_sequence_ends_with_one_h1_and_no_skipped_level(levels):
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("lagebericht")
-    generate_demo(root / "data", communes=["muldenau"])
-    data = yaml.safe_load((PARAMS_DIR / "muldenau.yaml").read_text(encoding="utf-8"))
-    data["data_dir"] = str(root / "data" / "muldenau")
-    params = root / "params" / "muldenau.yaml"
-    params.parent.mkdir()
-    params.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    params = make_inputs(root, ["muldenau"])[0]  # demo data and a params copy under root
     out = root / "output"
     log: list[str] = []
     status = run_commune(params, out, force=True, log=log.append)
