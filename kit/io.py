@@ -10,6 +10,7 @@ noted per file in :mod:`kit.inputs_log`.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -747,3 +748,27 @@ def file_sha256(path: str | Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def xlsx_sheet(path: str | Path, sheet: str, what: str):
+    """One sheet of a workbook read with openpyxl (read-only, values), for readers of files whose
+    layout the kit knows (Deutschlandatlas, Destatis Gemeindeverzeichnis): a missing file, an
+    unreadable workbook or a missing sheet is an InputError naming the file and the sheets there
+    are. The workbook is closed when the block ends."""
+    import openpyxl
+
+    path = Path(path)
+    if not path.exists():
+        raise missing_file(path, what)
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception:  # noqa: BLE001 - openpyxl raises many types for broken files
+        raise InputError(Problem(file=str(path), expected="lesbare Excel-Datei (.xlsx)")) from None
+    try:
+        if sheet not in wb.sheetnames:
+            raise InputError(Problem(file=str(path), column="Tabellenblatt", value=sheet,
+                                     expected="Tabellenblatt " + sheet + "; vorhanden: " + ", ".join(wb.sheetnames)))
+        yield wb[sheet]
+    finally:
+        wb.close()

@@ -46,6 +46,7 @@ import pandas as pd
 import yaml
 
 from kit.errors import InputError, KitError, MissingFolderError, Problem, missing_file
+from kit.io import xlsx_sheet
 from kit.params import REPO_ROOT
 
 REALDATA = REPO_ROOT.parent / "shared" / "realdata"
@@ -162,22 +163,9 @@ def read_register(path: str | Path, land: str = LAND) -> pd.DataFrame:
     (GV-ISys, sheet ``Onlineprodukt_Gemeinden``): ags, name, kind_code (Textkennzeichen),
     kreis_key, area_km2, population, male, female (31.12.2021), row (row number in the sheet).
     ``attrs["kreis_names"]``: {Kreis key: name} from the Satzart 40 rows."""
-    import openpyxl
-
     path = Path(path)
-    if not path.exists():
-        raise missing_file(path, "Gemeindeverzeichnis (Destatis, XLSX)")
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception:  # noqa: BLE001 - openpyxl raises many types for broken files
-        raise InputError(Problem(file=str(path), expected="lesbare Excel-Datei (.xlsx)")) from None
-    try:
-        if REGISTER_SHEET not in wb.sheetnames:
-            raise InputError(Problem(file=str(path), column="Tabellenblatt", value=", ".join(wb.sheetnames),
-                                     expected=f"Tabellenblatt {REGISTER_SHEET}"))
-        rows = list(wb[REGISTER_SHEET].iter_rows(values_only=True))
-    finally:
-        wb.close()
+    with xlsx_sheet(path, REGISTER_SHEET, "Gemeindeverzeichnis (Destatis, XLSX)") as ws:
+        rows = list(ws.iter_rows(values_only=True))
     header = next((i for i, r in enumerate(rows[:20]) if _norm(r[0]).startswith("satz")), None)
     if header is None:
         raise InputError(Problem(file=str(path), column="Satzart", expected=(
@@ -229,20 +217,9 @@ def read_atlas_sheet(path: str | Path, land: str = LAND, sheet: str = ATLAS_SHEE
     """The header and the rows of the Land's Kreise of the Deutschlandatlas Kreis sheet:
     (header, {5-digit Kreis key: row as in the file}). The key column holds the Kreis key with
     three zeros and without leading zero (14612000)."""
-    import openpyxl
-
     path = Path(path)
-    if not path.exists():
-        raise missing_file(path, "Deutschlandatlas-Daten (XLSX)")
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception:  # noqa: BLE001 - openpyxl raises many types for broken files
-        raise InputError(Problem(file=str(path), expected="lesbare Excel-Datei (.xlsx)")) from None
-    try:
-        if sheet not in wb.sheetnames:
-            raise InputError(Problem(file=str(path), column="Tabellenblatt", value=", ".join(wb.sheetnames),
-                                     expected=f"Tabellenblatt {sheet}"))
-        rows = wb[sheet].iter_rows(values_only=True)
+    with xlsx_sheet(path, sheet, "Deutschlandatlas-Daten (XLSX)") as ws:
+        rows = ws.iter_rows(values_only=True)
         header = list(next(rows))
         kreise = {}
         for row in rows:
@@ -250,8 +227,6 @@ def read_atlas_sheet(path: str | Path, land: str = LAND, sheet: str = ATLAS_SHEE
             if isinstance(key, (int, float)) and not isinstance(key, bool) and str(int(key)).startswith(land) \
                     and int(key) % 1000 == 0:
                 kreise[str(int(key) // 1000)] = tuple(row)
-    finally:
-        wb.close()
     return header, kreise
 
 

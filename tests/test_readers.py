@@ -259,3 +259,32 @@ def test_district_attributes_are_checked(tmp_path):
     with pytest.raises(InputError) as err:
         validate_districts(read_geometry(_write_geo(gdf, tmp_path / "ohne_namen.gpkg")))
     assert err.value.problems[0].column == "district_name"
+
+
+def test_xlsx_sheet_names_the_file_and_the_sheets_it_has(tmp_path):
+    """The reader of the known workbooks (Deutschlandatlas, Gemeindeverzeichnis): a missing sheet,
+    an unreadable workbook and a missing file are German errors naming the file."""
+    import openpyxl
+
+    from kit.errors import InputError
+    from kit.io import xlsx_sheet
+
+    path = tmp_path / "atlas.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.title = "Hinweise"
+    wb.create_sheet("KRS1222").append(["gkz", "name"])
+    wb.save(path)
+    with xlsx_sheet(path, "KRS1222", "Deutschlandatlas") as ws:
+        assert next(ws.iter_rows(values_only=True)) == ("gkz", "name")
+    with pytest.raises(InputError) as err:
+        with xlsx_sheet(path, "Deutschlandatlas_KRS1222", "Deutschlandatlas"):
+            pass
+    assert "atlas.xlsx" in str(err.value) and "Hinweise" in str(err.value) and "KRS1222" in str(err.value)
+    broken = tmp_path / "kaputt.xlsx"
+    broken.write_bytes(b"kein Excel")
+    with pytest.raises(InputError, match="kaputt.xlsx"):
+        with xlsx_sheet(broken, "KRS1222", "Deutschlandatlas"):
+            pass
+    with pytest.raises(InputError, match="fehlt.xlsx"):
+        with xlsx_sheet(tmp_path / "fehlt.xlsx", "KRS1222", "Deutschlandatlas"):
+            pass

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from kit.errors import InputError, Problem, missing_file
-from kit.io import read_table
+from kit.io import read_table, xlsx_sheet
 from kit.schemas import validate_table
 
 # ---------------------------------------------------------------------------
@@ -261,21 +261,10 @@ def read_atlas_kreis(path: str | Path, kreis_key: str, sheet: str | int | None =
     ``sheet`` names another) for the 5-digit ``kreis_key``: one row per indicator of
     :data:`ATLAS_INDICATORS` that the sheet has (columns :data:`ATLAS_COLUMNS`). The key column
     holds the Kreis key with three zeros and without leading zero (14612 -> 14612000)."""
-    import openpyxl
-
     path = Path(path)
-    if not path.exists():
-        raise missing_file(path, ATLAS_FORMAT)
     sheet = ATLAS_SHEET if sheet in (None, 0) else sheet
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception:  # noqa: BLE001 - openpyxl raises many types for broken files
-        raise InputError(Problem(file=str(path), expected="lesbare Excel-Datei (.xlsx)")) from None
-    try:
-        if sheet not in wb.sheetnames:
-            raise InputError(Problem(file=str(path), column="Tabellenblatt", value=sheet,
-                                     expected="Tabellenblatt der Kreise, vorhanden: " + ", ".join(wb.sheetnames)))
-        rows = wb[sheet].iter_rows(values_only=True)
+    with xlsx_sheet(path, sheet, ATLAS_FORMAT) as ws:
+        rows = ws.iter_rows(values_only=True)
         header = [str(c).strip() if c is not None else "" for c in next(rows)]
         wanted = int(str(kreis_key)[:5]) * 1000
         for row in rows:
@@ -293,7 +282,5 @@ def read_atlas_kreis(path: str | Path, kreis_key: str, sheet: str | int | None =
                                     "region_key": str(kreis_key)[:5], "region_name": str(row[1] or ""),
                                     "sheet": sheet})
                 return pd.DataFrame(out, columns=ATLAS_COLUMNS)
-    finally:
-        wb.close()
     raise InputError(Problem(file=str(path), column=header[0] if header else "Schlüssel", value=wanted,
                              expected=f"eine Zeile des Kreises {kreis_key} im Tabellenblatt {sheet}"))
