@@ -24,7 +24,7 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from shapely.geometry import Polygon, box
+from shapely.geometry import box
 
 from kit.errors import InputError
 from kit.params import PARAMS_DIR, REPO_ROOT, load_params
@@ -314,11 +314,8 @@ def test_duplicate_district_year_category(tmp_path):
 # BKA Kreis table (read by its own reader, checked by the same rules)
 # ---------------------------------------------------------------------------
 
-BKA_HEADER = ("Schluessel;Straftat;Gemeindeschluessel;Stadt-/Landkreis;Kreisart;Anzahl erfasste Faelle;"
-              "Haeufigkeitszahl;erfasste Faelle, davon Versuche - Anzahl;erfasste Faelle, davon Versuche - Anteil in %;"
-              "mit Schusswaffe gedroht;mit Schusswaffe geschossen;Auffklaerung - Anzahl Faelle;Aufklaerungsquote;"
-              "Tatverdaechtige insgesamt;Tatverdaechtige - maennlich;Tatverdaechtige - weiblich;"
-              "Nichtdeutsche Tatverdaechtige - Anzahl;Nichtdeutsche Tatverdaechtige - Anteil in % an der Gesamtzahl")
+from helpers import BKA_HEADER  # noqa: E402
+
 BKA_LINES = [
     "------;Straftaten insgesamt;14999;Musterstadt;LK;1,234;4,113.3;50;4.1;0;0;617;50;600;450;150;60;10",
     "899000;Straßenkriminalität;14999;Musterstadt;LK;300;1,000;30;10;0;0;60;20;50;45;5;5;10",

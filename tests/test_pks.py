@@ -189,11 +189,8 @@ def test_summary_keys_labels(indicators):
 # BKA reader: fixtures written here (invented numbers)
 # ---------------------------------------------------------------------------
 
-BKA_HEADER = ("Schluessel;Straftat;Gemeindeschluessel;Stadt-/Landkreis;Kreisart;Anzahl erfasste Faelle;"
-              "Haeufigkeitszahl;erfasste Faelle, davon Versuche - Anzahl;erfasste Faelle, davon Versuche - Anteil in %;"
-              "mit Schusswaffe gedroht;mit Schusswaffe geschossen;Auffklaerung - Anzahl Faelle;Aufklaerungsquote;"
-              "Tatverdaechtige insgesamt;Tatverdaechtige - maennlich;Tatverdaechtige - weiblich;"
-              "Nichtdeutsche Tatverdaechtige - Anzahl;Nichtdeutsche Tatverdaechtige - Anteil in % an der Gesamtzahl")
+from helpers import BKA_HEADER  # noqa: E402
+
 BKA_LINES = [
     "------;Straftaten insgesamt;1001;Anderswo;KfS;2,500;2,500;100;4;0;0;1,250;50;1,000;800;200;100;10",
     "------;Straftaten insgesamt;14999;Musterstadt;LK;1,234;4,113.3;50;4.1;0;0;617;50;600;450;150;60;10",

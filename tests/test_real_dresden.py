@@ -22,19 +22,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kit.errors import InputError, MissingFolderError
-from kit.params import PARAMS_DIR, REPO_ROOT, commune_params_files, load_params
+from helpers import BKA_2020, BKA_2022, REALDATA, REALDATA_MISSING
 
-REALDATA = (REPO_ROOT / ".." / "shared" / "realdata").resolve()
+from kit.errors import InputError, MissingFolderError
+from kit.params import PARAMS_DIR, commune_params_files, load_params
+
 DRESDEN = PARAMS_DIR / "real" / "dresden.yaml"
 RESIDENTS = REALDATA / "population" / "dresden_einwohner_stadtteil_2024_geschlecht_staatsangehoerigkeit.csv"
 POLYGONS = REALDATA / "geo" / "dresden_stadtteile_osm.geojson"
-BKA_2020 = REALDATA / "pks" / "2020_KR-F-01-T01-Kreise-Faelle-HZ_xls.xlsx"
-BKA_2022 = REALDATA / "pks" / "2022_KR-F-01-T01-Kreise-Faelle-HZ_csv.csv"
 
 needs_realdata = pytest.mark.skipif(
     not (RESIDENTS.exists() and POLYGONS.exists() and BKA_2020.exists() and BKA_2022.exists()),
-    reason=f"echte Daten fehlen: {REALDATA} (../shared/realdata neben dem Kit-Ordner) ist nicht vorhanden")
+    reason=REALDATA_MISSING)
 
 NO_POLYGON = [("36", "Langebrück/Schönborn"), ("90", "Cossebaude/Mobschatz/Oberw."), ("99", "Altfranken/Gompitz")]
 NO_RESIDENTS = [("33", "Flughafen/Industriegebiet Klotzsche"), ("34", "Hellerberge"), ("44", "Dresdner Heide")]

@@ -24,18 +24,16 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kit.params import REPO_ROOT
+from helpers import BKA_2020, BKA_2022, REALDATA, REALDATA_MISSING
 
-REALDATA = (REPO_ROOT / ".." / "shared" / "realdata").resolve()
+
 GEOMETRY = REALDATA / "geo" / "derived_sachsen_gemeinden_vg250.geojson"
 REGISTER = REALDATA / "population" / "31122021_Auszug_GV.xlsx"
-BKA_2020 = REALDATA / "pks" / "2020_KR-F-01-T01-Kreise-Faelle-HZ_xls.xlsx"
-BKA_2022 = REALDATA / "pks" / "2022_KR-F-01-T01-Kreise-Faelle-HZ_csv.csv"
 ATLAS = REALDATA / "context" / "Deutschlandatlas-Daten_Stand2024-12.xlsx"
 
 needs_realdata = pytest.mark.skipif(
     not all(p.exists() for p in (GEOMETRY, REGISTER, BKA_2020, BKA_2022, ATLAS)),
-    reason=f"echte Daten fehlen: {REALDATA} (../shared/realdata neben dem Kit-Ordner) ist nicht vorhanden")
+    reason=REALDATA_MISSING)
 
 CHEMNITZ, RATHEN, JAHNATAL = "14511000", "14628310", "14522275"  # kreisfreie Stadt, smallest Gemeinde, merger
 OSTRAU, ZSCHAITZ = "14522450", "14522620"
