@@ -273,6 +273,7 @@ class Captured:
     def __init__(self):
         self.parts: list[str] = []
         self.markdown: list[str] = []
+        self.fragments: list[str] = []  # every Markdown text shown, one by one
 
     def __call__(self, *objs, **_kwargs):
         from IPython.display import HTML, Markdown
@@ -282,6 +283,7 @@ class Captured:
                 self.parts.append(obj.data)
             if isinstance(obj, Markdown):
                 self.markdown.append(obj.data)
+                self.fragments.append(obj.data)
 
     def take(self) -> tuple[str, str]:
         """(everything shown as text, the Markdown sentences only) since the last call."""
@@ -349,7 +351,8 @@ def reports(tmp_path_factory):
                     sections[-1] = (sections[-1][0], sections[-1][1] + " " + text)
                     sentences[sections[-1][0]] = sentences.get(sections[-1][0], "") + " " + md
             labels = " ".join(key_indicators(result)["label"].astype(str))
-            out[commune] = {"sections": sections, "sentences": sentences, "key_labels": labels, "result": result,
+            fragments, cap.fragments = cap.fragments, []
+            out[commune] = {"sections": sections, "fragments": fragments, "sentences": sentences, "key_labels": labels, "result": result,
                             "inputs": inputs}
     finally:
         IPython.display.display = original
@@ -474,6 +477,11 @@ def test_report_text_is_clean(reports):
         for pattern in (r"\bNaN\b", r"\bnan\b", r"<NA>", r"\bNone\b", r"\bsubject_label\b", r"\bdistrict_id\b",
                         r"\d\.\d{3},\d+\.", r"\b\d+\.\d+ %"):
             assert not re.search(pattern, text), (commune, pattern, re.search(pattern, text))
+        # no doubled blank inside a sentence, and a negative change carries the minus sign (−), not a hyphen
+        for generated in rep["fragments"]:
+            for pattern in (r"\S {2,}\S", r"(?:^|[\s(])-\d"):
+                bad = re.search(pattern, generated)
+                assert not bad, (commune, pattern, generated[max(0, bad.start() - 80):bad.end() + 40])
 
 
 def test_demo_flags_are_plausible_against_their_series(reports):

@@ -1390,7 +1390,8 @@ def _n_cases(n) -> str:
 
 
 def _signed_pct(x) -> str:
-    return f"{'+' if float(x) > 0 else ''}{fmt_num(x, 1)} %"
+    """A change in per cent (x in per cent) with its sign: '+2,7 %', '−2,7 %'."""
+    return fmt_signed(float(x) / 100, 1, percent=True)
 
 
 def _compare_words(flag: str, reference, who: str) -> str:
@@ -1507,7 +1508,7 @@ def finding_text(row, result: ProfileResult, district_names: dict | None = None,
         diff = float(_get(row, "value")) - float(_get(row, "reference"))
         where = "etwa so hoch wie in Sachsen" if abs(diff) < 0.5 else \
             f"{fmt_num(abs(diff), 1)} Prozentpunkte {'höher' if diff > 0 else 'niedriger'} als in Sachsen"
-        text = (f"**{fmt_num(_get(row, 'value'), 1)} % der Einwohner {_SHARE_WORDS.get(_get(row, 'subject', ''), '')}** "
+        text = (f"**{fmt_num(_get(row, 'value'), 1)} % der Einwohner {_SHARE_WORDS.get(_get(row, 'subject', ''), '')}**"
                 f"{_paren(y, syn)} – {where} ({fmt_num(_get(row, 'reference'), 1)} %, "
                 f"{int(_get(row, 'reference_year'))}")
         if _get(row, "other_kind") == "kreis":
