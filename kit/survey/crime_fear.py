@@ -357,7 +357,7 @@ def battery_comparison(data: pd.DataFrame, weights: pd.Series, codebook: Codeboo
     if len(present) >= 2 and table["affected"].iloc[:2].notna().all():
         q1, q2 = present[:2]
         diff = (flags[q1] - flags[q2]).dropna()
-        if len(diff) >= policy.min_base:
+        if policy.base_ok(len(diff)):
             r = weighted_mean_ci(diff.to_numpy(), w.reindex(diff.index).to_numpy(), conf)
             gap = {"first": q1, "second": q2, "difference": r["estimate"], "lower": r["lower"], "upper": r["upper"]}
     return table, gap

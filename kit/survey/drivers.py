@@ -257,7 +257,7 @@ def drivers(data: pd.DataFrame, weights: pd.Series, codebook: Codebook, policy: 
     # district: own category from min_base respondents, smaller ones pooled
     if "district" in frame.columns:
         counts = frame["district"].astype(str).value_counts()
-        big = [d for d in counts.index if counts[d] >= policy.min_base]
+        big = [d for d in counts.index if policy.base_ok(counts[d])]
         small_total = int(counts[[d for d in counts.index if d not in big]].sum())
         pooled = small_total > 0
         if pooled and policy.small_count(small_total):
