@@ -324,12 +324,14 @@ class DisclosurePolicy:
 
     # -- register counts (residents) -------------------------------------------
     def resident_counts(self, table: pd.DataFrame, parts: Sequence[str], total: str,
-                        sum_row=None) -> pd.DataFrame:
+                        sum_row=None, hide_first: Sequence[str] = ()) -> pd.DataFrame:
         """Which resident counts may not be published: a frame of booleans with the
         columns ``parts`` and ``total``. Every row has ``total = sum(parts)``; with
         ``sum_row`` (an index label) that row is the sum of all other rows. Counts
         between 1 and ``min_cell - 1`` are hidden (a zero names nobody), plus the
-        complementary cells that would give them away."""
+        complementary cells that would give them away, taken from the columns
+        ``hide_first`` before any other part (e.g. the men's count, which the
+        reports do not show, so that the women's share can stay)."""
         cols = [*parts, total]
         vals = table[cols].apply(pd.to_numeric, errors="coerce").astype(float)
         rows = list(table.index)
@@ -338,7 +340,8 @@ class DisclosurePolicy:
         values = [0.0 if pd.isna(vals.loc[r, c]) else float(vals.loc[r, c]) for r in rows for c in cols]
         primary = [self.small_count(v, zero_is_small=False) for v in values]
         publishable = [True] * len(values)
-        cost = [v + (1e9 if c == total else 0.0) for r in rows for c, v in zip(cols, vals.loc[r])]
+        cost = [v + (1e9 if c == total else 0.0 if c in hide_first or not hide_first else 1e6)
+                for r in rows for c, v in zip(cols, vals.loc[r])]
         relations = []
         for r in rows:
             relations.append({var[(r, total)]: 1.0, **{var[(r, p)]: -1.0 for p in parts}})
@@ -370,12 +373,52 @@ class DisclosurePolicy:
             frame = pd.concat([totals.loc[[i], [*parts, "total"]],
                                by_district[[*parts, "total"]] if joint else None])
             frame.index = ["__commune__"] + ([f"d{j}" for j in by_district.index] if joint else [])
-            mask = self.resident_counts(frame, parts, "total", sum_row="__commune__" if joint else None)
+            # the reports show totals and the women's share, not the men's count: hide that first
+            mask = self.resident_counts(frame, parts, "total", sum_row="__commune__" if joint else None,
+                                        hide_first=("m",))
             _blank_residents(totals, i, mask.loc["__commune__"])
             if joint:
                 for j in by_district.index:
                     _blank_residents(by_district, j, mask.loc[f"d{j}"])
         return totals, by_district
+
+
+    def population_indicators(self, rows: pd.DataFrame, totals: pd.DataFrame,
+                              by_district: pd.DataFrame) -> pd.DataFrame:
+        """Population indicator rows (``population``, ``population_share_*`` with
+        ``count`` = residents in the group, ``base`` = residents of the unit) as they
+        may be published beside the tables of :meth:`population_tables` (pass the
+        *published* ``totals`` and ``by_district``): a count hidden there (women,
+        total) is hidden here too, for the same year and unit, and so is every
+        group count of 1 to ``min_cell - 1`` residents or with such a complement
+        (base minus count). A hidden row keeps no value and no count."""
+        out = rows.copy().reset_index(drop=True)
+        if out.empty:
+            return out
+        pop = out["indicator"].astype(str).str.startswith("population")
+        hidden_cols = {}  # (year, district_id) -> {"w": bool, "total": bool}
+        for frame, district in ((totals, None), (by_district, "district_id")):
+            for _, r in frame.iterrows():
+                key = (int(r["year"]), "" if district is None else str(r[district]))
+                hidden_cols[key] = {c: c in frame.columns and pd.isna(r[c]) for c in ("w", "total")}
+        count = pd.to_numeric(out["count"], errors="coerce").astype(float)
+        base = pd.to_numeric(out.get("base"), errors="coerce").astype(float) if "base" in out.columns \
+            else pd.Series(np.nan, index=out.index)
+        hide = np.zeros(len(out), dtype=bool)
+        for i in np.flatnonzero(pop.to_numpy()):
+            key = (int(out.at[i, "year"]), str(out.at[i, "district_id"] or ""))
+            known = hidden_cols.get(key, {})
+            indicator = str(out.at[i, "indicator"])
+            if indicator == "population":
+                hide[i] = known.get("total", False) or self.small_count(count[i], zero_is_small=False)
+                continue
+            hide[i] = (known.get("total", False) or (indicator == "population_share_female" and known.get("w", False))
+                       or self.small_count(count[i], zero_is_small=False)
+                       or self.small_count(base[i] - count[i], zero_is_small=False))
+        cols = [c for c in ("value", "lower", "upper") if c in out.columns]
+        out.loc[hide, cols] = np.nan
+        out["count"] = np.where(hide, np.nan, count)
+        return out
 
 
 def _blank_residents(df: pd.DataFrame, i, hidden: pd.Series) -> None:

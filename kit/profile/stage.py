@@ -291,19 +291,28 @@ def mark_synthetic_indicators(rows: pd.DataFrame, params) -> pd.DataFrame:
     return out
 
 
-def write_profile(result: ProfileResult, store: ResultStore, inputs: ProfileInputs) -> None:
+def published_population(result: ProfileResult, params: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(totals, by_district, indicators) as they may leave memory: resident counts by sex follow
+    the small-number rule (e.g. a few "divers" in a district), and the population indicator rows
+    hide what the tables hide, so that no hidden count follows from the two together."""
     from kit.disclosure import policy_from_params
+
+    policy = policy_from_params(params)
+    totals, by_district = policy.population_tables(result.totals, result.by_district)
+    return totals, by_district, policy.population_indicators(result.indicators(), totals, by_district)
+
+
+def write_profile(result: ProfileResult, store: ResultStore, inputs: ProfileInputs) -> None:
 
     store.write_table("districts", pd.DataFrame(
         {"district_id": inputs.districts["district_id"], "district_name": inputs.districts["district_name"]}))
     if inputs["prevention"] is not None:  # stage 3 relates recommended measures to what exists
         store.write_table("prevention_inventory", inputs["prevention"])
-    # resident counts by sex follow the small-number rule (e.g. a few "divers" in a district)
-    totals, by_district = policy_from_params(inputs.params).population_tables(result.totals, result.by_district)
+    totals, by_district, indicators = published_population(result, inputs.params)
     store.write_table("population_totals", totals)
     store.write_table("population_by_district", by_district)
     store.write_table("population_margins", result.margins)
-    store.write_table("profile_indicators", result.indicators())
+    store.write_table("profile_indicators", indicators)
     if result.pmk is not None:
         store.write_table("pmk_summary", result.pmk)
     if result.pmk_types is not None:

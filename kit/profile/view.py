@@ -316,8 +316,9 @@ def show_population(result: ProfileResult, inputs: ProfileInputs) -> None:
     from kit.disclosure import policy_from_params
 
     from kit.profile import realdata_view
+    from kit.profile.stage import published_population
 
-    t = result.totals
+    t = published_population(result, inputs.params)[0]  # counts by sex after the small-number rule
     last = t.iloc[-1]
     first = t.iloc[0]
     change = (float(last["total"]) - float(first["total"])) / float(first["total"])
@@ -369,7 +370,9 @@ def show_districts(result: ProfileResult, inputs: ProfileInputs) -> None:
     names = realdata_view.district_names(result, inputs.district_names)
     show_md(districts_text(result, inputs))
     realdata_view.show_district_match(result)
-    d = result.by_district.copy()
+    from kit.profile.stage import published_population
+
+    d = published_population(result, inputs.params)[1].copy()  # after the small-number rule
     d["name"] = d["district_id"].map(names)
     cols = {"name": ("Stadtteil", None), "total": ("Einwohner", fmt_int),
             "share_of_commune_pct": ("Anteil an der Kommune (%)", 1),
