@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from kit.errors import InputError, ParamsError
-from kit.survey.cleaning import clean_responses
+from kit.survey.cleaning import ACTION_CODES, clean_responses
 from kit.survey.codebook import load_codebook
 from kit.survey.importing import read_responses
 
@@ -63,7 +63,7 @@ def test_set_missing(cb, raw):
         ("105", 6, "alter", "130", "out_of_range"),
         ("104", 8, "id", "104", "duplicate_id"),
     }
-    assert set(res.issues["action"]) == {"auf fehlend gesetzt", "spätere Datensätze entfernt"}
+    assert set(res.issues["action"]) == {"set_missing", "keep_first"}  # codes; German in quality_view
     log = log_of(res)
     assert log["missing_code"] == (3, 6)  # 102: k.A., -9; 105: 3 x -9; 106: weiß nicht
     assert log["invalid_code"] == (1, 1)
@@ -72,14 +72,24 @@ def test_set_missing(cb, raw):
     assert log["inconsistent:anzeige_ohne_opfer"] == (1, 1)
     assert log["duplicate_id"] == (1, 1)
     assert log["records_in"][0] == 7 and log["cases_dropped"][0] == 1 and log["cases_out"][0] == 6
-    assert res.log["description"].str.len().gt(0).all()
+    assert "description" not in res.log.columns  # codes and numbers only (numbers before words)
+    assert set(res.log["action"].dropna()) <= set(ACTION_CODES)
+    assert res.log.set_index("rule").at["inconsistent:anzeige_ohne_opfer", "label"]  # the codebook's label
+    from kit.survey.quality_view import action_label, cleaning_table, rule_description
+
+    words = cleaning_table(res.log).set_index("rule")
+    assert all(rule_description(row) for _, row in res.log.iterrows())
+    assert words.at["duplicate_id", "action"] == action_label("keep_first") == "spätere Datensätze entfernt"
+    assert words.at["invalid_code", "description"] == "Ungültiger Antwortcode (nicht im Codebuch)"
+    assert words.at["inconsistent:anzeige_ohne_opfer", "description"].startswith("Unplausible Kombination: ")
+    assert words.at["records_in", "action"] == ""
 
 
 def test_drop_case(cb, raw):
     res = clean_responses(raw, cb, {"out_of_range": "drop_case", "duplicates": "drop"})
     # 103 (invalid code, inconsistent), 104 (not numeric; its duplicate is dropped too), 105 (age)
     assert res.data.index.tolist() == ["101", "102", "106"]
-    assert set(res.issues["action"]) == {"Fall entfernt", "spätere Datensätze entfernt"}
+    assert set(res.issues["action"]) == {"drop_case", "keep_first"}
 
 
 def test_inconsistent_can_have_its_own_action(cb, raw):

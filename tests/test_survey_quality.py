@@ -341,6 +341,35 @@ def test_written_log_hides_small_counts(cb, tmp_path):
     # duplicates' 0, the cheapest), so no hidden one is determined
     assert written[["cases"]].loc[["empty", "cases_dropped", "records_in", "duplicate_id"]].isna().any().any()
     assert _attack(log, res.log.reset_index(drop=True)) == []
+    # codes and numbers, no wording: the settings are numbers, the actions codes
+    assert "description" not in written.columns
+    assert written.loc["empty", "min_answered"] == 0.1 and written.loc["breakoff", "min_answered"] == 0.5
+    assert written.loc["speeding", "max_share_of_median"] == 0.3 and written.loc["straightlining", "min_items"] == 5
+    assert written.loc["empty", "action"] == "drop_case" and written.loc["straightlining", "action"] == "flag"
+
+
+def test_the_view_words_the_logged_settings_as_before(cb):
+    """The report's description of each quality rule, from the log's codes and numbers."""
+    from kit.survey.quality_view import cleaning_table
+
+    rows, para = _mixed_file(cb)
+    words = cleaning_table(clean(cb, rows, para).log).set_index("rule")
+    assert words.loc["empty", "description"] == "Leerer Fragebogen (weniger als 10 % der Fragen beantwortet)"
+    assert words.loc["incomplete", "description"] == ("Unvollständig (nicht abgeschickt oder vor der letzten Seite "
+                                                      "beendet), mindestens 50 % der Fragen beantwortet")
+    assert words.loc["breakoff", "description"] == ("Abgebrochen (nicht abgeschickt oder vor der letzten Seite "
+                                                     "beendet, weniger als 50 % der Fragen beantwortet)")
+    assert words.loc["speeding", "description"] == "Sehr schnell ausgefüllt (Bearbeitungszeit unter 0,3 × Median)"
+    assert words.loc["straightlining", "description"] == (
+        "Gleichförmig geantwortet (in jeder Fragebatterie mit mindestens 5 Aussagen bei allen Aussagen dieselbe "
+        "Antwort)")
+    assert words.loc["empty", "action"] == "Fall entfernt"
+    assert words.loc["straightlining", "action"] == "markiert, in der Auswertung behalten"
+    words = cleaning_table(clean(cb, rows, para, incomplete__action="drop", empty__min_answered=0.125).log)
+    words = words.set_index("rule")
+    assert words.loc["incomplete", "description"] == ("Unvollständig (nicht abgeschickt oder vor der letzten Seite "
+                                                      "beendet)")
+    assert words.loc["empty", "description"] == "Leerer Fragebogen (weniger als 12,5 % der Fragen beantwortet)"
 
 
 def _attack(published: pd.DataFrame, true: pd.DataFrame) -> list[str]:

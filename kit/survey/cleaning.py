@@ -1,9 +1,10 @@
 """Clean raw survey responses against the codebook.
 
 Each check is a *rule*; every case and value a rule touches is listed in
-``issues`` (respondent id, file row, item, value, rule, action) and counted in
-``log`` (one row per rule, German labels), so the cleaning can be shown in the
-report and redone by hand.
+``issues`` (respondent id, file row, item, value, rule code, action code) and counted
+in ``log`` (one row per rule: rule and action codes, counts, the setting of a quality
+rule as a number; the German wording is :mod:`kit.survey.quality_view`), so the
+cleaning can be shown in the report and redone by hand.
 
 Rules (``rules`` argument, defaults in ``params/defaults.yaml``):
 
@@ -58,7 +59,8 @@ from kit.errors import InputError, ParamsError, Problem
 from kit.schemas import TYPE_LABELS, AmbiguousNumber, ambiguous_expected, cell_modes, parse_cell
 from kit.survey.codebook import AGE_GROUPS, Codebook, Item, _norm_group
 from kit.survey.importing import ID_NAME, label_lookup, normalise_text
-from kit.survey.quality import QUALITY_RULES, action_text, apply_quality_rules, check_quality_settings, describe
+from kit.survey.quality import (QUALITY_RULES, SETTING_COLUMNS, apply_quality_rules, check_quality_settings,
+                                log_fields)
 
 RULE_CHOICES = {
     "out_of_range": ("set_missing", "drop_case", "stop"),
@@ -67,27 +69,16 @@ RULE_CHOICES = {
 }
 DEFAULT_RULES = {"out_of_range": "set_missing", "duplicates": "drop"}
 
-ACTION_DE = {
-    "set_missing": "auf fehlend gesetzt",
-    "drop_case": "Fall entfernt",
-    "stop": "Abbruch",
-    "drop": "spätere Datensätze entfernt",
-    "recode": "umkodiert",
-    "id_from_row": "Zeilennummer als ID verwendet",
-}
+# Action codes of the cleaning log and the issues (German wording: kit.survey.quality_view.ACTION_LABELS):
+# id_from_row (row number used as id), keep_first (later records of a duplicate id removed), recode,
+# set_missing, drop_case (case removed), stop (file refused), flag (counted, kept in the analysis).
+ACTION_CODES = ("id_from_row", "keep_first", "recode", "set_missing", "drop_case", "stop", "flag")
+REMOVING_ACTIONS = ("keep_first", "drop_case")
 
-RULE_DE = {
-    "missing_id": "Fallnummer (ID) fehlt",
-    "duplicate_id": "Doppelte Fallnummer (ID)",
-    "missing_code": "Fehlende-Werte-Code oder -Label (z. B. -9, k.A.) → fehlend",
-    "multi_blank": "Mehrfachauswahl: leeres Feld = nicht genannt",
-    "invalid_code": "Ungültiger Antwortcode (nicht im Codebuch)",
-    "not_numeric": "Keine Zahl bei Zahlenfrage",
-    "out_of_range": "Zahl außerhalb des Wertebereichs (min/max)",
-}
-
-ISSUE_COLUMNS = ["respondent_id", "row", "item", "value", "rule", "description", "action"]
-LOG_COLUMNS = ["rule", "description", "action", "cases", "values", "removed", "removes"]
+ISSUE_COLUMNS = ["respondent_id", "row", "item", "value", "rule", "action"]
+# rule code, label (the codebook label of a consistency rule), action code, counts, and the setting of a
+# response-quality rule as a number (kit.survey.quality.log_fields)
+LOG_COLUMNS = ["rule", "label", "action", "cases", "values", "removed", "removes", *SETTING_COLUMNS]
 DERIVED = ("age_group", "sex", "district_id")
 
 
@@ -267,12 +258,11 @@ def clean_responses(raw: pd.DataFrame, codebook: Codebook, rules: Mapping[str, s
     stop: list[Problem] = []
     counts: dict[str, dict] = {}
 
-    def count(rule: str, case_ids, n_values: int, action: str, description: str | None = None,
-              removes: bool | None = None):
-        entry = counts.setdefault(rule, {"description": description or RULE_DE.get(rule, rule),
-                                         "action": ACTION_DE.get(action, action),
-                                         "cases": set(), "values": 0,
-                                         "removes": action in ("drop", "drop_case") if removes is None else removes})
+    def count(rule: str, case_ids, n_values: int, action: str, label: str | None = None,
+              removes: bool | None = None, setting: Mapping | None = None):
+        entry = counts.setdefault(rule, {"label": label, "action": action, "cases": set(), "values": 0,
+                                         "removes": action in REMOVING_ACTIONS if removes is None else removes,
+                                         **dict(setting or {})})
         entry["cases"].update(case_ids)
         entry["values"] += n_values
 
@@ -281,12 +271,9 @@ def clean_responses(raw: pd.DataFrame, codebook: Codebook, rules: Mapping[str, s
             drop[pos] = True
             removed_by[pos] = rule
 
-    def issue(pos: int, item: str | None, value, rule: str, action: str, description: str | None = None,
-              expected: str = ""):
+    def issue(pos: int, item: str | None, value, rule: str, action: str, expected: str = ""):
         issues.append({"respondent_id": ids[pos], "row": int(rows[pos]), "item": item,
-                       "value": None if _is_blank(value) else str(value), "rule": rule,
-                       "description": description or RULE_DE.get(rule, rule),
-                       "action": ACTION_DE.get(action, action)})
+                       "value": None if _is_blank(value) else str(value), "rule": rule, "action": action})
         if action == "stop":
             column = id_label if item == ID_NAME else item
             stop.append(Problem(file=source, row=int(rows[pos]), column=column,
@@ -304,7 +291,7 @@ def clean_responses(raw: pd.DataFrame, codebook: Codebook, rules: Mapping[str, s
     drop = np.zeros(n, dtype=bool)
     removed_by: list[str | None] = [None] * n  # the first rule that removed a case
     first_pos: dict[str, int] = {}
-    dup_action = rules["duplicates"]
+    dup_action = "keep_first" if rules["duplicates"] == "drop" else rules["duplicates"]  # drop: keep the first
     for pos, rid in enumerate(ids):
         if rid in first_pos:
             issue(pos, ID_NAME, rid, "duplicate_id", dup_action,
@@ -398,9 +385,8 @@ def clean_responses(raw: pd.DataFrame, codebook: Codebook, rules: Mapping[str, s
     cons_action = rules["inconsistent"]
     for rule in codebook.consistency:
         rule_key = f"inconsistent:{rule.id}"
-        description = f"Unplausible Kombination: {rule.label}"
         cond_values = parsed[rule.if_item]
-        count(rule_key, [], 0, cons_action, description)
+        count(rule_key, [], 0, cons_action, rule.label)
         for pos, cv in enumerate(cond_values):
             if cv is None or (isinstance(cv, float) and math.isnan(cv)):
                 continue
@@ -413,9 +399,9 @@ def clean_responses(raw: pd.DataFrame, codebook: Codebook, rules: Mapping[str, s
                     continue
                 shown = raw[dep].iat[pos]
                 cond_txt = "nicht " if rule.negate else ""
-                issue(pos, dep, shown, rule_key, cons_action, description,
+                issue(pos, dep, shown, rule_key, cons_action,
                       expected=f"keine Angabe, wenn {rule.if_item} {cond_txt}in {list(rule.codes)}")
-                count(rule_key, [ids[pos]], 1, cons_action, description)
+                count(rule_key, [ids[pos]], 1, cons_action)
                 if cons_action == "drop_case":
                     mark_drop(pos, rule_key)
                 parsed[dep][pos] = None
@@ -432,11 +418,12 @@ def clean_responses(raw: pd.DataFrame, codebook: Codebook, rules: Mapping[str, s
             if outcome.rule != "breakoff":
                 unchecked.append(outcome.rule)
             continue
-        description, action = describe(outcome), action_text(outcome)
-        count(outcome.rule, [], 0, action, description, removes=outcome.removes)
+        fields = log_fields(outcome)
+        action = fields.pop("action")
+        count(outcome.rule, [], 0, action, removes=outcome.removes, setting=fields)
         for pos in outcome.positions:
-            issue(pos, None, None, outcome.rule, action, description)
-            count(outcome.rule, [ids[pos]], 1, action, description)
+            issue(pos, None, None, outcome.rule, action)
+            count(outcome.rule, [ids[pos]], 1, action)
             if outcome.removes:
                 mark_drop(pos, outcome.rule)
 
@@ -458,20 +445,20 @@ def clean_responses(raw: pd.DataFrame, codebook: Codebook, rules: Mapping[str, s
 
     removed = pd.Series([r for r in removed_by if r is not None], dtype=object).value_counts()
     log = pd.DataFrame(
-        [{"rule": key, "description": v["description"], "action": v["action"],
+        [{"rule": key, "label": v["label"], "action": v["action"],
           "cases": len(v["cases"]), "values": v["values"], "removed": int(removed.get(key, 0)),
-          "removes": bool(v["removes"])} for key, v in counts.items()],
+          "removes": bool(v["removes"]), **{c: v.get(c) for c in SETTING_COLUMNS}} for key, v in counts.items()],
         columns=LOG_COLUMNS,
     )
     summary = pd.DataFrame([
-        {"rule": "records_in", "description": "Datensätze in der Datei", "action": "",
-         "cases": n, "values": 0, "removed": 0, "removes": False},
-        {"rule": "cases_dropped", "description": "Entfernte Datensätze", "action": "",
-         "cases": dropped_cases, "values": 0, "removed": 0, "removes": False},
-        {"rule": "cases_out", "description": "Fälle nach der Bereinigung", "action": "",
-         "cases": len(data), "values": 0, "removed": 0, "removes": False},
+        {"rule": "records_in", "cases": n, "values": 0, "removed": 0, "removes": False},
+        {"rule": "cases_dropped", "cases": dropped_cases, "values": 0, "removed": 0, "removes": False},
+        {"rule": "cases_out", "cases": len(data), "values": 0, "removed": 0, "removes": False},
     ], columns=LOG_COLUMNS)
-    log = pd.concat([log, summary], ignore_index=True)
+    log = pd.concat([log.astype(object), summary.astype(object)], ignore_index=True)
+    log = log.astype({"cases": int, "values": int, "removed": int, "removes": bool,
+                      "label": pd.StringDtype(na_value=np.nan), "action": pd.StringDtype(na_value=np.nan),
+                      "min_answered": float, "max_share_of_median": float, "min_items": "Int64"})
     issues_df = pd.DataFrame(issues, columns=ISSUE_COLUMNS)
     order = {c: i for i, c in enumerate([ID_NAME, *codebook.items])}
     issues_df = (issues_df.assign(_o=issues_df["item"].map(order))

@@ -3,9 +3,9 @@
 Called by :func:`kit.survey.cleaning.clean_responses` after the values are parsed; the
 settings come from ``survey.cleaning`` (pydantic model :class:`kit.params.Cleaning`,
 commented defaults in ``params/defaults.yaml``). Each rule returns case positions and
-numbers only; the cleaning log (German labels, counts controlled by
-:meth:`kit.disclosure.DisclosurePolicy.cleaning_log`) and the report sentence are built
-from them elsewhere.
+numbers only; the cleaning log (rule and action codes, settings as numbers, counts
+controlled by :meth:`kit.disclosure.DisclosurePolicy.cleaning_log`) is built from them in
+:mod:`kit.survey.cleaning`, the German wording in :mod:`kit.survey.quality_view`.
 
 Rules, applied in this order to the cases no earlier rule removed (so every removed case
 is counted by exactly one rule and the removed numbers add up to ``cases_dropped``):
@@ -317,34 +317,26 @@ def apply_quality_rules(settings: Mapping[str, dict | None], parsed: Mapping[str
     return out
 
 
-def _pct(share: float) -> str:
-    return f"{100 * share:.0f} %" if float(100 * share).is_integer() else f"{100 * share:.1f} %".replace(".", ",")
+SETTING_OF_RULE = {"empty": "min_answered", "incomplete": "min_answered", "breakoff": "min_answered",
+                   "speeding": "max_share_of_median", "straightlining": "min_items"}
+SETTING_COLUMNS = ("min_answered", "max_share_of_median", "min_items")  # numbers in the cleaning log
 
 
-def describe(outcome: QualityOutcome) -> str:
-    """German description of a rule for the cleaning log (what was checked, with its setting)."""
-    s = outcome.setting
-    if outcome.rule == "empty":
-        return f"Leerer Fragebogen (weniger als {_pct(s['min_answered'])} der Fragen beantwortet)"
-    if outcome.rule == "incomplete":
-        tail = (f", mindestens {_pct(s['min_answered'])} der Fragen beantwortet" if s["action"] == "keep" else "")
-        return f"Unvollständig (nicht abgeschickt oder vor der letzten Seite beendet){tail}"
-    if outcome.rule == "breakoff":
-        return (f"Abgebrochen (nicht abgeschickt oder vor der letzten Seite beendet, weniger als "
-                f"{_pct(s['min_answered'])} der Fragen beantwortet)")
-    if outcome.rule == "speeding":
-        return (f"Sehr schnell ausgefüllt (Bearbeitungszeit unter "
-                f"{str(s['max_share_of_median']).replace('.', ',')} × Median)")
-    if outcome.rule == "straightlining":
-        return (f"Gleichförmig geantwortet (in jeder Fragebatterie mit mindestens {int(s['min_items'])} "
-                "Aussagen bei allen Aussagen dieselbe Antwort)")
-    return outcome.rule
-
-
-def action_text(outcome: QualityOutcome) -> str:
-    return "Fall entfernt" if outcome.removes else "markiert, in der Auswertung behalten"
+def log_fields(outcome: QualityOutcome) -> dict:
+    """Action code and setting of a rule for the cleaning log: ``action`` is ``drop_case`` when
+    the rule removes its cases, else ``flag``; the setting the rule was checked with is given as
+    a number under its params name (``min_answered`` as a share, ``max_share_of_median`` as a
+    share of the median time, ``min_items`` as a count). ``incomplete`` kept (``action: keep``)
+    names its ``min_answered``; removed as a whole (``action: drop``) it needs none. The German
+    wording is :func:`kit.survey.quality_view.rule_description`."""
+    fields: dict = {"action": "drop_case" if outcome.removes else "flag"}
+    key = SETTING_OF_RULE.get(outcome.rule)
+    if key is not None and not (outcome.rule == "incomplete" and outcome.removes):
+        value = outcome.setting[key]
+        fields[key] = int(value) if key == "min_items" else float(value)
+    return fields
 
 
 __all__ = ["ACTIONS", "DEFAULTS", "PARADATA_COLUMNS", "QUALITY_RULES", "QualityOutcome", "answered_share",
-           "apply_quality_rules", "batteries", "check_quality_settings", "completion_seconds", "describe",
-           "incomplete_cases", "speeders", "straightliners"]
+           "apply_quality_rules", "batteries", "check_quality_settings", "completion_seconds",
+           "incomplete_cases", "log_fields", "speeders", "straightliners"]

@@ -28,6 +28,75 @@ UNCHECKED = {"incomplete": "unvollständige Fragebögen (die Antwortdatei enthä
              "empty": "leere Fragebögen"}
 
 
+# the German wording of the cleaning log's codes (kit.survey.cleaning, kit.survey.quality.log_fields)
+ACTION_LABELS = {
+    "set_missing": "auf fehlend gesetzt",
+    "drop_case": "Fall entfernt",
+    "stop": "Abbruch",
+    "keep_first": "spätere Datensätze entfernt",
+    "recode": "umkodiert",
+    "id_from_row": "Zeilennummer als ID verwendet",
+    "flag": "markiert, in der Auswertung behalten",
+}
+RULE_LABELS = {
+    "missing_id": "Fallnummer (ID) fehlt",
+    "duplicate_id": "Doppelte Fallnummer (ID)",
+    "missing_code": "Fehlende-Werte-Code oder -Label (z. B. -9, k.A.) → fehlend",
+    "multi_blank": "Mehrfachauswahl: leeres Feld = nicht genannt",
+    "invalid_code": "Ungültiger Antwortcode (nicht im Codebuch)",
+    "not_numeric": "Keine Zahl bei Zahlenfrage",
+    "out_of_range": "Zahl außerhalb des Wertebereichs (min/max)",
+    "records_in": "Datensätze in der Datei",
+    "cases_dropped": "Entfernte Datensätze",
+    "cases_out": "Fälle nach der Bereinigung",
+}
+
+
+def _share(share: float) -> str:
+    """A setting share as a percentage: 0.1 -> "10 %", 0.125 -> "12,5 %"."""
+    return f"{100 * share:.0f} %" if float(100 * share).is_integer() else f"{100 * share:.1f} %".replace(".", ",")
+
+
+def rule_description(row) -> str:
+    """German description of a cleaning-log row (what was checked, with its setting), from its
+    rule code, its codebook label (consistency rules) and its setting numbers."""
+    rule = str(row["rule"])
+    if rule in RULE_LABELS:
+        return RULE_LABELS[rule]
+    if rule.startswith("inconsistent:"):
+        label = row.get("label")
+        return f"Unplausible Kombination: {label if isinstance(label, str) and label else rule.split(':', 1)[1]}"
+    if rule == "empty":
+        return f"Leerer Fragebogen (weniger als {_share(row['min_answered'])} der Fragen beantwortet)"
+    if rule == "incomplete":
+        kept = pd.notna(row.get("min_answered")) and not bool(row.get("removes"))
+        tail = f", mindestens {_share(row['min_answered'])} der Fragen beantwortet" if kept else ""
+        return f"Unvollständig (nicht abgeschickt oder vor der letzten Seite beendet){tail}"
+    if rule == "breakoff":
+        return (f"Abgebrochen (nicht abgeschickt oder vor der letzten Seite beendet, weniger als "
+                f"{_share(row['min_answered'])} der Fragen beantwortet)")
+    if rule == "speeding":
+        return (f"Sehr schnell ausgefüllt (Bearbeitungszeit unter "
+                f"{str(float(row['max_share_of_median'])).replace('.', ',')} × Median)")
+    if rule == "straightlining":
+        return (f"Gleichförmig geantwortet (in jeder Fragebatterie mit mindestens {int(row['min_items'])} "
+                "Aussagen bei allen Aussagen dieselbe Antwort)")
+    return rule
+
+
+def action_label(code) -> str:
+    """German wording of an action code of the cleaning log ("" for the summary rows)."""
+    if not isinstance(code, str) or not code:
+        return ""
+    return ACTION_LABELS.get(code, code)
+
+
+def cleaning_table(log: pd.DataFrame) -> pd.DataFrame:
+    """The cleaning log with its German ``description`` and ``action`` for the report table."""
+    return log.assign(description=[rule_description(row) for _, row in log.iterrows()],
+                      action=[action_label(a) for a in log["action"]])
+
+
 def _count(value, min_cell: int) -> str:
     return f"weniger als {min_cell}" if pd.isna(value) else fmt_int(value)
 
@@ -48,7 +117,7 @@ def cleaning_sentences(log: pd.DataFrame, min_cell: int, unchecked=()) -> list[s
         if phrase is None:
             if not drop:
                 continue  # value-level rules (missing codes, invalid codes): the table shows them
-            phrase = f"Fragebögen mit „{row['description']}“"
+            phrase = f"Fragebögen mit „{rule_description(row)}“"
         (removed if drop else kept).append(f"{_count(row['cases'], min_cell)} {phrase}")
     out = []
     if removed:
@@ -93,4 +162,5 @@ def response_benchmark_sentence(rb: dict | None) -> str | None:
     return text + f" Quelle: {rb['source']}."
 
 
-__all__ = ["cleaning_sentences", "response_benchmark_sentence"]
+__all__ = ["ACTION_LABELS", "RULE_LABELS", "action_label", "cleaning_sentences", "cleaning_table",
+           "response_benchmark_sentence", "rule_description"]

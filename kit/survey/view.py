@@ -16,7 +16,7 @@ import pandas as pd
 from kit import figures as plots
 from kit.report import DASH, fmt_int, fmt_interval, fmt_num, fmt_pct, interactive_session, show_md, show_note, show_table  # noqa: F401 (interactive_session: used by the notebook)
 from kit.survey.design_view import design_sentence
-from kit.survey.quality_view import cleaning_sentences, response_benchmark_sentence
+from kit.survey.quality_view import cleaning_sentences, cleaning_table, response_benchmark_sentence
 from kit.survey.stage import AGE_LABELS, NIGHT_ROLE_MISSING, PublicSurveyResult, negative_codes
 
 SUPPRESSED = "nicht ausgewiesen"
@@ -194,7 +194,7 @@ def show_cleaning(result: PublicSurveyResult) -> None:
     show_md("Die Tabelle zeigt, welche Prüfungen gegen das Codebuch angeschlagen haben und wie die betroffenen "
             f"Angaben behandelt wurden. Betrifft eine Prüfung weniger als {result.min_cell} Fragebögen, steht dort "
             f"„{few}“, damit kein einzelner Fragebogen erkennbar wird.")
-    show_table(touched, {"description": ("Prüfung", None), "action": ("Behandlung", None),
+    show_table(cleaning_table(touched), {"description": ("Prüfung", None), "action": ("Behandlung", None),
                          "cases": ("Fragebögen", lambda v: few if pd.isna(v) else fmt_int(v)),
                          "values": ("Werte", lambda v: few if pd.isna(v) else fmt_int(v))},
                caption="Datenprüfung und Bereinigung (Anzahl betroffener Fragebögen und Werte)")
