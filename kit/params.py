@@ -6,9 +6,9 @@
   as an absolute path or None, ``params["params_file"]``, ``params["data_dir"]``).
 - The measures catalogue (``params/measures.yaml``): :class:`Catalogue`, read by
   :func:`read_catalogue` (kit.recommend.rules.load_catalogue).
-- The top level of a survey codebook: :class:`CodebookTop`, checked by
-  :func:`codebook_top_problems` (kit.survey.codebook.load_codebook; the items are
-  checked there).
+- A survey codebook: :class:`CodebookTop` (top level, ``roles``, the keys of every item),
+  checked by :func:`codebook_problems` (kit.survey.codebook.codebook_from_dict, which checks
+  what needs the other items: value sets, role and rule cross-references).
 
 Every key has a type and a range; unknown keys are errors (a misspelt key would
 otherwise be silently ignored). YAML is read with :mod:`kit.yamlio`, which refuses
@@ -637,8 +637,58 @@ class Catalogue(_Model):
 
 
 # ---------------------------------------------------------------------------
-# survey codebook (top level; items are checked in kit.survey.codebook)
+# survey codebook: top level, roles and the keys of each item (kit.survey.codebook checks
+# what needs the other items: value sets, cross-references, consistency rules)
 # ---------------------------------------------------------------------------
+
+ITEM_TYPES = ("single", "multi", "scale", "numeric", "text")  # kit.survey.codebook.ITEM_TYPES
+DIRECTIONS = ("high_is_negative", "high_is_positive")  # kit.survey.codebook.DIRECTIONS
+ROLE_NAMES = ("age", "sex", "district", "night_safety")  # kit.survey.codebook.KNOWN_ROLES
+ITEM_TEXT = ("Text (Zeichenkette); Texte mit Komma, Doppelpunkt oder Klammern in Anführungszeichen setzen")
+
+ItemRef = Annotated[str, BeforeValidator(_int_to_text), Field(min_length=1, description=(
+    "id eines Items im Codebuch (z. B. Q05)"))]
+ItemText = Annotated[str, Field(description=ITEM_TEXT)]
+Codes = Annotated[list[int] | int, Field(description="Liste ganzer Zahlen (Antwortcodes), z. B. [1]")]
+
+
+class SexCodes(_Model):
+    m: Codes | None = None
+    w: Codes | None = None
+
+
+class Roles(_Model):
+    """Which item plays which part in the analysis (weighting, breakdowns, the night-safety indicator)."""
+
+    age: ItemRef | None = None
+    sex: ItemRef | None = None
+    district: ItemRef | None = None
+    night_safety: ItemRef | None = None
+    sex_codes: Annotated[SexCodes, Field(description="sex_codes: {m: [Codes], w: [Codes]}")] | None = None
+
+
+class CodebookItem(_Model):
+    """One column of the response file (data_schemas/README.md, "Survey codebook")."""
+
+    id: Annotated[str, BeforeValidator(_int_to_text), Field(min_length=1, description="Item-id (z. B. Q05)")]
+    type: Annotated[Literal[ITEM_TYPES], Field(description=f"eines von: {', '.join(ITEM_TYPES)}")]
+    question: Annotated[str, BeforeValidator(_int_to_text), Field(description=(
+        "id der Frage (z. B. Q10), Text"))] | None = None
+    block: ItemText | None = None
+    question_text: ItemText | None = None
+    text: ItemText | None = None
+    label: ItemText | None = None
+    values: Annotated[str | dict[Any, Any], Field(description=(
+        "Name eines value_sets, '@districts' oder {Code: Label}"))] | None = None
+    direction: Literal[DIRECTIONS] | None = None
+    min: Annotated[Num, Field(allow_inf_nan=False, description="Zahl")] | None = None
+    max: Annotated[Num, Field(allow_inf_nan=False, description="Zahl")] | None = None
+    optional: Annotated[bool, Field(description="true oder false")] = False
+    # kit.survey.lss: LimeSurvey answer code of each integer code, and what the analyst should review
+    limesurvey_codes: Annotated[dict[int, Annotated[str, BeforeValidator(_int_to_text)]], Field(description=(
+        "Zuordnung Code: LimeSurvey-Code, z. B. {1: A1, 2: A2}"))] | None = None
+    review: Annotated[str, Field(description="Text")] | None = None
+
 
 class CodebookTop(_Model):
     name: Annotated[str, BeforeValidator(_int_to_text), Field(description="Text")] | None = None
@@ -651,9 +701,10 @@ class CodebookTop(_Model):
     references: Any = None
     missing_codes: Annotated[list[int | float | str], Field(description="Liste von Zahlen, z. B. [-9, -99]")] = []
     missing_labels: Annotated[list[str | int | float], Field(description="Liste von Texten, z. B. [k.A., weiß nicht]")] = []
-    roles: Annotated[dict[str, Any], Field(description="Zuordnung Rolle: Item-id, z. B. {age: Q50, sex: Q51}")] = {}
+    roles: Annotated[Roles, Field(description=(
+        f"Zuordnung Rolle: Item-id mit den Rollen {', '.join(ROLE_NAMES)}, z. B. {{age: Q50, sex: Q51}}"))] = Roles()
     value_sets: Annotated[dict[str | int, Any], Field(description="Zuordnung Name: {Code: Label}")] = {}
-    items: Annotated[list[dict[str | int, Any]], Field(min_length=1, description=(
+    items: Annotated[list[CodebookItem], Field(min_length=1, description=(
         "nicht leere Liste 'items' von Items (id, type, …)"))]
     consistency: Annotated[list[dict[str | int, Any]], Field(description="Liste von Plausibilitätsregeln")] = []
 
@@ -1114,22 +1165,49 @@ def read_catalogue(path: str | Path) -> list[dict]:
     return [m.model_dump(exclude_unset=True) for m in model.measures]
 
 
-def codebook_top_problems(data: Any, doc: YamlDocument) -> list[Problem]:
-    """Problems with the top level of a codebook (unknown keys, wrong kinds of values),
-    as InputError problems (file, line, key, value, expected), like the item checks."""
+def _value_at(data: Any, loc: tuple) -> Any:
+    for key in loc:
+        if isinstance(data, dict) and key in data:
+            data = data[key]
+        elif isinstance(data, list) and isinstance(key, int) and key < len(data):
+            data = data[key]
+        else:
+            return None
+    return data
+
+
+def codebook_problems(data: Any, source: str, line_of=None) -> list[Problem]:
+    """Problems with the keys and values of a codebook: the top level, ``roles`` and every
+    item, checked by :class:`CodebookTop`. InputError problems (file, line, key, value,
+    expected), an item's problems named by its id (``Q05.tpye``) at the line of the item.
+    ``line_of(loc)`` gives the line of a key path (YamlDocument.line_of), if known."""
     try:
         CodebookTop.model_validate(data)
     except ValidationError as exc:
-        out = []
-        for p in problems_from_validation(exc, CodebookTop):
-            if p.kind == "unknown":
-                expected = f"bekannter Schlüssel ({', '.join(sorted(CodebookTop.model_fields))})"
-            elif p.kind == "missing":
-                expected = p.allowed
-            else:
-                expected = p.allowed
-            out.append(Problem(file=doc.source, row=doc.line_of(p.loc), column=p.path or format_loc(p.loc),
-                               value=None if p.value is _NO_VALUE or p.kind == "unknown" else short_value(p.value, quote=False),
-                               expected=expected))
-        return out
-    return []
+        found = problems_from_validation(exc, CodebookTop)
+    else:
+        return []
+    out = []
+    for p in found:
+        loc, column = p.loc, p.path or format_loc(p.loc)
+        value = None if p.value is _NO_VALUE else short_value(p.value, quote=False)
+        expected = p.allowed
+        row_loc = loc
+        if len(loc) >= 2 and loc[0] == "items" and isinstance(loc[1], int):
+            row_loc = loc[:2]  # the line of "- id: ..."
+            item_id = _value_at(data, loc[:2] + ("id",))
+            if isinstance(item_id, (str, int)) and not isinstance(item_id, bool) and str(item_id).strip():
+                column = ".".join([str(item_id).strip(), *(str(k) for k in loc[2:])])
+        if p.kind == "unknown":
+            given = _value_at(data, loc)
+            value = None if given is None or isinstance(given, (dict, list)) else short_value(given, quote=False)
+            expected = f"bekannter Schlüssel ({p.allowed})"
+            if loc[:1] == ("roles",) and len(loc) == 2:
+                expected = f"bekannte Rolle ({', '.join(ROLE_NAMES)}) oder sex_codes"
+            elif row_loc != loc and given is None:  # {label: dunkle, unübersichtliche Orte} split by the comma
+                value = str(loc[-1])
+                expected = ("Schlüssel mit Wert – ein Komma ohne Anführungszeichen in einer {…}-Zeile teilt den "
+                            "Text (z. B. label: \"dunkle, unübersichtliche Orte\")")
+        out.append(Problem(file=source, row=line_of(row_loc) if line_of else None, column=column,
+                           value=value, expected=expected))
+    return out

@@ -167,3 +167,129 @@ def test_real_codebook_loads():
     assert set(cb.sex_codes) == {"m", "w"}
     for qid in cb.questions():
         assert cb.question_items(qid)
+
+
+# --- the typed model (kit.params.CodebookTop, Roles, CodebookItem): typos are refused --------
+
+
+def test_unknown_role_is_refused_naming_the_role_and_the_roles_there_are(tmp_path):
+    (p,) = problems_of(tmp_path, BASE + "roles: {nightsafety: A1}\n")
+    assert (p.column, p.value, p.row) == ("roles.nightsafety", "A1", 10)
+    assert p.expected == "bekannte Rolle (age, sex, district, night_safety) oder sex_codes"
+    assert "cb.yaml" in p.file
+
+
+def test_role_naming_a_missing_item_is_refused_with_the_items_there_are(tmp_path):
+    (p,) = problems_of(tmp_path, BASE + "  - id: A2\n    type: numeric\nroles:\n  night_safety: Q05\n")
+    assert (p.column, p.value, p.row) == ("roles.night_safety", "Q05", 13)
+    assert p.expected == "id eines Items im Codebuch (vorhanden: A1, A2)"
+    many = BASE + "".join(f"  - id: Q{n:02d}\n    type: numeric\n" for n in range(1, 30)) + "roles: {age: Q005}\n"
+    (p,) = problems_of(tmp_path, many)
+    assert p.expected == ("id eines Items im Codebuch (vorhanden: A1, Q01, Q02, Q03, Q04, Q05, Q06, Q07, Q08, "
+                          "Q09, …, Q29; 30 Items); gemeint: Q05?")
+
+
+def test_item_with_an_unknown_key_is_refused_naming_item_key_and_allowed_keys(tmp_path):
+    (p,) = problems_of(tmp_path, BASE + "  - id: B7\n    tpye: single\n    type: numeric\n")
+    assert (p.column, p.value, p.row) == ("B7.tpye", "single", 10)
+    assert p.expected.startswith("bekannter Schlüssel (id, type, question, block, question_text, text, label, "
+                                 "values, direction, min, max, optional")
+    message = str(InputError([p]))
+    assert "Spalte 'B7.tpye': Wert 'single' – erwartet: bekannter Schlüssel (id, type," in message
+
+
+def test_item_values_of_the_wrong_kind_are_refused(tmp_path):
+    found = {(p.column, p.value, p.expected) for p in problems_of(
+        tmp_path, BASE + "  - id: B8\n    type: numeric\n    optional: ja\n    direction: up\n")}
+    assert ("B8.optional", "ja", "true oder false") in found
+    assert ("B8.direction", "up", "eine von: high_is_negative, high_is_positive") in found
+
+
+def test_bad_codebook_fails_its_commune_with_the_message_and_the_others_finish(tmp_path, monkeypatch, capsys):
+    """python -m kit run (kit.runner.run_batch): the commune whose codebook has a misspelt role
+    fails with the German message, the other commune of the batch finishes. The notebooks are
+    replaced by a stand-in whose survey stage loads the codebook as kit.survey.stage does."""
+    import html
+
+    import yaml
+
+    from kit import runner
+    from kit.params import PARAMS_DIR, load_params
+
+    text = (REPO / "data_schemas" / "survey_codebook.yaml").read_text(encoding="utf-8")
+    assert "  night_safety: Q05 " in text
+    bad_codebook = tmp_path / "codebook_bad.yaml"
+    bad_codebook.write_text(text.replace("  night_safety: Q05 ", "  nightsafety: Q05 "), encoding="utf-8")
+    files = []
+    for name in ("muldenau", "kaputt"):
+        raw = yaml.safe_load((PARAMS_DIR / "muldenau.yaml").read_text(encoding="utf-8"))
+        raw["commune_id"] = name
+        if name == "kaputt":
+            raw["survey"]["codebook"], raw["allowed_roots"] = str(bad_codebook), [str(tmp_path)]
+            raw["name"] = "Kaputt"
+        files.append(tmp_path / "params" / f"{name}.yaml")
+        files[-1].parent.mkdir(exist_ok=True)
+        files[-1].write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+    def execute_stage(notebook, executed, parameters, log_file=None):
+        if Path(notebook).stem == "2_survey":
+            load_codebook(load_params(parameters["params_file"])["survey"]["codebook"])
+        executed.parent.mkdir(parents=True, exist_ok=True)
+        executed.write_text("{}", encoding="utf-8")
+
+    monkeypatch.setattr(runner, "execute_stage", execute_stage)
+    monkeypatch.setattr(runner, "render_html", lambda executed, target, title=None: target.write_text("<p></p>"))
+    monkeypatch.setattr(runner, "make_lagebericht", lambda *a, **k: None)
+    monkeypatch.setattr(runner, "publication_check", lambda *a, **k: None)
+    monkeypatch.setattr("kit.demo.ensure_demo_data", lambda params: None)
+    statuses = {s.commune_id: s for s in runner.run_batch(files, tmp_path / "output", jobs=1)}
+
+    assert [st.status for st in statuses["muldenau"].stages] == ["ok", "ok", "ok"]
+    kaputt = statuses["kaputt"]
+    assert not kaputt.ok and [st.status for st in kaputt.stages] == ["ok", "fehlgeschlagen", "übersprungen"]
+    expected = (f"Datei {bad_codebook}, Zeile 32, Spalte 'roles.nightsafety': Wert 'Q05' – erwartet: "
+                "bekannte Rolle (age, sex, district, night_safety) oder sex_codes")
+    assert expected in kaputt.stages[1].message
+    assert expected in capsys.readouterr().out
+    assert expected in html.unescape((tmp_path / "output" / "index.html").read_text(encoding="utf-8"))
+
+
+def test_every_real_limesurvey_draft_loads(tmp_path):
+    """The drafts kit.survey.lss writes from the real .lss files load (limesurvey_codes and review
+    are known item keys)."""
+    from helpers import REALDATA, REALDATA_MISSING
+
+    from kit.survey.codebook import codebook_from_dict
+    from kit.survey.lss import codebook_from_lss, codebook_yaml
+
+    files = sorted(REALDATA.glob("**/*.lss"))
+    if not files:
+        pytest.skip(REALDATA_MISSING)
+    for path in files:
+        draft = codebook_from_lss(path)
+        assert codebook_from_dict(draft, source=str(path)).items
+        written = tmp_path / f"{path.stem}.yaml"
+        written.write_text(codebook_yaml(draft), encoding="utf-8")
+        assert list(load_codebook(written).items) == [it["id"] for it in draft["items"]]
+
+
+def test_the_demo_codebooks_load(tmp_path):
+    from kit.demo import generate_demo
+
+    generate_demo(tmp_path, communes=["elsterhain"])
+    found = sorted(tmp_path.glob("**/*codebook*.yaml"))
+    assert found  # elsterhain has an earlier wave with its own codebook
+    for path in [REPO / "data_schemas" / "survey_codebook.yaml", *found]:
+        cb = load_codebook(path, DISTRICTS)
+        assert cb.role_item("night_safety") is not None and cb.role_item("night_safety").id == "Q05"
+
+
+def test_codebook_constants_agree_with_the_typed_model():
+    from kit.params import DIRECTIONS as P_DIRECTIONS
+    from kit.params import ITEM_TYPES as P_ITEM_TYPES
+    from kit.params import ROLE_NAMES, CodebookItem, Roles
+    from kit.survey.codebook import DIRECTIONS, EXTRA_ITEM_KEYS, ITEM_KEYS, ITEM_TYPES, KNOWN_ROLES
+
+    assert tuple(KNOWN_ROLES) == ROLE_NAMES and set(Roles.model_fields) == {*KNOWN_ROLES, "sex_codes"}
+    assert set(CodebookItem.model_fields) == ITEM_KEYS | set(EXTRA_ITEM_KEYS)
+    assert (ITEM_TYPES, DIRECTIONS) == (P_ITEM_TYPES, P_DIRECTIONS)

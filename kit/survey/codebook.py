@@ -25,6 +25,7 @@ the ``districts`` mapping given to :func:`load_codebook`.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ AGE_GROUPS = ("16-34", "35-54", "55-74", "75+")  # survey weighting groups
 MULTI_VALUES = {0: "nicht genannt", 1: "genannt"}
 ITEM_KEYS = {"id", "block", "question", "question_text", "text", "type", "values", "direction",
              "min", "max", "optional", "label"}
+EXTRA_ITEM_KEYS = ("limesurvey_codes", "review")  # written by kit.survey.lss, kept in Item.extra
 TOP_KEYS = {"name", "title", "missing_codes", "missing_labels", "roles", "value_sets", "items",
             "consistency", "description", "version", "language", "notes", "source", "references"}
 
@@ -63,7 +65,7 @@ class Item:
     optional: bool = False
     question_text: str = ""  # common stem of a battery (falls back to text)
     label: str = ""  # short label for tables (falls back to text)
-    extra: Mapping[str, Any] = field(default_factory=dict)  # unknown keys, kept
+    extra: Mapping[str, Any] = field(default_factory=dict)  # EXTRA_ITEM_KEYS given
 
     @property
     def is_coded(self) -> bool:
@@ -217,8 +219,7 @@ def load_codebook(path: str | Path, districts: Mapping[str, str] | None = None) 
     path = Path(path)
     if not path.exists():
         raise missing_file(path, "Codebuch")
-    # duplicate keys are refused (kit.yamlio); the top level is checked by the typed model kit.params.CodebookTop
-    from kit.params import codebook_top_problems
+    # duplicate keys are refused (kit.yamlio)
     from kit.yamlio import YamlFileError, read_yaml
 
     src = str(path)
@@ -230,26 +231,30 @@ def load_codebook(path: str | Path, districts: Mapping[str, str] | None = None) 
     data = doc.data
     if not isinstance(data, dict):
         raise InputError(Problem(file=src, expected="YAML-Zuordnung mit den Schlüsseln name, items, ..."))
-    problems = codebook_top_problems(data, doc)
-    if problems:
-        raise InputError(problems)
-    item_lines = {loc[1]: line for loc, line in doc.lines.items() if len(loc) == 2 and loc[0] == "items"}
-    return codebook_from_dict(data, source=src, districts=districts, item_lines=item_lines)
+    return codebook_from_dict(data, source=src, districts=districts, line_of=doc.line_of)
 
 
 def codebook_from_dict(data: Mapping[str, Any], *, source: str = "<codebook>",
                        districts: Mapping[str, str] | None = None,
-                       item_lines: Mapping[int, int] | None = None) -> Codebook:
-    """Build a Codebook from already parsed YAML (see :func:`load_codebook`)."""
-    item_lines = item_lines or {}
-    problems: list[Problem] = []
+                       item_lines: Mapping[int, int] | None = None, line_of=None) -> Codebook:
+    """Build a Codebook from already parsed YAML (see :func:`load_codebook`).
+
+    The keys and values of the top level, ``roles`` and every item are checked first by the
+    typed model kit.params.CodebookTop (unknown keys and roles refused); then what needs the
+    other items (value sets, roles and rules naming items). ``line_of(key path)`` or
+    ``item_lines`` (position in ``items`` -> line) give the lines for the messages."""
+    from kit.params import codebook_problems
+
+    item_lines = dict(item_lines or {})
+    if line_of is None:
+        def line_of(loc):
+            return item_lines.get(loc[1]) if len(loc) >= 2 and loc[0] == "items" else None
+    problems: list[Problem] = codebook_problems(data, source, line_of)
+    if problems:
+        raise InputError(problems)
 
     def bad(expected: str, *, column: str | None = None, value: Any = None, row: int | None = None):
         problems.append(Problem(file=source, row=row, column=column, value=value, expected=expected))
-
-    for key in data:
-        if key not in TOP_KEYS:
-            bad(f"bekannter Schlüssel ({', '.join(sorted(TOP_KEYS))})", column=str(key))
 
     # missing codes / labels
     missing_codes: list[float] = []
@@ -280,7 +285,7 @@ def codebook_from_dict(data: Mapping[str, Any], *, source: str = "<codebook>",
         bad("nicht leere Liste 'items'", column="items")
         raw_items = []
     for i, raw in enumerate(raw_items):
-        row = item_lines.get(i)
+        row = line_of(("items", i))
         if not isinstance(raw, Mapping):
             bad("Item als Zuordnung (id, type, ...)", column=f"items[{i + 1}]", row=row)
             continue
@@ -297,21 +302,7 @@ def codebook_from_dict(data: Mapping[str, Any], *, source: str = "<codebook>",
             bad(f"type eines von {', '.join(ITEM_TYPES)}", column=f"{where}.type",
                 value=raw.get("type"), row=row)
             continue
-        extra = {k: v for k, v in raw.items() if k not in ITEM_KEYS}
-        text_ok = True
-        for key in ("label", "text", "question_text", "block"):
-            value = raw.get(key)
-            if value is not None and not isinstance(value, str):
-                bad("Text (Zeichenkette); Texte mit Komma, Doppelpunkt oder Klammern in Anführungszeichen setzen",
-                    column=f"{where}.{key}", value=value, row=row)
-                text_ok = False
-        split = [k for k, v in extra.items() if v is None]
-        if split:
-            bad("Schlüssel mit Wert – ein Komma ohne Anführungszeichen in einer {…}-Zeile teilt den Text (z. B. "
-                "label: \"dunkle, unübersichtliche Orte\")", column=f"{where}.{split[0]}", value=split[0], row=row)
-            text_ok = False
-        if not text_ok:
-            continue
+        extra = {k: raw[k] for k in EXTRA_ITEM_KEYS if raw.get(k) is not None}
         values: dict = {}
         value_set: str | None = None
         spec = raw.get("values")
@@ -399,14 +390,15 @@ def codebook_from_dict(data: Mapping[str, Any], *, source: str = "<codebook>",
     if not isinstance(raw_roles, Mapping):
         bad("Zuordnung Rolle -> Item-id", column="roles")
         raw_roles = {}
-    for role, item_id in raw_roles.items():
-        if role == "sex_codes":
+    for role in KNOWN_ROLES:  # other role names are refused by kit.params.Roles
+        if raw_roles.get(role) is None:
             continue
-        item_id = str(item_id)
+        item_id = str(raw_roles[role])
         if item_id not in items:
-            bad("id eines Items im Codebuch", column=f"roles.{role}", value=item_id)
+            bad(_item_ids_expected(item_id, list(items)), column=f"roles.{role}", value=item_id,
+                row=line_of(("roles", role)))
             continue
-        roles[str(role)] = item_id
+        roles[role] = item_id
     if "age" in roles:
         age = items[roles["age"]]
         if age.type == "numeric":
@@ -464,7 +456,7 @@ def codebook_from_dict(data: Mapping[str, Any], *, source: str = "<codebook>",
         then = raw.get("then_missing")
         then = [then] if isinstance(then, str) else then
         if if_item not in items:
-            bad("id eines Items im Codebuch", column=f"{where}.if.item", value=if_item)
+            bad(_item_ids_expected(if_item, list(items)), column=f"{where}.if.item", value=if_item)
             continue
         if not isinstance(codes_raw, list) or not codes_raw:
             bad("Liste von Codes in 'in' oder 'not_in'", column=f"{where}.if", value=codes_raw)
@@ -474,7 +466,7 @@ def codebook_from_dict(data: Mapping[str, Any], *, source: str = "<codebook>",
             continue
         unknown = [t for t in then if str(t) not in items]
         if unknown:
-            bad("id eines Items im Codebuch", column=f"{where}.then_missing", value=unknown[0])
+            bad(_item_ids_expected(str(unknown[0]), list(items)), column=f"{where}.then_missing", value=unknown[0])
             continue
         cond_item = items[if_item]
         if cond_item.is_district:
@@ -503,6 +495,14 @@ def codebook_from_dict(data: Mapping[str, Any], *, source: str = "<codebook>",
         source=source,
         sex_codes=sex_codes,
     )
+
+
+def _item_ids_expected(given: str, ids: list[str], shown: int = 12) -> str:
+    """'id eines Items im Codebuch (vorhanden: ...)' with the closest id, for a role or rule naming an item."""
+    listed = ", ".join(ids) if len(ids) <= shown else \
+        f"{', '.join(ids[:shown - 2])}, …, {ids[-1]}; {len(ids)} Items"
+    close = difflib.get_close_matches(given, ids, n=1)
+    return f"id eines Items im Codebuch (vorhanden: {listed or 'keine'})" + (f"; gemeint: {close[0]}?" if close else "")
 
 
 def _norm_group(label: str) -> str:
