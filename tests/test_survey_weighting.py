@@ -249,6 +249,17 @@ def test_weight_survey_fits_population_margins():
     assert report["deff"] == pytest.approx(len(weights) * np.sum(weights**2) / total**2)
     assert report["n_eff"] == pytest.approx(total**2 / np.sum(weights**2))
     assert {tuple(e["categories"]) for e in report["empty_categories"]} == {("55-74_m", "75+_m"), ("04",)}
+    # codes, no wording (numbers before words); the German note is kit.survey.view.empty_category_note
+    by_margin = {e["margin"]: e for e in report["empty_categories"]}
+    assert by_margin["age_sex"]["action"] == "merged" and by_margin["age_sex"]["merged_into"] == "55+_m"
+    assert by_margin["district"]["action"] == "spread" and "merged_into" not in by_margin["district"]
+    assert report["method"] == "raking"
+    from kit.survey.view import empty_category_note
+
+    assert empty_category_note(by_margin["age_sex"]) == ("Gewichtung: 55-74_m, 75+_m – zusammengefasst zu 55+_m "
+                                                         "(keine Befragten).")
+    assert empty_category_note(by_margin["district"]) == ("Gewichtung: 04 – ohne Befragte: Einwohner anteilig auf "
+                                                          "die übrigen Kategorien verteilt.")
     svp = report["sample_vs_population"].set_index(["margin", "category"])
     assert svp.loc[("district", "01"), "sample_n"] == (clean["district_id"] == "01").sum()
     assert svp.loc[("age_sex", "fehlend"), "sample_n"] == 1

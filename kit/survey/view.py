@@ -163,7 +163,7 @@ def show_weighting(result: PublicSurveyResult) -> None:
             show_md(district_source_note())
     m = result.weighting
     trim = m.get("trimming") or {}
-    text = (f"Gewichtungsverfahren: {m['method']} auf die Ränder {', '.join(titles.get(x, x) for x in m['margins'])}; "
+    text = (f"Gewichtungsverfahren: {WEIGHTING_METHODS.get(m['method'], m['method'])} auf die Ränder {', '.join(titles.get(x, x) for x in m['margins'])}; "
             f"{'konvergiert' if m['converged'] else 'nicht konvergiert'} nach {m['iterations']} Iterationen "
             + ("(jede gewichtete Summe trifft ihren Zielwert bis auf weniger als ein Millionstel). "
                if m["max_abs_margin_error"] < 1e-6 else
@@ -179,7 +179,23 @@ def show_weighting(result: PublicSurveyResult) -> None:
     if miss:
         show_note(miss)
     for note in m.get("empty_categories") or []:
-        show_note(f"Gewichtung: {', '.join(map(str, note['categories']))} – {note['action']}.")
+        show_note(empty_category_note(note))
+
+
+WEIGHTING_METHODS = {"raking": "Raking (iterative proportionale Anpassung)"}
+
+
+def empty_category_note(note: dict) -> str:
+    """German note on weighting categories without respondents (kit.survey.weighting: action code
+    ``merged`` with the merged cell in ``merged_into``, or ``spread``)."""
+    cells = ", ".join(map(str, note["categories"]))
+    if note["action"] == "merged":
+        what = f"zusammengefasst zu {note['merged_into']} (keine Befragten)"
+    elif note["action"] == "spread":
+        what = "ohne Befragte: Einwohner anteilig auf die übrigen Kategorien verteilt"
+    else:
+        what = str(note["action"])
+    return f"Gewichtung: {cells} – {what}."
 
 
 def show_cleaning(result: PublicSurveyResult) -> None:

@@ -343,6 +343,12 @@ def _margin_key(values: tuple) -> str:
     return "_".join(str(v) for v in values)
 
 
+# codes of report["empty_categories"][].action and report["method"] (German: kit.survey.view)
+EMPTY_MERGED = "merged"  # age x sex cells without respondents merged into the cell "merged_into"
+EMPTY_SPREAD = "spread"  # categories without respondents dropped, their residents spread over the others
+METHOD_RAKING = "raking"  # iterative proportional fitting
+
+
 def _collapse_age_sex(sample_key: pd.Series, target: pd.Series) -> tuple[pd.Series, pd.Series, list[dict]]:
     """Merge age x sex cells without respondents into the next age group of the same sex."""
     notes: list[dict] = []
@@ -369,7 +375,7 @@ def _collapse_age_sex(sample_key: pd.Series, target: pd.Series) -> tuple[pd.Seri
                 for a in block:
                     mapping[f"{a}_{sex}"] = f"{label}_{sex}"
                 notes.append({"margin": "age_sex", "categories": [f"{a}_{sex}" for a in block],
-                              "action": f"zusammengefasst zu {label}_{sex} (keine Befragten)"})
+                              "action": EMPTY_MERGED, "merged_into": f"{label}_{sex}"})
     new_target = target.groupby(target.index.map(mapping), sort=False).sum()
     new_sample = sample_key.map(lambda v: mapping.get(v, v) if isinstance(v, str) else v)
     return new_sample, new_target, notes
@@ -388,7 +394,8 @@ def weight_survey(clean: pd.DataFrame, population: pd.DataFrame,
     without respondents are merged with the neighbouring age group of the same
     sex; districts without respondents are dropped and their population is
     spread proportionally over the other districts (both listed in
-    ``report['empty_categories']``). Trimming is done when ``trim_lower`` and
+    ``report['empty_categories']``: margin, category codes, action code ``merged`` with the
+    merged cell's code in ``merged_into``, or ``spread``). Trimming is done when ``trim_lower`` and
     ``trim_upper`` are given (bounds relative to the mean weight).
 
     After weighting (with or without trimming) every margin cell's weighted
@@ -458,8 +465,7 @@ def weight_survey(clean: pd.DataFrame, population: pd.DataFrame,
             present = set(values.dropna())
             empty = [c for c in target.index if c not in present]
             if empty:
-                empty_notes.append({"margin": margin, "categories": empty,
-                                    "action": "ohne Befragte: Einwohner anteilig auf die übrigen Kategorien verteilt"})
+                empty_notes.append({"margin": margin, "categories": empty, "action": EMPTY_SPREAD})
                 target = target.drop(empty)
                 target = target * total / target.sum()
         sample[f"_m_{margin}"] = values
@@ -510,7 +516,7 @@ def weight_survey(clean: pd.DataFrame, population: pd.DataFrame,
             f"(trim_lower/trim_upper) weiter fassen, Gruppen zusammenfassen oder "
             f"survey.weighting.on_margin_miss: warn setzen.")
     report = {
-        "method": "Raking (iterative proportionale Anpassung)",
+        "method": METHOD_RAKING,
         "margins": list(margins),
         "converged": bool(converged),
         "iterations": int(iterations),
