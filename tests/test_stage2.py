@@ -314,13 +314,15 @@ def test_night_safety_item_comes_from_the_codebook_role(muldenau, tmp_path):
 
 
 def test_missing_night_safety_role_skips_the_test_with_a_german_note(muldenau, tmp_path):
-    from kit.survey.stage import NIGHT_ROLE_MISSING
+    from kit.survey.stage import NIGHT_ROLE_MISSING, survey_meta
+    from kit.survey.view import note_text
 
     text = (REPO_ROOT / "data_schemas" / "survey_codebook.yaml").read_text(encoding="utf-8")
     res = _rerun(muldenau, tmp_path, re.sub(r"\n  night_safety: Q05[^\n]*", "", text), {})
     assert res.public.night_item is None
     assert "night_unsafe_by_sex" not in res.public.tests
-    assert NIGHT_ROLE_MISSING in res.public.notes and "nachts" in NIGHT_ROLE_MISSING
+    assert NIGHT_ROLE_MISSING in res.public.notes and survey_meta(res.public)["notes"] == ["night_role_missing"]
+    assert "nachts" in note_text(NIGHT_ROLE_MISSING)  # the report's wording (kit.survey.view)
 
 
 def test_night_safety_role_must_be_an_ordered_item(muldenau, tmp_path):

@@ -100,7 +100,7 @@ class PublicSurveyResult(_PolicyThresholds):
     confidence: float
     tests: dict = field(default_factory=dict)
     hashes: dict[str, str] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # codes of NOTE_CODES
     night_item: str | None = None  # item with the role night_safety
     breakdowns: dict[str, str] = field(default_factory=dict)  # breakdown -> group_var in ``estimates``
     benchmarks: pd.DataFrame | None = None  # key indicators beside published references (kit.survey.benchmarks)
@@ -405,10 +405,11 @@ def _scales(data: pd.DataFrame, weights: pd.Series, codebook: Codebook, policy: 
     return policy.scales(df.astype({"n_complete": float, "index_n": float}))
 
 
-NIGHT_ROLE_MISSING = ("Im Codebuch ist keine Frage als Sicherheitsgefühl nachts gekennzeichnet "
-                      "(roles: night_safety); der Vergleich von Frauen und Männern entfällt.")
-SEX_ROLE_MISSING = ("Im Codebuch ist keine Frage als Geschlecht gekennzeichnet (roles: sex) oder sie wurde "
-                    "nicht beantwortet; der Vergleich von Frauen und Männern entfällt.")
+# codes of PublicSurveyResult.notes and survey_meta.json "notes" (German: kit.survey.view.NOTE_TEXTS)
+NIGHT_ROLE_MISSING = "night_role_missing"  # no codebook item has the role night_safety: no test by sex
+SEX_ROLE_MISSING = "sex_role_missing"  # no item with the role sex, or not answered: no test by sex
+NO_SAMPLE = "no_sample"  # no sample file (persons written to by group): no response rates
+NOTE_CODES = (NO_SAMPLE, NIGHT_ROLE_MISSING, SEX_ROLE_MISSING)
 
 
 def _night_safety_test(data: pd.DataFrame, weights: pd.Series, codebook: Codebook,
@@ -481,8 +482,7 @@ def compute_survey(params: dict, store: ResultStore) -> SurveyResult:
         hashes[str(survey["sample"])] = file_sha256(survey["sample"])
         response = response_rates(sample, districts, policy)
     else:
-        notes.append("Die Zahl der angeschriebenen Personen je Gruppe wurde nicht geliefert; "
-                     "Rücklaufquoten können daher nicht berechnet werden.")
+        notes.append(NO_SAMPLE)
 
     free = None
     text_item = survey.get("free_text_item")

@@ -17,7 +17,8 @@ from kit import figures as plots
 from kit.report import DASH, fmt_int, fmt_interval, fmt_num, fmt_pct, interactive_session, show_md, show_note, show_table  # noqa: F401 (interactive_session: used by the notebook)
 from kit.survey.design_view import design_sentence
 from kit.survey.quality_view import cleaning_sentences, cleaning_table, response_benchmark_sentence
-from kit.survey.stage import AGE_LABELS, NIGHT_ROLE_MISSING, PublicSurveyResult, negative_codes
+from kit.survey.stage import (AGE_LABELS, NIGHT_ROLE_MISSING, NO_SAMPLE, SEX_ROLE_MISSING, PublicSurveyResult,
+                              negative_codes)
 
 SUPPRESSED = "nicht ausgewiesen"
 MISSING_CATEGORY = "fehlend"  # kit.survey.weighting.MISSING_LABEL: respondents without a value on a margin
@@ -69,7 +70,23 @@ def show_overview(result: PublicSurveyResult) -> None:
     if miss:
         show_note(miss)
     for note in result.notes:
-        show_note(note)
+        show_note(note_text(note))
+
+
+# the German sentences of the stage's note codes (kit.survey.stage.NOTE_CODES)
+NOTE_TEXTS = {
+    NIGHT_ROLE_MISSING: ("Im Codebuch ist keine Frage als Sicherheitsgefühl nachts gekennzeichnet "
+                         "(roles: night_safety); der Vergleich von Frauen und Männern entfällt."),
+    SEX_ROLE_MISSING: ("Im Codebuch ist keine Frage als Geschlecht gekennzeichnet (roles: sex) oder sie wurde "
+                       "nicht beantwortet; der Vergleich von Frauen und Männern entfällt."),
+    NO_SAMPLE: ("Die Zahl der angeschriebenen Personen je Gruppe wurde nicht geliefert; "
+                "Rücklaufquoten können daher nicht berechnet werden."),
+}
+
+
+def note_text(code: str) -> str:
+    """The German sentence of a note code of the survey stage."""
+    return NOTE_TEXTS.get(code, code)
 
 
 def margin_miss_warning(result: PublicSurveyResult) -> str | None:
@@ -502,7 +519,7 @@ def show_districts(result: PublicSurveyResult, districts_gdf, item_id: str | Non
     item with the codebook role night_safety)."""
     item_id = item_id or result.night_item
     if item_id is None:
-        show_note(NIGHT_ROLE_MISSING)
+        show_note(note_text(NIGHT_ROLE_MISSING))
         return
     district_col = result.breakdowns.get("district")
     if district_col is None:
