@@ -238,9 +238,10 @@ def intervals_text(params: dict, survey_done: bool) -> str:
 
 
 def suppression_text(params: dict) -> str:
-    privacy = params.get("privacy") or {}
-    min_cell = privacy.get("min_cell", 5)
-    min_base = privacy.get("min_base_percent", 30)
+    from kit.disclosure import policy_from_params
+
+    policy = policy_from_params(params)  # the commune's privacy settings (defaults.yaml merged in)
+    min_cell, min_base = policy.min_cell, policy.min_base
     return _p(f"Zum Schutz der Befragten und der Einwohner weist der Bericht keine Zelle mit weniger als "
               f"{_de_num(min_cell, 0)} Personen aus und keinen Anteil auf einer Grundlage von weniger als "
               f"{_de_num(min_base, 0)} Personen. Damit eine verdeckte Zahl nicht aus veröffentlichten Summen "

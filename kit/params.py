@@ -24,6 +24,7 @@ out of them are refused.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import re
 import types
@@ -380,9 +381,9 @@ class CrimeFear(_Model):
     """Crime vs. feeling of safety and the two impairment batteries (kit.survey.crime_fear)."""
 
     min_units: Annotated[int, Field(ge=5, le=1000, description=(
-        "ganze Zahl ≥ 5 (z. B. 8): so viele Stadtteile oder Kommunen braucht der Zusammenhang mindestens"))] = 8
+        "ganze Zahl ≥ 5 (z. B. 8): so viele Stadtteile oder Kommunen braucht der Zusammenhang mindestens"))]
     batteries: Annotated[list[Text], Field(min_length=2, max_length=2, description=(
-        "zwei Frage-ids aus dem Codebuch: physische Unordnung und Gruppen/Orte, z. B. [Q04, Q10]"))] = ["Q04", "Q10"]
+        "zwei Frage-ids aus dem Codebuch: physische Unordnung und Gruppen/Orte, z. B. [Q04, Q10]"))]
 
 
 class PreviousWave(_Model):
@@ -454,7 +455,7 @@ class Survey(_Model):
         "true, wenn Antworten und Stichprobe erfunden (synthetisch) sind; false (Voreinstellung): echte Befragung"))] = False
     previous_wave: PreviousWave | None = None
     district_crime: RelPath | None = None  # optional: cases by district (schema district_crime)
-    crime_fear: CrimeFear = CrimeFear()
+    crime_fear: CrimeFear  # its values come from params/defaults.yaml
     gazetteer: RelPath | None = None
     place_matching: PlaceMatching = PlaceMatching()
 
@@ -1092,6 +1093,24 @@ def load_params(params_file: str | Path, defaults_file: str | Path = DEFAULTS_FI
     params["data_dir"] = str(data_dir)
     params["params_file"] = str(params_file)
     return params
+
+
+@functools.lru_cache(maxsize=1)
+def _defaults() -> Any:
+    return read_yaml(DEFAULTS_FILE, "Parameterdatei").data
+
+
+def setting(params: Any, *path: str) -> Any:
+    """``params[path[0]][path[1]]…`` of a commune's loaded params; where the params leave the key
+    out (code called with partial params, e.g. a test), the value of params/defaults.yaml, so a
+    default lives in that file only."""
+    for source in (params, _defaults()):
+        value = source
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value is not None:
+            return copy.deepcopy(value)
+    raise KeyError(".".join(path))
 
 
 def _require_roots(params: dict, params_file: Path, data_dir: Path) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from kit.indicators import collect_key_indicators
+from kit.params import setting
 from kit.recommend import compare, matching
 from kit.recommend import plan as plan_mod
 from kit.recommend import swot as swot_mod
@@ -33,7 +34,9 @@ class ActionPlan:
     has_inventory: bool = False
     crime_fear: pd.DataFrame | None = None  # crime vs. insecurity across the communes (kit.survey.crime_fear)
     crime_fear_points: pd.DataFrame | None = None
-    crime_fear_settings: tuple[float, int] = (0.95, 8)  # confidence, minimum number of communes
+    # confidence, minimum number of communes (set from the params; the default from params/defaults.yaml)
+    crime_fear_settings: tuple[float, int] = field(default_factory=lambda: (
+        float(setting({}, "survey", "confidence")), int(setting({}, "survey", "crime_fear", "min_units"))))
 
 
 def compute_action_plan(params: dict, store: ResultStore, result, catalogue: list[dict] | None = None) -> ActionPlan:
@@ -80,9 +83,8 @@ def _crime_fear_across_communes(params: dict, store: ResultStore):
     commune of a batch, so the comparison does not depend on the order the communes ran in."""
     from kit.survey.crime_fear import COMMUNE_FILE, commune_relation, read_batch
 
-    survey = params.get("survey") or {}
-    conf = float(survey.get("confidence", 0.95))
-    min_units = int((survey.get("crime_fear") or {}).get("min_units", 8))
+    conf = float(setting(params, "survey", "confidence"))
+    min_units = int(setting(params, "survey", "crime_fear", "min_units"))
     if not store.exists(COMMUNE_FILE):
         return None, None, (conf, min_units)
     own = store.read_table(COMMUNE_FILE, dtype={"commune_id": str})

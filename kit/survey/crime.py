@@ -22,6 +22,7 @@ import pandas as pd
 
 from kit.errors import ResultError
 from kit.io import file_sha256
+from kit.params import setting
 from kit.results import ResultStore
 from kit.survey.codebook import Codebook
 from kit.survey.crime_fear import (COMMUNE_FILE, POINT_COLUMNS, RELATION_COLUMNS, CrimeFearResult,
@@ -41,9 +42,8 @@ def crime_results(params: dict, store: ResultStore, data: pd.DataFrame, weights:
                   public) -> tuple[pd.DataFrame, CrimeFearResult]:
     """(dark-figure table, CrimeFearResult) from the private data and the public result."""
     survey = params["survey"]
-    cfg = dict(survey.get("crime_fear") or {})
-    min_units = int(cfg.get("min_units", 8))
-    batteries = list(cfg.get("batteries") or ["Q04", "Q10"])
+    min_units = int(setting(params, "survey", "crime_fear", "min_units"))
+    batteries = list(setting(params, "survey", "crime_fear", "batteries"))
     conf = float(public.confidence)
     margins = _optional_table(store, "population_margins", dtype={"district_id": str})
     pop16 = float(pd.to_numeric(margins["population"], errors="coerce").sum()) if margins is not None else np.nan
