@@ -6,6 +6,11 @@ view/report modules word them in German.
 2. The result files of stages 1 and 3 of a demo commune hold numbers, codes and
    labels: note cells are known codes, rule results are numbers and codes, and no
    cell outside the label columns holds a German-formatted number or a sentence.
+3. So do the result files of stage 2 (every CSV and JSON it writes), run on a demo
+   commune without a sample file and with groups without respondents, so that the
+   notes and the weighting's empty categories are written too: the cleaning log's
+   rules and actions, the notes and the empty categories are codes, the cleaning
+   settings numbers.
 """
 
 from __future__ import annotations
@@ -198,3 +203,120 @@ def test_result_files_hold_no_formatted_numbers_or_sentences(demo_results):
                 assert not GERMAN_NUMBER.search(cell), f"{path.name}, Spalte {column}: {cell!r}"
                 assert not SENTENCE.search(cell), f"{path.name}, Spalte {column}: {cell!r}"
     assert checked > 500
+
+
+# ---------------------------------------------------------------------------
+# Result files of stage 2 (survey, in process)
+# ---------------------------------------------------------------------------
+
+CODE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@pytest.fixture(scope="module")
+def survey_results(tmp_path_factory):
+    """Stage 1 and 2 of the demo commune Muldenau without its sample file (no response rates:
+    a note) and without the respondents of district 5 and the men aged 75 or more (weighting
+    categories without respondents). Returns (results folder, names of the files stage 2 wrote)."""
+    import yaml
+
+    from kit.demo import generate_demo
+    from kit.params import PARAMS_DIR, load_params
+    from kit.profile.inputs import load_profile_inputs
+    from kit.profile.stage import compute_profile, write_profile
+    from kit.results import ResultStore
+    from kit.survey.stage import compute_survey, write_survey
+
+    root = tmp_path_factory.mktemp("words2")
+    generate_demo(root / "data", communes=["muldenau"])
+    data_dir = root / "data" / "muldenau"
+    responses = data_dir / "survey_responses.csv"
+    raw = pd.read_csv(responses, sep=";", encoding="cp1252", dtype=str, keep_default_na=False)
+    age = pd.to_numeric(raw["Q50"], errors="coerce")
+    keep = (raw["Q52"] != "5") & ~((raw["Q51"] == "1") & (age >= 75))
+    assert (~keep).sum() > 30
+    raw[keep].to_csv(responses, sep=";", encoding="cp1252", index=False)
+    data = yaml.safe_load((PARAMS_DIR / "muldenau.yaml").read_text(encoding="utf-8"))
+    data["data_dir"] = str(data_dir)
+    data["demo"] = False
+    data["survey"].pop("sample", None)
+    params_file = root / "muldenau.yaml"
+    params_file.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    params = load_params(params_file)
+    store = ResultStore(root / "output", params["commune_id"])
+    inputs = load_profile_inputs(params)
+    write_profile(compute_profile(inputs), store, inputs)
+    results = store.path("profile_indicators", ".csv").parent
+    before = {p.name for p in results.iterdir()}
+    write_survey(compute_survey(params, store).public, store)
+    written = sorted(p.name for p in results.iterdir() if p.name not in before and p.suffix in (".csv", ".json"))
+    return results, written
+
+
+def _json_cells(data, key: str = "") -> list[tuple[str, str]]:
+    """(key, text) of every string in a JSON document; the key of a list item is its list's key."""
+    if isinstance(data, dict):
+        return [c for k, v in data.items() for c in _json_cells(v, str(k))]
+    if isinstance(data, list):
+        return [c for v in data for c in _json_cells(v, key)]
+    return [(key, data)] if isinstance(data, str) and data and not _is_number(data) else []
+
+
+def test_survey_result_files_hold_no_formatted_numbers_or_sentences(survey_results):
+    import json
+
+    results, written = survey_results
+    assert {"survey_cleaning_log.csv", "survey_meta.json", "survey_estimates.csv"} <= set(written)
+    checked = 0
+    for name in written:
+        path = results / name
+        if path.suffix == ".csv":
+            df = pd.read_csv(path, dtype=str, keep_default_na=False)
+            cells = [(column, cell) for column in df.columns for cell in _text_cells(df, column)]
+        else:
+            cells = _json_cells(json.loads(path.read_text(encoding="utf-8")))
+        for column, cell in cells:
+            if column in LABEL_COLUMNS:
+                continue
+            checked += 1
+            assert not GERMAN_NUMBER.search(cell), f"{name}, {column}: {cell!r}"
+            assert not SENTENCE.search(cell), f"{name}, {column}: {cell!r}"
+    assert checked > 500
+
+
+def test_survey_cleaning_log_is_codes_and_numbers(survey_results):
+    results, _ = survey_results
+    log = pd.read_csv(results / "survey_cleaning_log.csv", dtype=str, keep_default_na=False)
+    actions = set(log["action"]) - {""}
+    assert all(CODE.match(a) for a in actions), sorted(actions)
+    assert "description" not in log.columns  # no sentence per rule; the report words the codes
+    assert all(CODE.match(r.split(":")[0]) for r in log["rule"]), list(log["rule"])
+    from kit.survey.cleaning import ACTION_CODES
+
+    assert actions <= set(ACTION_CODES), actions - set(ACTION_CODES)
+    assert {"keep_first", "drop_case", "flag"} <= actions
+    settings = log.set_index("rule")
+    assert float(settings.at["empty", "min_answered"]) == 0.1
+    assert float(settings.at["straightlining", "min_items"]) == 5
+    for column in ("min_answered", "max_share_of_median", "min_items"):
+        assert all(_is_number(v) for v in log[column] if v), column
+
+
+def test_survey_meta_notes_and_empty_categories_are_codes(survey_results):
+    import json
+
+    results, _ = survey_results
+    meta = json.loads((results / "survey_meta.json").read_text(encoding="utf-8"))
+    w = meta["weighting"]
+    assert meta["notes"] and all(CODE.match(n) for n in meta["notes"]), meta["notes"]
+    assert all(CODE.match(e["action"]) for e in w["empty_categories"]), w["empty_categories"]
+    assert CODE.match(w["method"]), w["method"]
+    from kit.survey.stage import NOTE_CODES
+
+    assert "no_sample" in meta["notes"] and set(meta["notes"]) <= set(NOTE_CODES)
+    assert w["method"] == "raking"
+    empty = {e["action"]: e for e in w["empty_categories"]}
+    assert set(empty) == {"merged", "spread"}
+    assert empty["merged"]["merged_into"] == "55+_m" and "75+_m" in empty["merged"]["categories"]
+    assert empty["spread"]["margin"] == "district" and empty["spread"]["categories"] == ["5"]
+    for e in w["empty_categories"]:
+        assert all(CODE.match(k) for k in e) and all(isinstance(c, str) for c in e["categories"])
