@@ -16,6 +16,26 @@ from kit.errors import KitError
 from kit.results import STAGE_RESULT_NAMES, ResultStore
 
 KEY_INDICATOR_COLUMNS = ["indicator", "label", "value", "lower", "upper", "unit", "source"]
+
+# Key-indicator ids: one place for the ids the stages write and read.
+PROFILE = "profile."  # stage 1 (kit.profile.stage.key_indicators)
+SURVEY = "survey."  # stage 2: "survey." + the id of a key indicator in the params (survey.key_indicators)
+# stage 1: the indicators with a fixed name ...
+PROFILE_FIXED = ("population", "share_65plus", "share_under18", "share_nongerman", "bos_fulltime_per_10000",
+                 "bos_volunteer_per_10000", "clubs_per_1000", "education_eur_per_resident", "pmk_cases",
+                 "prevention_gaps")
+# ... and the families whose suffix is a PKS key (kit.profile.stage.PKS_DISPLAY_KEYS) or an OWi
+# category (data_schemas/owi.yaml, or gesamt)
+PKS_FAMILIES = ("hz_mean_", "hz_ratio_", "pks_rise_")
+OWI_FAMILIES = ("owi_rate_", "owi_rise_")
+# Describe the population, not a problem (a rule on them may only narrow a measure).
+DEMOGRAPHIC_INDICATORS = tuple(PROFILE + name for name in ("population", "share_65plus", "share_under18",
+                                                            "share_nongerman"))
+# stage 2: the night-safety indicators the findings and the crime-fear comparison read (ids of
+# params/defaults.yaml survey.key_indicators) and the prefix of the problem shares
+UNSAFE_NIGHT = SURVEY + "unsafe_night"
+UNSAFE_NIGHT_WOMEN = SURVEY + "unsafe_night_women"
+SURVEY_PROBLEM_PREFIX = SURVEY + "problem_"
 COMPARISON_COLUMNS = ["commune_id", "commune", *KEY_INDICATOR_COLUMNS]
 
 

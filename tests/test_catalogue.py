@@ -199,3 +199,25 @@ def test_elbstadt_gets_an_alcohol_and_drugs_measure(demo_stage3):
     chosen = {c: set(r.measures.loc[r.measures["recommended"], "measure_id"]) for c, r in demo_stage3.items()}
     assert chosen["elsterhain"] != chosen["elbstadt"]
     assert "gewaltpraevention_schule" not in chosen["elbstadt"]
+
+
+def test_key_indicator_ids_are_defined_once_in_the_contract():
+    """kit.indicators names the key-indicator ids; the stage-1 ids the profile writes are among them,
+    and the night-safety ids the findings read are key indicators of params/defaults.yaml."""
+    import re
+
+    import yaml
+
+    from kit import indicators
+    from kit.params import DEFAULTS_FILE, REPO_ROOT
+
+    source = (REPO_ROOT / "kit" / "profile" / "stage.py").read_text(encoding="utf-8")
+    body = source[source.index("def key_indicators"):]
+    body = body[:body.index("\ndef ")]
+    written = set(re.findall(r'"profile\.(\w+)"', body)) | set(re.findall(r'f"profile\.(\w+)\{', body))
+    assert written and written <= {*indicators.PROFILE_FIXED, *indicators.PKS_FAMILIES, *indicators.OWI_FAMILIES}
+    assert cat.PROFILE_FIXED is indicators.PROFILE_FIXED
+    defaults = yaml.safe_load(DEFAULTS_FILE.read_text(encoding="utf-8"))
+    ids = {indicators.SURVEY + k["id"] for k in defaults["survey"]["key_indicators"]}
+    assert {indicators.UNSAFE_NIGHT, indicators.UNSAFE_NIGHT_WOMEN} <= ids
+    assert any(i.startswith(indicators.SURVEY_PROBLEM_PREFIX) for i in ids)

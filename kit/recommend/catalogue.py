@@ -16,22 +16,22 @@ from pathlib import Path
 import pandas as pd
 
 from kit.errors import ParamsError
+from kit.indicators import (
+    DEMOGRAPHIC_INDICATORS,
+    OWI_FAMILIES,
+    PKS_FAMILIES,
+    PROFILE,
+    PROFILE_FIXED,
+    SURVEY,
+)
 from kit.params import REPO_ROOT
 from kit.results import STAGE_RESULT_NAMES, ResultStore
 
-# Profile indicators of kit.profile.stage.key_indicators (fixed names) and the families whose
-# suffix is a PKS key (kit.profile.stage.PKS_DISPLAY_KEYS) or an OWi category (data_schemas/owi.yaml).
-PROFILE_FIXED = ("population", "share_65plus", "share_under18", "share_nongerman", "bos_fulltime_per_10000",
-                 "bos_volunteer_per_10000", "clubs_per_1000", "education_eur_per_resident", "pmk_cases",
-                 "prevention_gaps")
-PKS_FAMILIES = ("hz_mean_", "hz_ratio_", "pks_rise_")
-OWI_FAMILIES = ("owi_rate_", "owi_rise_")
+# The profile's key-indicator ids (fixed names, PKS and OWi families): the contract kit.indicators.
 # Stage 3 adds the count of the combined gap matrix (kit.recommend.gaps.GAP_INDICATOR).
 SURVEY_EXTRA = ("prevention_gaps",)
-# Describe the population, not a problem: a rule on them may only narrow a measure (logic: all
-# together with a problem indicator), never fire it alone.
-DEMOGRAPHIC_INDICATORS = ("profile.population", "profile.share_65plus", "profile.share_under18",
-                          "profile.share_nongerman")
+# DEMOGRAPHIC_INDICATORS describe the population, not a problem: a rule on them may only narrow a
+# measure (logic: all together with a problem indicator), never fire it alone.
 
 
 def _owi_categories() -> list[str]:
@@ -51,12 +51,12 @@ def known_indicator_ids(params: dict) -> set[str]:
     the params (``survey.key_indicators``)."""
     from kit.profile.stage import PKS_DISPLAY_KEYS
 
-    ids = {f"profile.{name}" for name in PROFILE_FIXED}
-    ids |= {f"profile.{fam}{key}" for fam in PKS_FAMILIES for key in PKS_DISPLAY_KEYS}
-    ids |= {f"profile.{fam}{cat}" for fam in OWI_FAMILIES for cat in [*_owi_categories(), "gesamt"]}
+    ids = {PROFILE + name for name in PROFILE_FIXED}
+    ids |= {PROFILE + fam + key for fam in PKS_FAMILIES for key in PKS_DISPLAY_KEYS}
+    ids |= {PROFILE + fam + cat for fam in OWI_FAMILIES for cat in [*_owi_categories(), "gesamt"]}
     survey = (params.get("survey") or {}).get("key_indicators") or []
-    ids |= {f"survey.{k['id']}" for k in survey}
-    ids |= {f"survey.{name}" for name in SURVEY_EXTRA}
+    ids |= {SURVEY + k["id"] for k in survey}
+    ids |= {SURVEY + name for name in SURVEY_EXTRA}
     return ids
 
 

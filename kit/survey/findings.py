@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from kit.indicators import SURVEY_PROBLEM_PREFIX, UNSAFE_NIGHT, UNSAFE_NIGHT_WOMEN
+
 FINDING_COLUMNS = ["code", "indicator", "label", "value", "lower", "upper", "reference_value", "reference_label",
                    "reference_year", "verdict", "p_value", "count", "score"]
 MAX_FINDINGS = 8
@@ -49,13 +51,13 @@ def _sex_difference(tests: dict, key: pd.DataFrame) -> list[dict]:
     test = (tests or {}).get("night_unsafe_by_sex")
     if not test or pd.isna(test.get("p_value")):
         return []
-    women = key[key["indicator"] == "survey.unsafe_night_women"]
-    overall = key[key["indicator"] == "survey.unsafe_night"]
+    women = key[key["indicator"] == UNSAFE_NIGHT_WOMEN]
+    overall = key[key["indicator"] == UNSAFE_NIGHT]
     if women.empty or pd.isna(women["value"].iloc[0]):
         return []
     w = women.iloc[0]
     p = float(test["p_value"])
-    return [_row(code="sex_difference", indicator="survey.unsafe_night_women", label=w["label"], value=w["value"],
+    return [_row(code="sex_difference", indicator=UNSAFE_NIGHT_WOMEN, label=w["label"], value=w["value"],
                  lower=w["lower"], upper=w["upper"],
                  reference_value=overall["value"].iloc[0] if len(overall) else np.nan,
                  verdict="different" if p < ALPHA else "similar", p_value=p,
@@ -63,7 +65,7 @@ def _sex_difference(tests: dict, key: pd.DataFrame) -> list[dict]:
 
 
 def _top_problems(key: pd.DataFrame) -> list[dict]:
-    problems = key[key["indicator"].str.startswith("survey.problem_") & key["value"].notna()]
+    problems = key[key["indicator"].str.startswith(SURVEY_PROBLEM_PREFIX) & key["value"].notna()]
     problems = problems.sort_values("value", ascending=False).head(MAX_PROBLEMS)
     return [_row(code="top_problem", indicator=r.indicator, label=r.label, value=r.value, lower=r.lower,
                  upper=r.upper, count=rank, score=2.0 + float(r.value) / 2)
