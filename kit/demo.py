@@ -30,12 +30,10 @@ women, so unweighted estimates overstate insecurity.
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import math
 import re
-import sys
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -1606,27 +1604,6 @@ def generate_demo(out_dir: Path, seed: int = DEFAULT_SEED, communes: list[str] |
                          f"(verfügbar: {', '.join(DEMO_COMMUNES)})")
     codebook = load_codebook_yaml()
     return {c: generate_commune(SPECS[c], out_dir / c, int(seed), codebook) for c in communes}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kit.demo",
-                                     description="Erzeugt die Demodaten (drei fiktive sächsische Kommunen).")
-    parser.add_argument("--out", default="data/demo", help="Zielordner (Standard: data/demo)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"Zufallsstartwert (Standard: {DEFAULT_SEED})")
-    parser.add_argument("--communes", nargs="*", default=None, help=f"Auswahl aus: {', '.join(DEMO_COMMUNES)}")
-    args = parser.parse_args(argv)
-    try:
-        folders = generate_demo(Path(args.out), seed=args.seed, communes=args.communes)
-    except ValueError as exc:
-        print(f"Fehler: {exc}", file=sys.stderr)
-        return 2
-    for commune, folder in folders.items():
-        print(f"Demodaten {commune}: {folder}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 def ensure_demo_data(params: dict) -> None:
