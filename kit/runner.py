@@ -753,13 +753,18 @@ def write_index(output_dir: Path, statuses: list[CommuneStatus]) -> Path:
         cells = []
         name = html.escape(st.name or st.commune_id)
         for stage in st.stages or [StageStatus(s, t, "übersprungen") for s, _, t in STAGES]:
-            label = html.escape(STATUS_TEXT.get(stage.status, stage.status))
-            color = STATUS_STYLE.get(stage.status, "#666")
+            shown = stage.status
+            if shown == "übersprungen" and stage.message.startswith("Parameter fehlerhaft"):
+                shown = "fehlgeschlagen"  # the params file was refused: the commune failed (as the console says)
+            label = html.escape(STATUS_TEXT.get(shown, shown))
+            color = STATUS_STYLE.get(shown, "#666")
             link = (f'<a href="{html.escape(stage.report)}">{html.escape(stage.title)} {name} öffnen</a><br>'
                     if stage.status == "ok" else "")
             msg = f'<div class="msg">{html.escape(stage.message)}</div>' if stage.message else ""
             cells.append(f'<td>{link}Status: <span style="color:{color};font-weight:600">{label}</span>{msg}</td>')
-        general = f'<div class="msg">{html.escape(st.message)}</div>' if st.message else ""
+        refused = st.error_kind == "params" and not st.fingerprint
+        head = "fehlgeschlagen – Parameter fehlerhaft: " if refused else ""
+        general = f'<div class="msg">{html.escape(head + st.message)}</div>' if st.message else ""
         rows.append(f"<tr><td><b>{name}</b><br>"
                     f"<small>{html.escape(st.commune_id)}</small>{general}</td>{''.join(cells)}{_lagebericht_cell(st)}</tr>")
     heads = "".join(f"<th>{html.escape(t)}</th>" for _, _, t in STAGES) + "<th>Lagebericht</th>"

@@ -557,3 +557,17 @@ def test_margin_miss_settings_default_and_override(tmp_path):
                                               "    on_margin_miss: error\n"))
     assert params["survey"]["weighting"]["margin_tolerance"] == 0.2
     assert params["survey"]["weighting"]["on_margin_miss"] == "error"
+
+
+def test_index_marks_a_commune_with_refused_params_failed_with_the_message(tmp_path):
+    import html as html_mod
+
+    from kit.runner import run_commune, write_index
+
+    bad = tmp_path / "kaputt.yaml"
+    bad.write_text(BASE + "privacy:\n  min_zelle: 3\n", encoding="utf-8")
+    status = run_commune(bad, tmp_path / "output", log=lambda m: None)
+    write_index(tmp_path / "output", [status])
+    page = html_mod.unescape((tmp_path / "output" / "index.html").read_text(encoding="utf-8"))
+    assert "fehlgeschlagen – Parameter fehlerhaft: Parameterdatei" in page and "min_zelle" in page
+    assert "übersprungen" not in page and page.count(">fehlgeschlagen</span>") == 3
