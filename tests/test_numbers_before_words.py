@@ -320,3 +320,15 @@ def test_survey_meta_notes_and_empty_categories_are_codes(survey_results):
     assert empty["spread"]["margin"] == "district" and empty["spread"]["categories"] == ["5"]
     for e in w["empty_categories"]:
         assert all(CODE.match(k) for k in e) and all(isinstance(c, str) for c in e["categories"])
+
+    def methods(node):  # every "method" anywhere in the file (weighting, tests, ...)
+        if isinstance(node, dict):
+            for k, v in node.items():
+                yield from ([v] if k == "method" else methods(v))
+        elif isinstance(node, list):
+            for v in node:
+                yield from methods(v)
+
+    found = list(methods(meta))
+    assert len(found) >= 2 and all(isinstance(m, str) and CODE.match(m) for m in found), found
+    assert meta["tests"]["night_unsafe_by_sex"]["method"] == "rao_scott_first_order"

@@ -367,7 +367,7 @@ def rao_scott_test(data: pd.DataFrame, weights, row_var: str, col_var: str, desi
     rows = sorted(set(r), key=str)
     cols = sorted(set(c), key=str)
     out = {"statistic": np.nan, "df": 0, "p_value": np.nan, "pearson_statistic": np.nan, "mean_deff": np.nan,
-           "n": n, "method": "Rao-Scott (1. Ordnung): Pearson-Chi² geteilt durch mittleren Designeffekt"}
+           "n": n, "method": "rao_scott_first_order"}  # Pearson chi² over the mean design effect
     if len(rows) < 2 or len(cols) < 2:
         return out
     ri = np.array([rows.index(v) for v in r])
