@@ -435,8 +435,9 @@ def show_districts(result: ProfileResult, inputs: ProfileInputs) -> None:
             policy = policy_from_params(inputs.params)
             p["mentions"] = [pd.NA if pd.isna(v) else policy.count_or_na(v) for v in p["mentions"]]
             cols["mentions"] = ("Nennungen (Angabe der Kommune)", lambda v: DASH if pd.isna(v) else fmt_int(v))
-        if result.place_mentions_note:
-            show_note(result.place_mentions_note)
+        if result.place_mentions_note:  # the survey's error message
+            show_note(f"Die Nennungen in der Bürgerbefragung konnten nicht gezählt werden "
+                      f"({result.place_mentions_note.rstrip('.')}).")
         show_table(p, cols, caption="Orte des Unwohlseins")
 
 

@@ -134,14 +134,17 @@ def cleaned_answers(params: dict, districts: dict[str, str]) -> pd.DataFrame | N
 def profile_place_mentions(params: dict, districts: dict[str, str]) -> tuple[PlacesResult | None, str | None]:
     """Stage 1: the survey mentions of its places by the same method as stage 2.
 
-    Returns (result, None), or (None, German note) when the survey cannot be read (stage 1
-    then shows no survey counts rather than the places file's own column)."""
+    Returns (result, None), or (None, the error's message) when the survey cannot be
+    read (stage 1 then shows no survey counts rather than the places file's own column; its
+    view says so)."""
     try:
         data = cleaned_answers(params, districts)
         out = survey_places(data, params, districts) if data is not None else None
     except KitError as err:
-        return None, ("Die Nennungen in der Bürgerbefragung konnten nicht gezählt werden "
-                      f"({str(err).splitlines()[0]}).")
+        lines = [line.strip().lstrip("-•").strip() for line in str(err).splitlines() if line.strip()]
+        if len(lines) > 1 and lines[0].endswith(":"):  # "Eingabedaten fehlerhaft (1 Fehler):" + the errors
+            lines = lines[1:]
+        return None, "; ".join(lines)
     if out is None:
         return None, None
     return out[0], None
