@@ -547,11 +547,14 @@ def place_area_labels(ax, items, *, fontsize=7.0, taken=None, fit_inside=True):
     """Label polygons without collisions. items: dicts with geometry, name, number, color,
     halo. Tries the name (one line, then two) at points inside the polygon where its box lies
     inside the polygon and overlaps no other label or ``taken`` box; otherwise the number
-    (smallest polygons first get their pick). Returns the items labelled by number."""
+    (smallest polygons first get their pick). A boxed label is a letter, A, B, … in the order of
+    the items' numbers (district ids), so it cannot be mistaken for the numbers of point markers
+    (places) on the same map; the item gets ``letter``. Returns the items labelled in a box."""
     fig = ax.figure
     renderer = fig.canvas.get_renderer()
     taken = list(taken or [])
     numbered = []
+    boxed = []  # (item, text artist)
     for item in sorted(items, key=lambda it: it["geometry"].area):
         geom = item["geometry"]
         inside = geom.buffer(0)
@@ -600,7 +603,22 @@ def place_area_labels(ax, items, *, fontsize=7.0, taken=None, fit_inside=True):
                     t.remove()
             taken.append(label_extent(placed, renderer))
             numbered.append(item)
+            boxed.append((item, placed))
+    # letters instead of the district numbers (one character, never wider than the number placed)
+    for k, (item, artist) in enumerate(sorted(boxed, key=lambda p: _natural(p[0]["number"]))):
+        item["letter"] = box_letter(k)
+        artist.set_text(item["letter"])
     return numbered
+
+
+def box_letter(k: int) -> str:
+    """0 -> 'A', 25 -> 'Z', 26 -> 'AA', 27 -> 'AB' (labels of districts in a box)."""
+    out = ""
+    k += 1
+    while k:
+        k, r = divmod(k - 1, 26)
+        out = chr(ord("A") + r) + out
+    return out
 
 
 def place_point_labels(ax, points, labels, *, color="#1a1a1a", fontsize=6.5, taken=None):
@@ -633,8 +651,9 @@ def place_point_labels(ax, points, labels, *, color="#1a1a1a", fontsize=6.5, tak
 
 
 def _key_text(numbered, width_chars=105) -> str:
-    entries = [f"{it['number']} {it['name']}" for it in sorted(numbered, key=lambda it: _natural(it["number"]))]
-    return "\n".join(textwrap.wrap("Stadtteile mit Nummer im Kästchen: " + " · ".join(entries), width_chars))
+    entries = [f"{it['letter']} {it['name']}" for it in sorted(numbered, key=lambda it: (len(it["letter"]),
+                                                                                         it["letter"]))]
+    return "\n".join(textwrap.wrap("Stadtteile mit Buchstaben im Kästchen: " + " · ".join(entries), width_chars))
 
 
 def _natural(text):
@@ -692,7 +711,7 @@ def choropleth(districts, values: pd.Series, *, title: str, legend: str, decimal
     """districts: GeoDataFrame with district_id, district_name; values indexed by district_id
     (NaN: hatched, with ``missing_label`` in the legend).
 
-    District names (or their numbers in a box, with a key below the map, when a name does not
+    District names (or a letter in a box, with a key below the map, when a name does not
     fit) in a colour that contrasts with the fill, a horizontal colour bar below the map, a
     scale bar from the projected CRS, a north arrow and the attribution line of the geometry."""
     from matplotlib import colormaps
@@ -737,6 +756,7 @@ def choropleth(districts, values: pd.Series, *, title: str, legend: str, decimal
         alt += f"; {int(missing.sum())} Stadtteil(e) " + ("ohne Angabe" if missing_label == "keine Angabe"
                                                          else missing_label)
     fig.kit_labels_numbered = [it["number"] for it in numbered]
+    fig.kit_labels_letters = {it["number"]: it["letter"] for it in numbered}
     return describe(fig, title=title, alt=alt)
 
 
@@ -785,4 +805,5 @@ def point_map(districts, layers: dict[str, tuple], *, title: str, attribution: s
     what = "; ".join(f"{label}: {n}" for label, n in counts.items()) or "keine Punkte mit Koordinaten"
     alt = f"Karte ({fmt_districts(len(d))}) mit Punkten ({what})"
     fig.kit_labels_numbered = [it["number"] for it in numbered]
+    fig.kit_labels_letters = {it["number"]: it["letter"] for it in numbered}
     return describe(fig, title=title, alt=alt)

@@ -335,7 +335,8 @@ def test_text_colors_pick_the_readable_one(rgb):
 
 
 def test_crowded_map_numbers_without_collisions():
-    """Many small districts with long names: names that do not fit become numbers with a key."""
+    """Many small districts with long names: names that do not fit become letters in a box
+    (A, B, … in the order of the district numbers) with a key."""
     cells = [box(x * 300, y * 300, x * 300 + 290, y * 300 + 290) for y in range(6) for x in range(8)]
     names = [f"Stadtteil mit langem Namen {i}" for i in range(len(cells))]
     gdf = gpd.GeoDataFrame({"district_id": [str(i + 1) for i in range(len(cells))], "district_name": names},
@@ -344,9 +345,14 @@ def test_crowded_map_numbers_without_collisions():
     fig = plots.choropleth(gdf, values, title="t", legend="l", attribution="Kartengrundlage: Test")
     _assert_no_overlap(fig)
     assert len(fig.kit_labels_numbered) > 0
-    key = " ".join(t.get_text() for t in fig.texts)
+    key = " ".join(t.get_text() for t in fig.texts).replace("\n", " ")
+    assert "Stadtteile mit Buchstaben im Kästchen: A " in key
+    letters = fig.kit_labels_letters
+    ordered = sorted(letters, key=int)
+    assert [letters[n] for n in ordered] == [plots.box_letter(k) for k in range(len(ordered))]
     for number in fig.kit_labels_numbered:
-        assert f"{number} Stadtteil mit langem Namen {int(number) - 1}" in key.replace("\n", " ")
+        assert f"{letters[number]} Stadtteil mit langem Namen {int(number) - 1}" in key
+    assert plots.box_letter(25) == "Z" and plots.box_letter(26) == "AA"
 
 
 def test_tiny_districts_numbers_nudged_apart():
@@ -362,7 +368,7 @@ def test_tiny_districts_numbers_nudged_apart():
     fig = plots.choropleth(gdf, pd.Series(1.0, index=gdf["district_id"]), title="t", legend="l")
     labels = _assert_no_overlap(fig)
     assert len(fig.kit_labels_numbered) == len(tiny)
-    assert {t.get_text() for t in labels} >= set(fig.kit_labels_numbered)
+    assert {t.get_text() for t in labels} >= set(fig.kit_labels_letters.values())
 
 
 def test_map_in_geographic_crs_gets_a_metric_scalebar(demo_inputs):
@@ -383,7 +389,13 @@ def test_point_map_labels_places_and_districts(demo_inputs):
     fig = plots.point_map(inputs.districts, layers, title="Orte", attribution="Kartengrundlage: Stadtteilgrenzen")
     labels = _assert_no_overlap(fig)
     texts = {t.get_text() for t in labels}
-    assert {str(i) for i in range(1, len(places) + 1)} <= texts | set(fig.kit_labels_numbered)
+    place_numbers = {str(i) for i in range(1, len(places) + 1)}
+    assert place_numbers <= texts
+    # districts in a box carry letters: never the same label as a numbered place (Elbstadt had
+    # two different "13" on one map: the district Bahnhofsviertel and a place)
+    boxed = {t.get_text() for t in labels if t.get_bbox_patch() is not None}
+    assert boxed == set(fig.kit_labels_letters.values())
+    assert boxed and all(b.isalpha() for b in boxed) and boxed.isdisjoint(place_numbers)
     _check_scalebar(fig)
     legend = fig.legends[0]
     assert legend.get_window_extent().y1 <= fig.axes[0].get_window_extent().y0 + 1  # legend below the map
