@@ -5,8 +5,12 @@ default comparison of stage 1 with Land Sachsen and the Landkreis.
    they are present (skipped with the reason otherwise), independently of the kit: the BKA CSV
    with pandas.read_csv, the XLSX with pandas.read_excel, own sums for the Land.
 2. The lookup by AGS (Landkreis, kreisfreie Stadt, unknown Kreis) and the comparison rows.
-3. The wording rule: "höher/niedriger" only when the 95-% Poisson interval of the own HZ excludes
-   the reference, else "im Bereich" (hypothesis, checked against Poisson tail probabilities).
+3. The wording rule: "höher/niedriger" only when the 95-% comparison interval of the own HZ
+   excludes the reference, else "im Bereich" (hypothesis, checked against Poisson tail
+   probabilities when the dispersion cannot be estimated); the interval contains the
+   year-to-year swings (negative binomial with the commune's pooled dispersion): simulated
+   communes whose level equals the reference are called higher/lower in about 5 %, the
+   Poisson rule calls them in about a quarter.
 4. Key indicator for stage 3: the most recent year with a reference, hand-typed values first.
 5. A run of the stage-1 notebook for every demo commune: the report compares with Sachsen and
    names the years without a reference.
@@ -19,6 +23,7 @@ import re
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -325,6 +330,108 @@ def test_wording_property_against_poisson_tails(cases, base, reference):
     assert words.startswith("im Bereich des Landeswerts") == (not higher and not lower)
 
 
+# Pooled PKS dispersion (NB2 a) of the demo communes: Elsterhain 0.0023, Muldenau 0.0056,
+# Elbstadt 0.0060, i.e. year-to-year swings of about ±5-8 % beyond Poisson.
+A_DEMO = 0.006
+SIM_KEYS = 20
+
+
+def _overdispersed_commune(rng, a: float = A_DEMO, n_keys: int = SIM_KEYS):
+    """A commune whose true HZ of every key equals the Land value of 2022: pks_cases / pks_hz rows
+    (as kit.profile.pks writes them: Poisson interval, population of the previous year) for
+    2019-2024 with negative-binomial counts (gamma-Poisson, variance mu + a*mu²), HZ 20-8.000,
+    and the reference table."""
+    pop = {y: 60000.0 * 1.01 ** (y - 2018) for y in range(2018, 2025)}
+    rows, table = [], []
+    for i in range(n_keys):
+        key = f"{100000 + i}"
+        hz_true = math.exp(rng.uniform(math.log(20), math.log(8000)))
+        for year in YEARS:
+            base = pop[year - 1]
+            cases = float(rng.poisson(hz_true * base / 100000 * rng.gamma(1 / a, a)))
+            lo, hi = poisson_interval(cases)
+            rows.append(dict(indicator="pks_hz", subject=key, subject_label=key, year=year, period=str(year),
+                             value=cases * 100000 / base, lower=lo * 100000 / base, upper=hi * 100000 / base,
+                             count=cases, base=base, base_year=year - 1))
+            rows.append(dict(indicator="pks_cases", subject=key, subject_label=key, year=year, period=str(year),
+                             value=cases, count=cases, base=base, base_year=year - 1))
+        table.append(dict(level="land", region_key="14", region_name="Sachsen", kreisart="Land", year=2022,
+                          key=key, label=key, cases=0, population=0, hz=hz_true, method="", source=""))
+    return make_indicators(rows), pd.DataFrame(table)
+
+
+@pytest.fixture(scope="module")
+def level_equals_reference():
+    """Verdicts of the comparison (new) and of the exact Poisson interval of the year (old) for
+    150 simulated communes x 20 keys whose level equals the reference; dispersions used."""
+    rng = np.random.default_rng(2022)
+    new, old, disp = [], [], []
+    for _ in range(150):
+        pks, table = _overdispersed_commune(rng)
+        rows, info = ref.pks_benchmarks(pks, "14999999", table=table)
+        assert info.method == ref.COMPARISON_NB
+        disp.append(info.dispersion)
+        hz = pks[(pks["indicator"] == "pks_hz") & (pks["year"] == 2022)].set_index("subject")
+        for r in rows.itertuples(index=False):
+            new.append(r.flag)
+            old.append(ref.compare_flag(hz.loc[r.subject, "lower"], hz.loc[r.subject, "upper"], r.reference))
+    return np.array(new), np.array(old), np.array(disp)
+
+
+def test_communes_at_the_reference_level_are_called_higher_or_lower_at_about_5_percent(level_equals_reference):
+    """Year-to-year swings like the demo's: the comparison calls a commune whose level equals the
+    reference "höher"/"niedriger" at about the nominal 5 % (2.5 % each way), within 3 simulation
+    standard errors (measured 0.042: higher 0.024, lower 0.018; slightly conservative for small
+    counts); the former rule (exact Poisson interval of the year's count) calls them in about a
+    quarter (measured 0.27)."""
+    new, old, disp = level_equals_reference
+    n = len(new)
+    called = float(np.isin(new, [ref.ABOVE, ref.BELOW]).mean())
+    higher = float((new == ref.ABOVE).mean())
+    assert abs(called - 0.05) <= 3 * math.sqrt(0.05 * 0.95 / n), called
+    assert abs(higher - 0.025) <= 3 * math.sqrt(0.025 * 0.975 / n), higher
+    # the pooled dispersion recovers the simulated one (median within 20 %)
+    assert abs(float(np.median(disp)) / A_DEMO - 1) < 0.2, np.median(disp)
+    # contrast: the Poisson rule of the year's count
+    old_called = float(np.isin(old, [ref.ABOVE, ref.BELOW]).mean())
+    assert old_called > 0.15, f"old Poisson rule: {old_called:.3f} (new: {called:.3f})"
+
+
+def test_comparison_interval_is_exact_for_the_negative_binomial():
+    """The bounds are the means whose NB tail probabilities of the count are 2.5 % (scipy's
+    nbinom, independent of the kit's incomplete-beta code); a = 0 gives the Garwood interval;
+    for 5 cases and more the interval contains the Poisson interval."""
+    from scipy import stats
+
+    for count, a in [(17000, 0.006), (123, 0.002), (5, 0.01), (1, 0.5)]:
+        lo, hi = ref.nb_count_interval(count, a)
+        n = 1 / a
+        assert stats.nbinom.sf(count - 1, n, 1 / (1 + a * lo)) == pytest.approx(0.025, abs=1e-9)
+        assert stats.nbinom.cdf(count, n, 1 / (1 + a * hi)) == pytest.approx(0.025, abs=1e-9)
+        p_lo, p_hi = poisson_interval(count)
+        if count >= 5:  # (at 1 case the NB puts more weight on 0, its lower bound can be higher)
+            assert lo < p_lo and hi > p_hi
+    assert ref.nb_count_interval(0, 0.01)[0] == 0.0
+    assert ref.nb_count_interval(40, 0.0) == pytest.approx(poisson_interval(40))
+    # Elbstadt 2022: 16.894 cases, ±7,8 % a year: about -14 % / +17 % instead of ±1,5 %
+    lo, hi = ref.comparison_interval(16894, 240735, 0.00602)
+    assert 6000 < lo < 6100 and 8200 < hi < 8300
+
+
+def test_comparison_falls_back_to_poisson_without_enough_series():
+    """Fewer series with enough years than the early warning needs to pool (5): the dispersion
+    cannot be estimated; the interval is the exact Poisson one and the method says so."""
+    pks = _pks_hz_rows({(k, y): 40 + y % 3 for k in ("000000", "892000", "899000", "674000") for y in YEARS})
+    rows, info = ref.pks_benchmarks(pks, "14522990")
+    assert info.method == ref.COMPARISON_POISSON and math.isnan(info.dispersion)
+    hz = pks[pks["indicator"] == "pks_hz"].set_index(["subject", "year"])
+    for r in rows.itertuples(index=False):
+        assert (r.lower, r.upper) == pytest.approx(tuple(hz.loc[(r.subject, r.year), ["lower", "upper"]]))
+    five = _pks_hz_rows({(k, y): 40 + y % 3 for k in ("000000", "892000", "899000", "674000", "210000")
+                         for y in YEARS})
+    assert ref.pks_benchmarks(five, "14522990")[1].method == ref.COMPARISON_NB
+
+
 # ---------------------------------------------------------------------------
 # 4. key indicator for stage 3
 # ---------------------------------------------------------------------------
@@ -406,7 +513,15 @@ def test_demo_reports_compare_with_sachsen_and_name_years_without(demo_profiles,
     if kreis:
         assert f"HZ {kreis}" in text and f"Vergleich mit dem {kreis}" in text and f"{kreis} 2022" in text
     else:
-        assert "verglichen wird daher nur mit dem Land Sachsen" in text and "HZ Landkreis" not in text
+        # Elbstadt: the BKA Kreis table has no value of its own; the keys only in the technical notes
+        assert "Für Elbstadt enthält die Kreistabelle des BKA keinen eigenen Wert; verglichen wird daher nur mit " \
+               "Sachsen." in text and "HZ Landkreis" not in text
+        notes = text[text.rindex("Technische Hinweise"):]
+        assert "Gemeindeschlüssel 14590000 (Kreisschlüssel 14590)" in notes
+        assert "14590000" not in text[:text.rindex("Technische Hinweise")]
+    # the comparison interval contains the year-to-year swings, said in words and in the appendix
+    assert "enthält die üblichen Schwankungen von Jahr zu Jahr" in text
+    assert "Negativ-Binomial-Verteilung" in text[text.rindex("Technische Hinweise"):]
     assert "pks_reference" not in text and "profile." not in text
     # German numbers only in the comparison sections (no "6594.33", "NaN", "nan")
     start = text.index("Bevölkerungsstruktur im Vergleich")

@@ -121,6 +121,7 @@ __all__ = [
     "SOURCES",
     "EarlyWarningRule",
     "early_warning",
+    "pooled_dispersion",
 ]
 
 
@@ -252,6 +253,22 @@ def early_warning(counts: pd.DataFrame, rule: EarlyWarningRule = DEFAULT_RULE, *
     for col in ("series", "group", "flag", "reason", "dispersion_source"):
         out[col] = out[col].astype("str")
     return out
+
+
+def pooled_dispersion(counts: pd.DataFrame, rule: EarlyWarningRule = DEFAULT_RULE, **columns) -> tuple[float, str]:
+    """The NB2 dispersion ``a`` the early warning pools over the series of
+    ``counts`` (one group; same columns and keywords as :func:`early_warning`):
+    a count with mean mu varies from year to year with variance mu + a*mu².
+
+    Returns (a, code): code "pooled" when at least ``rule.min_series_pooled``
+    series could be evaluated (a estimated from their base years, 0.0 when
+    they vary no more than Poisson), else (nan, "too_few_series"): the
+    dispersion cannot be estimated."""
+    res = early_warning(counts, rule, **columns)
+    pooled = res[res["dispersion_source"].isin(["shrunk", "pooled"])]
+    if pooled.empty:
+        return math.nan, "too_few_series"
+    return float(pooled["nb_alpha"].iloc[0]), "pooled"
 
 
 # ---------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from kit.profile.indicators import (
     population_for_year,
     rate_per,
 )
+from kit.profile.reference import comparison_interval, dispersion_of_counts
 
 # Summary keys of the PKS (Straftatenschlüssel). The BKA writes "------" for
 # "Straftaten insgesamt"; the kit uses "000000" (schema pattern [0-9*]{6}).
@@ -132,7 +133,11 @@ def pks_indicators(pks: pd.DataFrame, population_totals: pd.DataFrame | pd.Serie
                           period = the previous years used
       pks_hz_reference    only with ``reference`` (key -> HZ for the latest
                           year, or (key, year) -> HZ, or key -> {year: HZ}):
-                          value = own HZ with its interval; flag
+                          value = own HZ; lower/upper = its comparison
+                          interval (:func:`kit.profile.reference.comparison_interval`:
+                          negative binomial with the year-to-year dispersion
+                          pooled over all keys, Poisson when it cannot be
+                          estimated, as for the shipped Land values); flag
                           above_reference when the reference lies below the
                           lower bound, below_reference when above the upper
                           bound, else like_reference; column reference =
@@ -157,6 +162,10 @@ def pks_indicators(pks: pd.DataFrame, population_totals: pd.DataFrame | pd.Serie
     pop_by_year = {int(y): population_for_year(pop, y, lag=population_lag)[0] for y in df["year"].unique()}
     trends = early_warning_trends(df.rename(columns={"key": "subject", "cases": "count"}), "pks",
                                   population=pop_by_year)
+    # year-to-year dispersion for the comparison with a reference (as kit.profile.reference)
+    disp_a = math.nan
+    if reference:
+        disp_a, _method = dispersion_of_counts(df["key"], df["year"], df["cases"], df["year"].map(pop_by_year))
     rows = []
     for key in dict.fromkeys(df["key"]):
         g = df[df["key"] == key].sort_values("year")
@@ -223,7 +232,8 @@ def pks_indicators(pks: pd.DataFrame, population_totals: pd.DataFrame | pd.Serie
             ref = _reference_for(reference, key, y, latest)
             if ref is None:
                 continue
-            hz, lo_hz, hi_hz, n, base = hz_by_year[y]
+            hz, _lo, _hi, n, base = hz_by_year[y]
+            lo_hz, hi_hz = comparison_interval(n, base, disp_a, conf)
             if math.isnan(hz):
                 flag, code = "", REFERENCE_HZ_MISSING
             elif ref < lo_hz:

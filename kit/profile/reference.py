@@ -24,13 +24,38 @@ source files are not needed) and returns numbers and codes:
   its AGS, with a status code (:data:`KREIS_FOUND`, :data:`KREIS_IS_COMMUNE`
   for a kreisfreie Stadt, :data:`KREIS_UNKNOWN`).
 - :func:`pks_benchmarks`: indicator rows ``pks_hz_land`` and ``pks_hz_kreis``
-  (own HZ with its Poisson interval, reference HZ, flag above/below/like the
-  reference) for every key and year with a reference, plus
-  :class:`BenchmarkInfo` (which years and keys have none, sources).
+  (own HZ with its comparison interval, reference HZ, flag above/below/like
+  the reference) for every key and year with a reference, plus
+  :class:`BenchmarkInfo` (which years and keys have none, sources, the
+  interval method).
 - :func:`population_benchmarks`: the commune's shares beside Kreis and Land.
 - :func:`hz_ratio_basis`: the comparison that feeds the key indicator
   ``profile.hz_ratio_<key>`` (hand-typed ``profile.pks_reference`` first,
   else Land Sachsen; the most recent year that has one).
+
+The comparison interval
+-----------------------
+A commune's HZ of one year is compared with the reference as an estimate of
+the commune's *level*, not of that one year: crime counts vary from year to
+year far more than a Poisson count (kit.profile.early_warning: negative
+binomial, for large counts ±3-10 % where Poisson allows ±1 %). An exact
+Poisson interval of the year's count (±1,5 % at 17.000 cases) would call a
+commune "higher" or "lower" than Saxony in about half of all years even when
+its level equals Saxony's. So the interval behind the verdict
+(:func:`comparison_interval`) is the exact interval for the mean mu of a
+negative-binomial count with variance ``mu + a*mu²``: the mu whose upper and
+lower tail probabilities of the observed count are (1 - conf)/2 (test
+inversion; for a = 0 this is the Garwood Poisson interval), divided by the
+population. ``a`` is the commune's PKS dispersion pooled over all its PKS
+keys by the early warning (:func:`comparison_dispersion`, from the base years
+of the latest year). With fewer evaluable series than the early warning needs
+to pool (:data:`kit.profile.early_warning.DEFAULT_RULE`, 5 series with 3 base
+years each) ``a`` cannot be estimated and the Poisson interval is used
+(:data:`COMPARISON_POISSON`, stated by the report).
+Measured in tests/test_reference.py: communes whose level equals the
+reference, counts negative binomial like the demo communes, are called
+higher or lower in about 5 % of cases; the Poisson rule calls them in far
+more.
 
 The German wording lives in :mod:`kit.profile.view`.
 """
@@ -45,8 +70,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from scipy import optimize, special
 
-from kit.profile.indicators import make_indicators
+from kit.profile.early_warning import pooled_dispersion
+from kit.profile.indicators import make_indicators, poisson_interval
 
 REFERENCE_DIR = Path(__file__).resolve().with_name("reference_data")
 PKS_FILE = REFERENCE_DIR / "pks_sachsen.csv"
@@ -88,6 +115,11 @@ POPULATION_INDICATORS: dict[str, str] = {"share_under18": "share_under18_pct",
                                          "share_nongerman": "share_nongerman_pct"}
 # Deutschlandatlas column -> population indicator
 _ATLAS_COLUMNS = {"bev_u18": "share_under18", "bev_ue65": "share_65plus", "bev_ausl": "share_nongerman"}
+
+# Comparison interval (comparison_interval): negative binomial with the commune's pooled PKS
+# dispersion, or Poisson when it cannot be estimated
+COMPARISON_NB = "nb_pooled"          # NB interval, dispersion pooled over the commune's PKS keys
+COMPARISON_POISSON = "poisson"       # exact Poisson interval (too few series/years to estimate the dispersion)
 
 # method codes (the README of reference_data words them)
 METHOD_BKA_KREIS = "bka_kreis"            # HZ as published by the BKA for the Kreis
@@ -303,6 +335,78 @@ def kreis_for_ags(ags: str, table: pd.DataFrame | None = None) -> KreisMatch:
     return KreisMatch(status, key, str(first["region_name"]), str(first["kreisart"]))
 
 
+def nb_count_interval(count: float, a: float, conf: float = 0.95) -> tuple[float, float]:
+    """Exact interval for the mean mu of a negative-binomial count with
+    variance mu + a*mu² (a >= 0 known) from one observed count: lower solves
+    P(X >= count | mu) = (1 - conf)/2, upper P(X <= count | mu) = (1 - conf)/2.
+    a = 0 (or nan): the Garwood Poisson interval."""
+    x = float(count)
+    if math.isnan(x):
+        return math.nan, math.nan
+    if not a > 0:
+        return poisson_interval(x, conf)
+    tail = (1.0 - conf) / 2
+    n = 1.0 / a
+    x = math.floor(x)
+
+    # NB with size n = 1/a and success probability p = 1/(1 + a*mu) (mean mu):
+    # P(X <= k) = I_p(n, k + 1), P(X >= k) = I_(1-p)(k, n) (regularised incomplete beta)
+    def upper_tail(mu):   # P(X >= x), increasing in mu
+        return float(special.betainc(x, n, a * mu / (1.0 + a * mu)))
+
+    def lower_tail(mu):   # P(X <= x), decreasing in mu
+        return float(special.betainc(n, x + 1, 1.0 / (1.0 + a * mu)))
+
+    lower = 0.0
+    if x > 0:
+        hi = x
+        while upper_tail(hi) < tail:
+            hi *= 2
+        lower = float(optimize.brentq(lambda m: upper_tail(m) - tail, 0.0, hi, xtol=1e-9, rtol=1e-12))
+    lo, hi = max(x, 1e-9), max(2 * x, 1.0)
+    while lower_tail(hi) > tail:
+        lo, hi = hi, hi * 2
+    upper = float(optimize.brentq(lambda m: lower_tail(m) - tail, lo, hi, xtol=1e-9, rtol=1e-12))
+    return lower, upper
+
+
+def comparison_interval(count: float, base: float, a: float, conf: float = 0.95) -> tuple[float, float]:
+    """The interval of a HZ (per 100,000) behind the comparison with a reference:
+    :func:`nb_count_interval` of the count with dispersion ``a`` (nan or 0:
+    Poisson) scaled by 100,000 / ``base``; (nan, nan) without a positive base."""
+    if base is None or not float(base) > 0:
+        return math.nan, math.nan
+    lo, hi = nb_count_interval(count, a, conf)
+    return lo * 100000 / float(base), hi * 100000 / float(base)
+
+
+def comparison_dispersion(pks_ind: pd.DataFrame) -> tuple[float, str]:
+    """The commune's year-to-year dispersion of PKS counts for the comparison:
+    the NB2 ``a`` the early warning pools over all PKS keys (rows ``pks_cases``
+    of :func:`kit.profile.pks.pks_indicators`, population offset from their
+    ``base``), and the method code: (a, COMPARISON_NB), or (nan,
+    COMPARISON_POISSON) when too few keys have enough years to estimate it."""
+    cases = pks_ind[(pks_ind["indicator"] == "pks_cases") & (pks_ind["district_id"] == "")
+                    & pks_ind["year"].notna()]
+    return dispersion_of_counts(cases["subject"], cases["year"], cases["value"], cases["base"])
+
+
+def dispersion_of_counts(keys, years, counts, bases) -> tuple[float, str]:
+    """:func:`comparison_dispersion` from parallel sequences (key, year, cases,
+    population); the population is the offset only when every row has one."""
+    counts = pd.DataFrame({"series": pd.Series(keys).astype(str).to_numpy(),
+                           "year": pd.Series(years).astype(int).to_numpy(),
+                           "count": pd.Series(counts).astype(float).to_numpy(),
+                           "population": pd.Series(bases).astype(float).to_numpy()})
+    counts = counts[counts["count"].notna()]
+    if counts.empty:
+        return math.nan, COMPARISON_POISSON
+    if not (counts["population"] > 0).all():
+        counts = counts.drop(columns="population")
+    a, code = pooled_dispersion(counts, group_col=None)
+    return (a, COMPARISON_NB) if code == "pooled" else (math.nan, COMPARISON_POISSON)
+
+
 def compare_flag(lower: float, upper: float, reference: float) -> str:
     """above_reference when the reference lies below the interval of the own
     HZ, below_reference when above it, like_reference when inside (bounds
@@ -327,6 +431,11 @@ class BenchmarkInfo:
     years_without: list[int] = field(default_factory=list)   # PKS years without a reference
     keys_without: list[str] = field(default_factory=list)    # shown keys without a reference (e.g. 220000)
     sources: list[str] = field(default_factory=list)          # source strings of the rows used
+    # interval behind the verdicts (comparison_interval): COMPARISON_NB or COMPARISON_POISSON,
+    # the NB2 dispersion a used (nan for Poisson) and the confidence level
+    method: str = COMPARISON_POISSON
+    dispersion: float = math.nan
+    conf: float = 0.95
 
 
 def _lookup(table: pd.DataFrame) -> dict[tuple[str, str, int, str], float]:
@@ -335,18 +444,22 @@ def _lookup(table: pd.DataFrame) -> dict[tuple[str, str, int, str], float]:
 
 
 def pks_benchmarks(pks_ind: pd.DataFrame, ags: str, keys: Iterable[str] | None = None,
-                   table: pd.DataFrame | None = None) -> tuple[pd.DataFrame, BenchmarkInfo]:
+                   table: pd.DataFrame | None = None, conf: float = 0.95,
+                   dispersion: tuple[float, str] | None = None) -> tuple[pd.DataFrame, BenchmarkInfo]:
     """Compare the commune's HZ (rows ``pks_hz`` of
-    :func:`kit.profile.pks.pks_indicators`, with their Poisson intervals) with
-    Land Sachsen and, for a commune in a Landkreis, with that Kreis.
+    :func:`kit.profile.pks.pks_indicators`) with Land Sachsen and, for a
+    commune in a Landkreis, with that Kreis.
 
     Returns indicator rows ``pks_hz_land`` / ``pks_hz_kreis`` (subject = key,
-    year, value/lower/upper = own HZ and interval, reference = reference HZ,
-    flag per :func:`compare_flag`, count/base/base_year as the HZ row, note =
-    the HZ row's note) for every key (``keys``: only these) and year that has
-    a reference, and the :class:`BenchmarkInfo`.
+    year, value = own HZ, lower/upper = its :func:`comparison_interval` at
+    ``conf`` with the commune's year-to-year dispersion, reference =
+    reference HZ, flag per :func:`compare_flag`, count/base/base_year as the
+    HZ row, note = the HZ row's note) for every key (``keys``: only these) and
+    year that has a reference, and the :class:`BenchmarkInfo`.
+    ``dispersion``: (a, method code) instead of :func:`comparison_dispersion`.
     """
     table = shipped_pks_reference() if table is None else table
+    a, method = comparison_dispersion(pks_ind) if dispersion is None else dispersion
     kreis = kreis_for_ags(ags, table)
     ref = _lookup(table)
     years_ref = reference_years(table)
@@ -365,12 +478,13 @@ def pks_benchmarks(pks_ind: pd.DataFrame, ags: str, keys: Iterable[str] | None =
             compared.add(year)
             keys_with.add(key)
             name = LAND_NAME if level == LAND_LEVEL else kreis.region_name
+            lower, upper = comparison_interval(r.count, r.base, a, conf)
             rows.append(dict(indicator=BENCHMARK_INDICATORS[level],
                              label=f"Häufigkeitszahl im Vergleich mit {name}", unit="je 100.000 Einw.",
                              year=year, period=str(year), subject=key, subject_label=r.subject_label,
-                             value=r.value, lower=r.lower, upper=r.upper, count=r.count, base=r.base,
+                             value=r.value, lower=lower, upper=upper, count=r.count, base=r.base,
                              base_year=r.base_year, reference=value,
-                             flag=compare_flag(r.lower, r.upper, value), note=r.note))
+                             flag=compare_flag(lower, upper, value), note=r.note))
     pks_years = sorted({int(y) for y in hz["year"]})
     all_keys = list(dict.fromkeys(str(s) for s in hz["subject"]))
     key_any_ref = {k for (_, _, _, k) in ref}
@@ -378,7 +492,8 @@ def pks_benchmarks(pks_ind: pd.DataFrame, ags: str, keys: Iterable[str] | None =
         kreis=kreis, reference_years=years_ref, pks_years=pks_years, years_compared=sorted(compared),
         years_without=[y for y in pks_years if y not in compared],
         keys_without=[k for k in all_keys if KEY_ALIASES.get(k, k) not in key_any_ref],
-        sources=sorted(set(table.loc[table["year"].isin(sorted(compared)), "source"])))
+        sources=sorted(set(table.loc[table["year"].isin(sorted(compared)), "source"])),
+        method=method, dispersion=a, conf=conf)
     return make_indicators(rows), info
 
 

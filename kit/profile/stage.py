@@ -144,7 +144,7 @@ def compute_profile(inputs: ProfileInputs) -> ProfileResult:
     edu = prof.education_per_resident(inputs["education"], totals) if inputs["education"] is not None else None
     pmk = pks_mod.pmk_summary(inputs["pmk"]) if inputs["pmk"] is not None else None
 
-    benchmarks, benchmark_info = bench.pks_benchmarks(pks_ind, params["ags"])
+    benchmarks, benchmark_info = bench.pks_benchmarks(pks_ind, params["ags"], conf=conf)
     # a HZ above Saxony's in the most recent year with a Land value is a problem sign like one above the reference
     indicator_parts = [t for t in (pks_ind, bench.latest_land_rows(benchmarks), owi) if t is not None]
     problems = prof.problem_topics_from_indicators(pd.concat(indicator_parts, ignore_index=True))
