@@ -200,29 +200,40 @@ def test_findings_few_cases_hold_the_hz_and_its_exact_interval():
     assert few["items"] == "892000" and few["n_items"] == 1
 
 
-def test_findings_order_deviation_then_development_then_small_numbers_then_context():
-    from kit.profile.findings import profile_findings, summary_findings
+def test_findings_order_concerns_then_reassuring_then_small_numbers_then_context():
+    from kit.profile.findings import TIERS, profile_findings, summary_findings, tier
 
-    # 892000: HZ 60 (interval 22-131) just below a reference of 150; 899000 (HZ about 53.500)
-    # far below 150.000: the clearer, larger deviation first although 892000 comes first in
-    # the report; key 100000 falls (first in the data), 999999 rises: the rise first
+    # Concerns first, by size: 999999 rises strongly (+~60 %), 674000's HZ (about 3.200) lies
+    # above a reference of 2.500, but only a little beyond its interval. Then the reassuring
+    # deviations by size, whatever their kind: 899000 (HZ about 53.500) far below 150.000, key
+    # 100000 falls (2.000 -> 900), 892000 (HZ 60) just below a reference of 150. Then the
+    # small-number caveat, then context. (The former fixed order put every deviation from a
+    # reference, even "niedriger", before every development.)
     lo, hi = garwood(6)
     assert 10 * hi < 150
-    extra = {"899000": [round(5000 * f) for f in SWING], "100000": [round(2000 * f) for f in SWING[:-1]] + [900]}
-    result, _ = small_result(reference={"892000": 150.0, "899000": 150000.0}, extra=extra)
+    extra = {"899000": [round(5000 * f) for f in SWING], "100000": [round(2000 * f) for f in SWING[:-1]] + [900],
+             "674000": [round(300 * f) for f in SWING]}
+    result, _ = small_result(reference={"892000": 150.0, "899000": 150000.0, "674000": 2500.0}, extra=extra)
     f = profile_findings(result)
     assert list(zip(f["finding"], f["subject"])) == [
-        ("hz_benchmark", "899000"), ("hz_benchmark", "892000"), ("trend", "999999"), ("trend", "100000"),
+        ("trend", "999999"), ("hz_benchmark", "674000"),
+        ("hz_benchmark", "899000"), ("trend", "100000"), ("hz_benchmark", "892000"),
         ("few_cases", "892000"), ("population", ""), ("districts", "share_65plus")]
+    tiers = [tier(r) for _, r in f.iterrows()]
+    assert tiers == ["concern"] * 2 + ["reassuring"] * 3 + ["few_cases"] + ["context"] * 2
+    assert [TIERS.index(t) for t in tiers] == sorted(TIERS.index(t) for t in tiers)
     assert list(f["score"]) == sorted(f["score"], reverse=True)
     b = f[f["subject"] == "892000"].iloc[0]
     assert b["flag"] == "below_reference" and b["reference"] == 150.0 and b["reference_kind"] == "params"
-    assert b["upper"] == pytest.approx(hi * 10, rel=1e-6) and b["reference"] > b["upper"]
+    # the comparison interval contains the year-to-year swings: at least the Poisson interval
+    assert b["upper"] >= hi * 10 * (1 - 1e-9) and b["reference"] > b["upper"]
     assert b["reference_label"] == "Vergleichsland"
     t = f[f["finding"] == "trend"].set_index("subject")
     assert (t.loc["999999", "flag"], t.loc["100000", "flag"]) == ("rise", "fall")
+    a = f[f["subject"] == "674000"].iloc[0]
+    assert a["flag"] == "above_reference" and a["reference"] < a["lower"]
     summary = summary_findings(result)
-    assert list(summary["finding"]) == list(f["finding"])  # 7 findings, none capped
+    assert list(summary["finding"]) == list(f["finding"])  # 8 findings, none capped
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -404,8 +415,11 @@ def test_summary_states_numbers_comparisons_and_uncertainty(reports):
         for i, row in found.iterrows():
             sentence = finding_text(row, result, rep["inputs"].district_names, say_last_year=i == first)
             assert sentence and sentence in text, (commune, sentence)
-            if row["finding"] in ("hz_benchmark", "hz_level", "few_cases"):
+            if row["finding"] in ("hz_level", "few_cases"):
                 assert "95-%-Zufallsintervall" in sentence
+            if row["finding"] == "hz_benchmark":  # the range with the year-to-year swings
+                assert "95-%-Bereich" in sentence
+            if row["finding"] in ("hz_benchmark", "hz_level", "few_cases"):
                 decimals = 1 if row["value"] < 100 else 0
                 assert fmt_num(row["value"], decimals) in sentence
             if row["finding"] == "trend":

@@ -41,14 +41,18 @@ Columns (:data:`FINDING_COLUMNS`)::
     items            ";"-joined subjects the finding covers ("few_cases": the keys)
     score            importance; rows are sorted by it, highest first
 
-Importance (``score``): a deviation from a reference (Land, Kreis or the
-reference in the params: the reference outside the interval of the HZ) 3-4.25
-(all crime +0.5, above the reference +0.25), a flagged development of the early
-warning 2-3 (rises +0.5), prevention gaps 1.5-2, the small-number caveat 1-1.5,
-context (level of all crime against its multi-year mean, the comparison of all
-crime when it lies in the range of the reference, residents, OWi, population
-structure, districts, PMK) below 1. Within a tier the size of the deviation
-orders (up to +0.49); control offences count less (-0.5 / -0.3).
+Importance (``score``), for prevention: first the *concerns* 3-4 (a HZ above
+a reference: Land, Kreis or the reference in the params, i.e. the reference
+below the interval of the HZ; a conspicuous rise of the early warning: 3.5-4;
+prevention gaps 3.25-3.49; control offences above / rising 3-3.24), then the
+*reassuring* deviations 2-3 (a HZ below its reference, a conspicuous fall:
+2.5-3; control offences 2-2.24), then the small-number caveat 1-1.5, then
+context below 1 (level of all crime against its multi-year mean, the
+comparison of all crime when it lies in the range of the reference,
+residents, OWi, population structure, districts, PMK). Within a tier the size
+of the deviation orders (:func:`_deviation_size`, the same measure for a HZ
+against its reference and a count against the count expected without change:
+the relative difference times how clearly it lies outside the interval).
 :func:`summary_findings` keeps at most :data:`MAX_PER_KIND` per kind and
 :data:`MAX_FINDINGS` in all.
 """
@@ -69,8 +73,10 @@ __all__ = [
     "FINDING_KINDS",
     "MAX_FINDINGS",
     "MIN_FINDINGS",
+    "TIERS",
     "profile_findings",
     "summary_findings",
+    "tier",
 ]
 
 FINDING_COLUMNS: list[str] = [
@@ -104,8 +110,12 @@ MAX_FINDINGS = 8
 MIN_FINDINGS = 5
 MAX_PER_KIND = {"hz_benchmark": 3, "trend": 3}
 
-# tiers of the score (see the module docstring)
-_DEVIATION, _DEVELOPMENT, _GAPS, _FEW = 3.0, 2.0, 1.5, 1.0
+# tiers of the score (see the module docstring): concerns, reassuring deviations, small numbers
+_CONCERN, _CONCERN_GAPS, _CONCERN_CONTROL = 3.5, 3.25, 3.0
+_REASSURING, _REASSURING_CONTROL = 2.5, 2.0
+_FEW = 1.0
+#: the tiers as codes (for the view's intro sentence and the tests), highest first
+TIERS: tuple[str, ...] = ("concern", "reassuring", "few_cases", "context")
 _CONTEXT = {"hz_level": 0.9, "hz_benchmark_like": 0.85, "population": 0.8, "owi_level": 0.7,
             "population_structure": 0.6, "districts": 0.5, "pmk": 0.4}
 _FLAGGED_REFERENCE = ("above_reference", "below_reference")
@@ -187,12 +197,38 @@ def _shown_keys(result) -> list[str]:
     return [k for k in PKS_DISPLAY_KEYS if k in present]
 
 
+def tier(row) -> str:
+    """The tier of a finding (:data:`TIERS`) from its kind and flags."""
+    kind, flag = row["finding"], row["flag"]
+    if kind == "gaps" or flag == "rise" or (kind == "hz_benchmark" and "above_reference" in (flag, row["other_flag"])):
+        return "concern"
+    if flag in ("fall", "below_reference") or (kind == "hz_benchmark" and row["other_flag"] == "below_reference"):
+        return "reassuring"
+    return "few_cases" if kind == "few_cases" else "context"
+
+
+def _score(size: float, concern: bool, control: bool) -> float:
+    if concern:
+        return (_CONCERN_CONTROL + 0.24 * size) if control else (_CONCERN + 0.49 * size)
+    return (_REASSURING_CONTROL + 0.24 * size) if control else (_REASSURING + 0.49 * size)
+
+
 def _deviation_size(row) -> float:
     """How clearly and how far a HZ deviates from its reference, 0..1: the relative
     difference (|log(HZ / reference)|) times how far the reference lies beyond the
     interval of the HZ (in half-widths of the interval), each capped at 1. A HZ of
-    0 from 0 cases is "below" a reference just above its upper bound, but barely."""
+    0 from 0 cases is "below" a reference just above its upper bound, but barely.
+    For a trend: value = the count, reference = the count expected, lower/upper =
+    the range expected around it (the count beyond it in half-widths)."""
     v, r, lo, hi = _num(row["value"]), _num(row["reference"]), _num(row["lower"]), _num(row["upper"])
+    if row.get("kind") == "trend":
+        if math.isnan(v) or math.isnan(r):
+            return 0.0
+        ratio = abs(math.log(v / r)) if v > 0 and r > 0 else 1.0
+        bound = hi if v > r else lo
+        half = abs(bound - r)
+        clarity = abs(v - bound) / half if half > 0 else 1.0
+        return min(ratio, 1.0) * min(clarity, 1.0)
     if math.isnan(v) or math.isnan(r):
         return 0.0
     ratio = abs(math.log(v / r)) if v > 0 and r > 0 else 1.0
@@ -232,11 +268,12 @@ def _benchmark_findings(result) -> list[dict]:
         flags = [r["flag"]] + ([k["flag"]] if k is not None else [])
         control = key in CONTROL_KEYS
         if any(f in _FLAGGED_REFERENCE for f in flags):
-            size = max([_deviation_size(r) if r["flag"] in _FLAGGED_REFERENCE else 0.0]
-                       + ([_deviation_size(k)] if k is not None and k["flag"] in _FLAGGED_REFERENCE else []))
+            # a concern when above one of the references; its size is that of the "above" comparisons
             above = "above_reference" in flags
-            score = (_DEVIATION + (0.5 if key == TOTAL_KEY else 0.0) + (0.25 if above else 0.0) + 0.49 * size
-                     - (0.5 if control else 0.0))
+            wanted = ("above_reference",) if above else _FLAGGED_REFERENCE
+            size = max([_deviation_size(r) if r["flag"] in wanted else 0.0]
+                       + ([_deviation_size(k)] if k is not None and k["flag"] in wanted else []))
+            score = _score(size, above, control)
         elif key == TOTAL_KEY:
             score = _CONTEXT["hz_benchmark_like"]
         else:
@@ -260,12 +297,10 @@ def _trend_findings(result) -> list[dict]:
         t = table[(table["indicator"] == f"{area}_trend") & table["flag"].isin(["rise", "fall"])]
         for _, r in t.iterrows():
             value, expected = _num(r["value"]), _num(r["expected"])
-            bound = _num(r["upper"]) if r["flag"] == "rise" else _num(r["lower"])
-            half = abs(bound - expected)
-            size = abs(value - bound) / half if half > 0 else 1.0
+            size = _deviation_size({"kind": "trend", "value": value, "reference": expected, "lower": r["lower"],
+                                    "upper": r["upper"]})
             control = area == "pks" and r["subject"] in CONTROL_KEYS
-            score = (_DEVELOPMENT + (0.5 if r["flag"] == "rise" else 0.0) + 0.49 * min(size, 1.0)
-                     - (0.3 if control else 0.0))
+            score = _score(size, r["flag"] == "rise", control)
             out.append(dict(finding="trend", area=area, subject=r["subject"], subject_label=r["subject_label"],
                             year=r["year"], period=r["period"], value=value, lower=r["lower"], upper=r["upper"],
                             count=r["count"], unit="cases", flag=r["flag"], reference=expected,
@@ -288,7 +323,8 @@ def _gap_findings(result) -> list[dict]:
     if not n_gap:
         return []
     return [dict(finding="gaps", area="prevention", value=float(n_gap), unit="gap_cells", n_items=n_gap,
-                 n_total=n_cells, items=";".join(topics), score=_GAPS + 0.49 * min(n_gap / max(n_cells, 1), 1.0))]
+                 n_total=n_cells, items=";".join(topics),
+                 score=_CONCERN_GAPS + 0.24 * min(n_gap / max(n_cells, 1), 1.0))]
 
 
 def _few_cases_findings(result) -> list[dict]:

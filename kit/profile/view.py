@@ -8,6 +8,7 @@ module alone words them in German (:func:`note_text`, :func:`trend_text`,
 from __future__ import annotations
 
 import html
+import math
 
 import pandas as pd
 
@@ -703,14 +704,23 @@ def benchmark_phrase(flag: str, value, reference, level: str, region_name: str =
     return f"{words} ({fmt_num(value, d)} gegenüber {fmt_num(reference, d)})"
 
 
+def comparison_range_words(info) -> str:
+    """What the interval behind "höher"/"niedriger" contains, in plain words (BenchmarkInfo.method)."""
+    if info is not None and getattr(info, "method", "") == bench.COMPARISON_NB:
+        return ("dieser Bereich enthält die üblichen Schwankungen von Jahr zu Jahr, wie sie die Zahlen der "
+                "Kommune selbst zeigen (ein einzelnes ungewöhnliches Jahr macht noch keinen Unterschied).")
+    return ("für die üblichen Schwankungen von Jahr zu Jahr liegen zu wenige Jahre oder Straftatengruppen vor; "
+            "der Bereich enthält nur die Zufallsschwankung eines einzelnen Jahres und ist deshalb eher zu eng.")
+
+
 def benchmark_text(row) -> str:
     """A pks_hz_land / pks_hz_kreis row in words (for problem evidence)."""
     level = bench.LAND_LEVEL if _get(row, "indicator") == bench.BENCHMARK_INDICATORS[bench.LAND_LEVEL] \
         else bench.KREIS_LEVEL
     text = benchmark_phrase(_get(row, "flag", ""), _get(row, "value"), _get(row, "reference"), level)
     lower, upper = _get(row, "lower"), _get(row, "upper")
-    return f"{text[0].upper()}{text[1:]}; 95-%-Zufallsintervall der eigenen HZ {_hz(lower, upper)} bis " \
-           f"{_hz(upper, lower)}."
+    return f"{text[0].upper()}{text[1:]}; 95-%-Bereich der eigenen HZ (mit den üblichen Schwankungen von Jahr " \
+           f"zu Jahr) {_hz(lower, upper)} bis {_hz(upper, lower)}."
 
 
 def benchmark_table(result: ProfileResult) -> pd.DataFrame:
@@ -761,17 +771,15 @@ def show_pks_benchmarks(result: ProfileResult, params: dict) -> None:
     show_md(f"**Vergleich mit {title}.** Die Häufigkeitszahlen von {name} stehen hier neben den Werten für "
             f"Sachsen{f' und den {kreis.region_name}' if with_kreis else ''} aus der Polizeilichen "
             "Kriminalstatistik des Bundeskriminalamts. „Höher“ oder „niedriger“ steht nur, wenn der Vergleichswert "
-            "außerhalb des 95-%-Zufallsintervalls der eigenen Häufigkeitszahl liegt; sonst liegt sie „im Bereich“ "
-            "des Vergleichswerts und der Unterschied kann Zufall sein.")
+            f"außerhalb des 95-%-Bereichs der eigenen Häufigkeitszahl liegt; {comparison_range_words(info)} Sonst "
+            "liegt sie „im Bereich“ des Vergleichswerts und der Unterschied kann Zufall sein.")
     if kreis.status == bench.KREIS_IS_COMMUNE:
         show_md(f"{name} ist eine kreisfreie Stadt und damit selbst ein Kreis (die Kreiswerte des BKA sind die "
                 "der Stadt); verglichen wird daher nur mit dem Land Sachsen.")
     elif kreis.status == bench.KREIS_UNKNOWN:
-        kind = "als kreisfreie Stadt angegeben, aber ihr" if "kreisfrei" in str(params.get("landkreis") or "") \
-            else "einem Kreis zugeordnet, dessen"
-        show_md(f"{name} ist {kind} Gemeindeschlüssel ({params.get('ags', '')}) gehört zu keinem der 13 "
-                f"sächsischen Kreise der BKA-Tabelle (Kreisschlüssel {kreis.region_key}); verglichen wird daher "
-                "nur mit dem Land Sachsen.")
+        # the keys (Gemeindeschlüssel, Kreisschlüssel) are named in the technical notes
+        show_md(f"Für {name} enthält die Kreistabelle des BKA keinen eigenen Wert; verglichen wird daher nur mit "
+                "Sachsen.")
     mark = pks_mark(params)
     table = benchmark_table(result)
     if table.empty:
@@ -788,7 +796,7 @@ def show_pks_benchmarks(result: ProfileResult, params: dict) -> None:
         if with_kreis and t["kreis_flag"]:
             parts.append(benchmark_phrase(t["kreis_flag"], t["hz"], t["kreis_hz"], bench.KREIS_LEVEL,
                                           kreis.region_name, with_numbers=False) + f" ({_hz(t['kreis_hz'], t['hz'])})")
-        ci = f"95-%-Zufallsintervall {_hz(t['lower'], t['hz'])} bis {_hz(t['upper'], t['hz'])}"
+        ci = f"95-%-Bereich {_hz(t['lower'], t['hz'])} bis {_hz(t['upper'], t['hz'])}"
         show_md(f"Im Jahr {year} lag die Häufigkeitszahl aller Straftaten in {name} bei **{_hz(t['hz'])}**"
                 f"{_paren(mark, ci)} und damit "
                 f"{' sowie '.join(parts)}.")
@@ -990,12 +998,19 @@ def _wide_by_year(ind: pd.DataFrame, indicator: str, *, caption: str, subject_he
     show_table(wide, {"subject_shown": (subject_header, None), **_year_columns(wide, decimals)}, caption=caption)
 
 
+#: Ordnungswidrigkeiten, Vereine, BOS and Bildungsausgaben: the kit ships no Saxon values (only the
+#: HZ and the population structure); stage 3 (kit.recommend.compare) puts their key indicators beside
+#: the other communes of the batch.
+NO_SAXON_BENCHMARK = (" Für Sachsen gibt es hierzu keine veröffentlichten Vergleichswerte; den Vergleich mit den "
+                      "anderen Kommunen derselben Auswertung enthält der Bericht mit den Handlungsempfehlungen.")
+
+
 def show_owi(result: ProfileResult) -> None:
     if result.owi is None:
         _missing_note(result, "owi")
         return
     ind = result.owi
-    show_md(owi_text(result))
+    show_md(owi_text(result) + NO_SAXON_BENCHMARK)
     year = int(ind["year"].max())
     _indicator_table(ind, "owi_per_1000", caption=f"Ordnungswidrigkeiten {year}: Fälle und je 1.000 Einwohner",
                      value_header="je 1.000 Einw.", with_interval=True, count_header=f"Fälle {year}")
@@ -1009,7 +1024,7 @@ def show_clubs(result: ProfileResult, inputs: ProfileInputs) -> None:
         _missing_note(result, "clubs")
         return
     c = result.clubs
-    show_md(clubs_text(result, inputs))
+    show_md(clubs_text(result, inputs) + NO_SAXON_BENCHMARK)
     _indicator_table(c[c["district_id"] == ""], "clubs_per_1000",
                      caption=f"Vereine nach Art: Anzahl und je 1.000 Einwohner ({result.latest_year})",
                      value_header="je 1.000 Einw.", decimals=2, subject_header="Art", count_header="Vereine")
@@ -1107,7 +1122,7 @@ def show_bos(result: ProfileResult) -> None:
         _missing_note(result, "bos")
         return
     b = result.bos
-    show_md(bos_text(result))
+    show_md(bos_text(result) + NO_SAXON_BENCHMARK)
     year = int(b["year"].max())
     latest = b[b["year"] == year]
     units = latest[latest["indicator"] == "bos_units"][["subject", "value"]].rename(columns={"value": "units"})
@@ -1150,7 +1165,7 @@ def show_education(result: ProfileResult) -> None:
     if result.education is None:
         _missing_note(result, "education")
         return
-    show_md(education_text(result))
+    show_md(education_text(result) + NO_SAXON_BENCHMARK)
     e = result.education
     _wide_by_year(e, "education_eur_per_resident", caption="Bildungsausgaben je Einwohner (EUR) nach Bereich und Jahr",
                   subject_header="Bereich", decimals=2)
@@ -1465,6 +1480,7 @@ def finding_text(row, result: ProfileResult, district_names: dict | None = None,
         last = result.latest_pks_year(_get(row, "subject", ""))
         when = f" ({y} ist das letzte Jahr mit Vergleichswerten)" if say_last_year and last is not None \
             and year is not None and int(year) < last else ""
+        ci = f"95-%-Bereich {_hz(_get(row, 'lower'))} bis {_hz(_get(row, 'upper'))}"
         return (f"**{label} {y}: Häufigkeitszahl {_hz(_get(row, 'value'))}**{_paren(syn, ci)} – "
                 f"{' und '.join(parts)}{when}.{control}")
     if kind == "trend":
@@ -1563,10 +1579,12 @@ def show_summary(result: ProfileResult, inputs: ProfileInputs | None = None) -> 
         return
     used = [n for area in found["area"] for n in AREA_INPUTS.get(area, ())]
     warning = synthetic_sentence(params, marks, list(dict.fromkeys(used)))
-    show_md("Die wichtigsten Befunde dieses Gebietsprofils, nach Bedeutung geordnet: zuerst Abweichungen von "
-            "Vergleichswerten, dann auffällige Entwicklungen und Lücken, dann Hinweise auf kleine Zahlen und die "
-            "Grundzahlen. „Höher“ oder „niedriger“ steht nur, wenn der Vergleichswert außerhalb des "
-            "95-%-Zufallsintervalls liegt; „auffällig“ ist "
+    show_md("Die wichtigsten Befunde dieses Gebietsprofils, nach ihrer Bedeutung für die Prävention geordnet: "
+            "zuerst, was Anlass zur Sorge gibt (höher als der Vergleichswert, ein auffälliger Anstieg, Lücken in "
+            "der Prävention), die größte Abweichung zuerst; dann, was eher beruhigt (niedriger als der "
+            "Vergleichswert, ein auffälliger Rückgang); dann Hinweise auf kleine Zahlen und die Grundzahlen. "
+            "„Höher“ oder „niedriger“ steht nur, wenn der Vergleichswert außerhalb des 95-%-Bereichs liegt, der "
+            "die üblichen Schwankungen von Jahr zu Jahr enthält; „auffällig“ ist "
             f"{TREND_CAVEAT} (Regel im Abschnitt „Auffällige Entwicklungen“).\n\n"
             + (f"{warning}\n\n" if warning else "")
             + "\n".join(f"{i}. " + finding_text(r, result, names, say_last_year=i - 1 == first_benchmark,
@@ -1754,6 +1772,33 @@ def education_text(result: ProfileResult) -> str:
     return text
 
 
+def comparison_method_note(result: ProfileResult, params: dict) -> str:
+    """The method of the comparison with Sachsen / the Landkreis / the own reference values, for the
+    technical notes (with the keys the body text leaves out)."""
+    info = result.benchmark_info
+    text = ("Vergleich mit Sachsen, dem Landkreis und eigenen Vergleichswerten: „höher“/„niedriger“, wenn der "
+            "Vergleichswert außerhalb des 95-%-Bereichs der eigenen Häufigkeitszahl liegt. ")
+    if info is not None and info.method == bench.COMPARISON_NB:
+        text += ("Der Bereich ist das exakte Intervall für den Mittelwert einer Negativ-Binomial-Verteilung "
+                 "(Varianz μ + a·μ², Testinversion der beiden Randwahrscheinlichkeiten von je 2,5 %) bei den "
+                 "beobachteten Fällen, geteilt durch die Einwohnerzahl; a ist die Überstreuung der PKS-Reihen der "
+                 f"Kommune, wie die Frühwarnung sie über alle Straftatenschlüssel gemeinsam schätzt (a = "
+                 f"{fmt_num(info.dispersion, 4)}, Schwankung von Jahr zu Jahr etwa ±"
+                 f"{fmt_num(100 * math.sqrt(info.dispersion), 0)} % über die Poisson-Streuung hinaus). Bei a = 0 "
+                 "ist es das exakte Poisson-Intervall. In Simulationen mit Kommunen, deren Niveau dem "
+                 "Vergleichswert entspricht, heißt es so in etwa 5 % der Fälle „höher“ oder „niedriger“; mit dem "
+                 "Poisson-Intervall eines einzelnen Jahres in etwa einem Viertel.")
+    else:
+        text += (f"Die Überstreuung ließ sich nicht schätzen (weniger als {EW_RULE['min_series_pooled']} "
+                 f"Straftatenschlüssel mit mindestens {EW_RULE['min_years']} Vorjahren); der Bereich ist daher das "
+                 "exakte Poisson-Intervall (Garwood) des Jahres und eher zu eng.")
+    if info is not None and info.kreis.status == bench.KREIS_UNKNOWN:
+        text += (f" Der Gemeindeschlüssel {params.get('ags', '')} (Kreisschlüssel {info.kreis.region_key}) gehört "
+                 f"zu keinem der 13 sächsischen Kreise der BKA-Tabelle {bench.PKS_TABLE}; daher nur der "
+                 "Landesvergleich.")
+    return text
+
+
 def show_technical_notes(result: ProfileResult, params: dict) -> None:
     """Appendix for whoever maintains the commune's settings and checks the methods: what could be
     added, and how the numbers were made. Names no settings keys, modules or files (the README
@@ -1782,7 +1827,8 @@ def show_technical_notes(result: ProfileResult, params: dict) -> None:
                  "und mindestens mit Poisson-Streuung. Die Kalibrierung (Simulation) liegt im Ordner "
                  "„benchmarks“ des Kits.")
     notes.append(f"„Kleine Zahlen“ in der Zusammenfassung: weniger als {FEW_CASES} Fälle im letzten Jahr. Die "
-                 "Intervalle der Häufigkeitszahl sind exakte Poisson-Intervalle (Garwood).")
+                 "Intervalle der Häufigkeitszahl eines Jahres sind exakte Poisson-Intervalle (Garwood).")
+    notes.append(comparison_method_note(result, params))
     notes.append(f"Das Mehrjahresmittel umfasst {fmt_int(params['profile'].get('years_for_mean'))} Jahre, die "
                  f"Intervalle gelten zum Niveau {fmt_num(100 * float(params['profile'].get('confidence')), 0)} %.")
     show_md("\n".join(f"- {n}" for n in notes))
