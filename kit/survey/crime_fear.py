@@ -41,6 +41,7 @@ from scipy import stats
 
 from kit.disclosure import DisclosurePolicy
 from kit.errors import InputError, Problem, missing_file
+from kit.indicators import UNSAFE_NIGHT
 from kit.io import read_table
 from kit.schemas import check_district_ids, read_columns, validate_table
 from kit.survey.codebook import Codebook
@@ -204,7 +205,7 @@ def commune_row(commune_id: str, name: str, key_indicators: pd.DataFrame, profil
                 ) -> pd.DataFrame:
     """This commune's row of the batch comparison: share unsafe at night (key indicator
     ``survey.unsafe_night``, disclosure-controlled) and PKS HZ of key 000000 (latest year)."""
-    k = key_indicators[key_indicators["indicator"] == "survey.unsafe_night"]
+    k = key_indicators[key_indicators["indicator"] == UNSAFE_NIGHT]
     unsafe = k.iloc[0] if len(k) else None
     hz = cases = pop = year = np.nan
     if profile_indicators is not None and len(profile_indicators):
