@@ -16,13 +16,26 @@ built from ``params["privacy"]`` by :func:`policy_from_params`:
   linear relations; after the primary suppression further cells are hidden
   until no hidden cell is determined by them (:func:`protect`, exact over the
   non-negative reals, i.e. what a linear-programming attacker can recover);
+- in the survey estimates the groups of one breakdown are linked to the whole
+  sample as well: for every item, answer category and base, "Gesamt" = sum of
+  the groups (districts, age groups, sexes) + the respondents without a value
+  of the breakdown (unpublished, >= 0, exactly 0 when the bases show it), all
+  breakdowns of an item in one problem (e.g. Gesamt 44 minus the published age
+  groups 44 can no longer give a hidden 75+ cell of 0);
 - free text never leaves the kit: only counts of answers that mention a
   keyword (e.g. a district name), small counts suppressed.
 
-Not covered: differencing *between* groups of one breakdown (e.g. "Gesamt"
-minus all published districts, where every respondent has a district) and
-between different tables of overlapping groups. Reports should keep groups
-large; ``min_base`` makes single small groups unreadable as shares.
+Since the relations are linear and only the zero pattern of the true counts
+matters for what is determined, the guarantee carries over to the weighted
+counts (share x weighted base) when all weights are positive.
+
+Not covered: relations between different tables or items of overlapping
+groups (e.g. a district's base in one item against the district question's
+own answer counts, the "fehlend" row of the sample counts against the
+respondents without an age group in an item, a crime-fear share against the
+estimates), and the number of respondents without a group value itself (it is
+never published, but Gesamt minus the groups' bases gives it). Reports should
+keep groups large; ``min_base`` makes single small groups unreadable as shares.
 """
 
 from __future__ import annotations
@@ -141,75 +154,177 @@ class DisclosurePolicy:
         the collapsed categories ("3+4") and key-indicator rows (kind "key",
         category "1+2"), or one multiple-choice option (ticked / not ticked),
         or one mean. Hidden rows keep no estimate, interval or count; a hidden
-        base blanks ``n_unweighted``, ``weighted_base`` and ``n_eff``.
+        base blanks ``n_unweighted``, ``weighted_base`` and ``n_eff`` (and the
+        ``n_cell`` of a mean, which is its base).
+
+        The blocks of one item are protected together: the whole-sample block
+        (``group_var`` empty, group "Gesamt") and the groups of every breakdown
+        (``group_var`` sex, age_group, district question ...) are linked by
+        Gesamt = sum of the groups + the respondents without a group value, for
+        every category count and the base (:meth:`_survey_item`).
         """
         df = tidy.copy().reset_index(drop=True)
         n = pd.to_numeric(df["n_unweighted"], errors="coerce").astype(float)
         cell = pd.to_numeric(df["n_cell"], errors="coerce").astype(float)
         hide_row = np.zeros(len(df), dtype=bool)
         hide_base = np.zeros(len(df), dtype=bool)
-        keys = [df["item"].astype(str), df["group_var"].fillna("").astype(str), df["group"].astype(str),
-                n.fillna(-1.0)]
-        for _, idx in df.groupby(keys, sort=False).indices.items():
-            rows, base = self._survey_block(df["kind"].to_numpy()[idx], df["category"].astype(str).to_numpy()[idx],
-                                            float(n.iloc[idx[0]]), cell.to_numpy()[idx])
-            hide_row[idx] = rows
-            hide_base[idx] = base
+        group_var = df["group_var"].fillna("").astype(str)
+        keys = [df["item"].astype(str), group_var, df["group"].astype(str), n.fillna(-1.0)]
+        kinds_all = df["kind"].to_numpy()
+        cats_all = df["category"].astype(str).to_numpy()
+        cells_all = cell.to_numpy()
+        by_item: dict[str, list[tuple[str, np.ndarray]]] = {}
+        for key, idx in df.groupby(keys, sort=False).indices.items():
+            by_item.setdefault(key[0], []).append((key[1], idx))
+        for blocks in by_item.values():
+            specs = [(gv, idx, kinds_all[idx], cats_all[idx], float(n.iloc[idx[0]]), cells_all[idx])
+                     for gv, idx in blocks]
+            for (gv, idx, *_), (rows, base) in zip(specs, self._survey_item(specs)):
+                hide_row[idx] = rows
+                hide_base[idx] = base
         df.loc[hide_row, ["estimate", "lower", "upper"]] = np.nan
         df["suppressed"] = hide_row | df["suppressed"].fillna(False).astype(bool).to_numpy()
-        df["n_cell"] = _int_na(np.where(df["suppressed"].to_numpy(), np.nan, cell))
+        mean_base = hide_base & (kinds_all == "mean")  # a mean's n_cell is its base
+        df["n_cell"] = _int_na(np.where(df["suppressed"].to_numpy() | mean_base, np.nan, cell))
         df["n_unweighted"] = _int_na(np.where(hide_base, np.nan, n))
         df.loc[hide_base, ["weighted_base", "n_eff"]] = np.nan
         return df
 
-    def _survey_block(self, kinds, cats, n: float, cells) -> tuple[np.ndarray, bool]:
+    def _survey_item(self, specs) -> list[tuple[np.ndarray, bool]]:
+        """Hidden rows and base of every block of one item (``specs``: group_var, index,
+        kinds, categories, base, cells per block), solved as one problem.
+
+        Within a block: the relations of :meth:`_survey_block`. Between the blocks: for
+        every breakdown whose groups have the categories of the whole-sample block,
+        Gesamt(v) = sum over groups g of g(v) + m(v) for every category count v and the
+        base, where m is a block of unpublished counts (respondents without a value of
+        the breakdown) with the same within-block relations (m >= 0; m = 0 when the
+        bases show that every respondent has a group). A breakdown whose counts exceed
+        the whole sample somewhere (groups that overlap) gets no such relation.
+        """
+        prob = _Problem()
+        models, spans = [], []
+        for _, _, kinds, cats, base, cells in specs:
+            start = (len(prob.values), len(prob.relations))
+            models.append(self._survey_block(kinds, cats, base, cells, prob))
+            spans.append((start, (len(prob.values), len(prob.relations))))
+        # each block alone first (small problems); the joint problem below starts from there
+        hidden = np.asarray(prob.primary, dtype=bool) | ~np.asarray(prob.publishable, dtype=bool)
+        for (v0, r0), (v1, r1) in spans:
+            if r1 > r0 and any(prob.primary[v0:v1]):
+                rels = [{j - v0: a for j, a in rel.items()} for rel in prob.relations[r0:r1]]
+                hidden[v0:v1] = protect(prob.values[v0:v1], rels, prob.primary[v0:v1], prob.publishable[v0:v1],
+                                        prob.cost[v0:v1])
+        n_block_relations = len(prob.relations)
+        overall = [i for i, (gv, *_) in enumerate(specs) if gv == ""]
+        if len(overall) == 1:
+            o = models[overall[0]]
+            _, _, o_kinds, o_cats, _, _ = specs[overall[0]]
+            for gv in dict.fromkeys(gv for gv, *_ in specs if gv != ""):
+                groups = [models[i] for i, s in enumerate(specs) if s[0] == gv]
+                # the categories (and the base) must be those of the whole sample in every group;
+                # a standalone share (a key row without its categories) adds up only where
+                # every group has it
+                if any({k for k in g.atoms if k[0] != "standalone"} != {k for k in o.atoms if k[0] != "standalone"}
+                       for g in groups):
+                    continue
+                common = [key for key in o.atoms if all(key in g.atoms for g in groups)]
+                rest = {key: prob.values[o.atoms[key]] - sum(prob.values[g.atoms[key]] for g in groups)
+                        for key in common}
+                if min(rest.values()) < -_EPS:
+                    continue
+                keep = [i for i, v in enumerate(o.rows) if any(o.atoms[key] == v for key in common)]
+                atom_of = {v: key for key, v in o.atoms.items()}
+                m = self._survey_block(o_kinds[keep], o_cats[keep], rest[("base", "")],
+                                       np.array([rest[atom_of[o.rows[i]]] for i in keep]), prob, unpublished=True)
+                for key in common:
+                    prob.relations.append({o.atoms[key]: 1.0, m.atoms[key]: -1.0,
+                                           **{g.atoms[key]: -1.0 for g in groups}})
+        nb = len(hidden)
+        pub = np.asarray(prob.publishable, dtype=bool)
+        prim = np.asarray(prob.primary, dtype=bool)
+        # what each block hid must stay undetermined in the joint problem too: start from there
+        start = prim.copy()
+        start[:nb] |= hidden & pub[:nb]
+        if len(prob.relations) > n_block_relations and start.any():
+            hidden = protect(prob.values, prob.relations, start, pub, prob.cost)
+        return [(hidden[b.rows] if len(b.rows) else b.fixed_rows,
+                 bool(hidden[b.base]) if b.base is not None else b.fixed_base) for b in models]
+
+    def _survey_block(self, kinds, cats, n: float, cells, prob: "_Problem | None" = None,
+                      unpublished: bool = False):
+        """The variables and relations of one block, added to ``prob``; without ``prob``
+        the block alone is protected (hidden rows, hidden base). ``unpublished``: a
+        block of counts that are never shown (no primary suppression, never hidden as
+        a complement), e.g. the respondents without a group."""
+        alone = prob is None
+        prob = _Problem() if alone else prob
         r = len(kinds)
         base_small = self.small_count(n)
         if not self.base_ok(n):
             primary_rows = np.ones(r, dtype=bool)
         else:
             primary_rows = np.array([k != "mean" and self.small_count(c) for k, c in zip(kinds, cells)])
+        if unpublished:
+            primary_rows = np.zeros(r, dtype=bool)
+            base_small = False
+        model = _BlockModel(rows=np.arange(0), base=None, atoms={}, fixed_rows=primary_rows, fixed_base=base_small)
         if all(k == "mean" for k in kinds):
-            return primary_rows, base_small
-        values = [0.0 if pd.isna(c) else float(c) for c in cells] + [0.0 if pd.isna(n) else float(n)]
-        base_var = r
-        primary = list(primary_rows) + [base_small]
-        publishable = [True] * (r + 1)
-        cost = [v + (0.0 if "+" not in str(c) and k in ("distribution", "multi") else
-                     (2e6 if k == "key" else 1e6)) for v, c, k in zip(values[:r], cats, kinds)] + [1e9]
-        relations: list[dict[int, float]] = []
+            if not alone:  # the base still adds up over the groups
+                nv = 0.0 if pd.isna(n) else float(n)
+                model.base = prob.add(nv, base_small, not unpublished, np.inf if unpublished else 1e9 + nv)
+                model.atoms[("base", "")] = model.base
+                # a mean row is hidden when its base is too small (not a count: not in relations)
+            return (primary_rows, base_small) if alone else model
+        o = len(prob.values)
+        for v, c, k, p in zip(cells, cats, kinds, primary_rows):
+            v = 0.0 if pd.isna(v) else float(v)
+            prob.add(v, bool(p), not unpublished, np.inf if unpublished else
+                     v + (0.0 if "+" not in str(c) and k in ("distribution", "multi") else
+                          (2e6 if k == "key" else 1e6)))
+        nv = 0.0 if pd.isna(n) else float(n)
+        base_var = prob.add(nv, base_small, not unpublished, np.inf if unpublished else 1e9 + nv)
+        values = prob.values
+        model.rows = np.arange(o, o + r)
+        model.base = base_var
+        model.atoms[("base", "")] = base_var
 
-        def virtual(value: float, sensitive: bool) -> int:
-            values.append(value)
-            primary.append(sensitive)
-            publishable.append(False)
-            cost.append(np.inf)
-            return len(values) - 1
-
-        code_var = {c: i for i, (k, c) in enumerate(zip(kinds, cats))
+        code_var = {c: o + i for i, (k, c) in enumerate(zip(kinds, cats))
                     if k in ("distribution", "multi") and "+" not in c}
-        dist = [i for i, k in enumerate(kinds) if k == "distribution" and "+" not in cats[i]]
+        dist = [o + i for i, k in enumerate(kinds) if k == "distribution" and "+" not in cats[i]]
+        for i, k in enumerate(kinds):
+            if k in ("distribution", "multi") and "+" not in cats[i]:
+                model.atoms[(k, str(cats[i]))] = o + i
         if dist:
             rel = {base_var: 1.0, **{i: -1.0 for i in dist}}
             rest = values[base_var] - sum(values[i] for i in dist)
-            if abs(rest) > _EPS:
-                rel[virtual(max(rest, 0.0), False)] = -1.0
-            relations.append(rel)
+            if abs(rest) > _EPS or unpublished:
+                rel[prob.add(max(rest, 0.0), False, False, np.inf)] = -1.0
+            prob.relations.append(rel)
         for i, k in enumerate(kinds):
+            if k == "mean":
+                continue
             if k == "multi":
-                comp = values[base_var] - values[i]
-                relations.append({base_var: 1.0, i: -1.0, virtual(comp, self.small_count(comp)): -1.0})
+                comp = values[base_var] - values[o + i]
+                prob.relations.append({base_var: 1.0, o + i: -1.0,
+                                       prob.add(comp, self.small_count(comp) and not unpublished, False,
+                                                np.inf): -1.0})
             elif k in ("collapsed", "key") or "+" in cats[i]:
                 parts = [code_var.get(c) for c in cats[i].split("+")]
-                if parts and all(p is not None and p != i for p in parts):
-                    rel = {i: 1.0}
+                if parts and all(p is not None and p != o + i for p in parts):
+                    rel = {o + i: 1.0}
                     for p in parts:
                         rel[p] = rel.get(p, 0.0) - 1.0
-                    relations.append(rel)
+                    prob.relations.append(rel)
                 else:  # standalone share: cell and its complement within the base
-                    comp = values[base_var] - values[i]
-                    relations.append({base_var: 1.0, i: -1.0, virtual(comp, self.small_count(comp)): -1.0})
-        hidden = protect(values, relations, primary, publishable, cost)
+                    model.atoms[("standalone", k, str(cats[i]))] = o + i
+                    comp = values[base_var] - values[o + i]
+                    prob.relations.append({base_var: 1.0, o + i: -1.0,
+                                           prob.add(comp, self.small_count(comp) and not unpublished, False,
+                                                    np.inf): -1.0})
+        if not alone:
+            return model
+        hidden = protect(prob.values, prob.relations, prob.primary, prob.publishable, prob.cost)
         return hidden[:r], bool(hidden[base_var])
 
     # -- other survey tables --------------------------------------------------
@@ -421,6 +536,38 @@ class DisclosurePolicy:
         return out
 
 
+@dataclass
+class _BlockModel:
+    """Where one survey block's counts sit in a :class:`_Problem`."""
+
+    rows: np.ndarray  # variable of each row (empty for a block of means)
+    base: int | None  # variable of the base
+    atoms: dict  # (kind, category) of each count that adds up over groups, ("base", "") -> variable
+    fixed_rows: np.ndarray  # hidden rows of a block of means (not in the problem)
+    fixed_base: bool
+
+
+@dataclass
+class _Problem:
+    """Variables and relations for :func:`protect`, built block by block."""
+
+    values: list = None
+    primary: list = None
+    publishable: list = None
+    cost: list = None
+    relations: list = None
+
+    def __post_init__(self):
+        self.values, self.primary, self.publishable, self.cost, self.relations = [], [], [], [], []
+
+    def add(self, value: float, primary: bool, publishable: bool, cost: float) -> int:
+        self.values.append(float(value))
+        self.primary.append(bool(primary))
+        self.publishable.append(bool(publishable))
+        self.cost.append(float(cost))
+        return len(self.values) - 1
+
+
 def _blank_residents(df: pd.DataFrame, i, hidden: pd.Series) -> None:
     for col, h in hidden.items():
         if h:
@@ -489,14 +636,9 @@ def determined(A: np.ndarray, values: np.ndarray, hidden: np.ndarray, v: int) ->
     pos = int(np.flatnonzero(H == v)[0])
     zero = values[H] <= _EPS
 
-    def fixed_by(rows_: np.ndarray) -> bool:  # is e_pos in the row space of rows_?
-        e = np.zeros((1, len(H)))
-        e[0, pos] = 1.0
-        return np.linalg.matrix_rank(np.vstack([rows_, e])) == np.linalg.matrix_rank(rows_)
-
     # fast exact test: a direction that leaves every other hidden zero at 0 needs no bounds
-    others = [j for j in np.flatnonzero(zero) if j != pos]
-    if not fixed_by(np.vstack([M, np.eye(len(H))[others]]) if others else M):
+    keep = np.flatnonzero(~zero | (np.arange(len(H)) == pos))
+    if not _in_row_space(M[:, keep])[int(np.flatnonzero(keep == pos)[0])]:
         return False
     if not zero.any():
         return True  # fixed by the equalities alone
@@ -511,6 +653,68 @@ def determined(A: np.ndarray, values: np.ndarray, hidden: np.ndarray, v: int) ->
         if res.status == 0:
             return False
     return True
+
+
+def undetermined(A: np.ndarray, values: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+    """All hidden variables that :func:`determined` calls free, at once (one linear
+    program and one null space instead of one test per variable).
+
+    Hidden zeros: the free ones are those some direction ``d`` (``A d = 0``, ``d = 0``
+    on published variables, ``d >= 0`` on hidden zeros) raises; the directions form a
+    cone, so one program that maximises ``sum(min(d_z, 1))`` over the hidden zeros
+    raises all of them at once. Every direction keeps the other zeros at 0, so a
+    non-zero variable is free iff the null space with those zeros held at 0 moves it.
+    Falls back to :func:`determined` when the program's direction does not check out."""
+    x = np.asarray(values, dtype=float)
+    free = np.zeros(len(x), dtype=bool)
+    H = np.flatnonzero(hidden)
+    if not len(H):
+        return free
+    rows = np.flatnonzero((A[:, H] != 0).any(axis=1)) if A.size else np.zeros(0, dtype=int)
+    if not len(rows):
+        free[H] = True  # in no relation with a hidden count
+        return free
+    M = A[np.ix_(rows, H)]
+    nH = len(H)
+    zero = x[H] <= _EPS
+    Z = np.flatnonzero(zero)
+    raised = np.zeros(nH, dtype=bool)
+    if len(Z):
+        from scipy.optimize import linprog
+
+        nZ = len(Z)
+        A_ub = np.zeros((nZ, nH + nZ))
+        A_ub[np.arange(nZ), Z] = -1.0
+        A_ub[np.arange(nZ), nH + np.arange(nZ)] = 1.0  # t_z <= d_z
+        res = linprog(np.concatenate([np.zeros(nH), -np.ones(nZ)]), A_ub=A_ub, b_ub=np.zeros(nZ),
+                      A_eq=np.hstack([M, np.zeros((len(rows), nZ))]), b_eq=np.zeros(len(rows)),
+                      bounds=[(0, None) if z else (None, None) for z in zero] + [(0, 1)] * nZ, method="highs")
+        d = res.x[:nH] if res.status == 0 else None
+        scale = max(1.0, float(np.abs(d).max())) if d is not None else 1.0
+        if d is None or np.abs(M @ d).max() > 1e-7 * scale or (d[Z] < -1e-7 * scale).any():
+            for v in H:  # the program did not give a clean direction: test one by one
+                free[v] = not determined(A, x, hidden, int(v))
+            return free
+        raised[Z] = res.x[nH:] > 0.5
+    # zeros no direction can raise are held at 0 by every direction: drop their columns
+    keep = np.flatnonzero(~zero | raised)
+    moves = np.zeros(nH, dtype=bool)
+    moves[keep] = ~_in_row_space(M[:, keep])
+    free[H] = raised | moves
+    return free
+
+
+def _in_row_space(M: np.ndarray) -> np.ndarray:
+    """For every column j: is the unit vector e_j in the row space of ``M`` (then
+    ``M d = 0`` forces ``d_j = 0``)? By its leverage over an orthonormal basis of the
+    row space; a leverage just short of 1 counts as in it (errs on hiding more)."""
+    if M.shape[1] == 0:
+        return np.zeros(0, dtype=bool)
+    if M.shape[0] == 0 or not M.any():
+        return np.zeros(M.shape[1], dtype=bool)
+    _, sv, vt = np.linalg.svd(M, full_matrices=False)
+    basis = vt[sv > sv.max() * max(M.shape) * np.finfo(float).eps]
+    return (basis ** 2).sum(axis=0) > 1.0 - 1e-9
 
 
 def protect(values: Sequence[float], relations: Sequence[Mapping[int, float]], primary: Sequence[bool],
@@ -535,21 +739,27 @@ def protect(values: Sequence[float], relations: Sequence[Mapping[int, float]], p
     hidden = primary | ~publishable
     if not relations:
         return hidden
+    nz = A != 0
     while True:
         guard = primary | (hidden & publishable)
-        exposed = next((int(v) for v in np.flatnonzero(guard & hidden) if determined(A, x, hidden, int(v))), None)
-        if exposed is None:
+        if not (guard & hidden).any():
             return hidden
+        fixed = guard & hidden & ~undetermined(A, x, hidden)
+        if not fixed.any():
+            return hidden
+        exposed = int(np.flatnonzero(fixed)[0])
         # published counts linked to the exposed one (through relations and hidden counts)
-        comp, rows = {exposed}, set()
+        comp = np.zeros(k, dtype=bool)
+        comp[exposed] = True
+        rows = np.zeros(len(A), dtype=bool)
         while True:
-            new_rows = {i for i in range(len(A)) if i not in rows and any(A[i, j] for j in comp)}
-            if not new_rows:
+            new_rows = nz[:, comp].any(axis=1) & ~rows
+            if not new_rows.any():
                 break
             rows |= new_rows
-            comp |= {int(j) for i in new_rows for j in np.flatnonzero(A[i]) if hidden[j]}
-        cands = sorted({int(j) for i in rows for j in np.flatnonzero(A[i]) if not hidden[j] and publishable[j]},
-                       key=lambda j: (cost[j], j))
+            comp |= nz[new_rows].any(axis=0) & hidden
+        linked = nz[rows].any(axis=0) & ~hidden & publishable
+        cands = sorted(np.flatnonzero(linked).tolist(), key=lambda j: (cost[j], j))
         if not cands:  # cannot happen for consistent relations; stop rather than loop
             return hidden
         pick = cands[0]
@@ -625,4 +835,4 @@ def free_text_summary(texts: pd.Series, keywords: Mapping[str, Sequence[str]] | 
 
 
 __all__ = ["DisclosurePolicy", "DominanceRule", "apply_disclosure", "determined", "district_keywords",
-           "free_text_summary", "policy_from_params", "protect"]
+           "free_text_summary", "policy_from_params", "protect", "undetermined"]

@@ -297,3 +297,44 @@ def test_cleaning_log_never_publishes_a_small_count_or_lets_it_be_recomputed(dro
     assert ((shown == 0) | (shown >= min_cell)).all()
     if 0 < dropped < min_cell:  # received - analysed would give the removed number back
         assert received is None and pd.isna(out.set_index("rule").loc["records_in", "cases"])
+
+
+def test_gesamt_minus_the_other_groups_does_not_give_a_hidden_cell_away():
+    """Every respondent has a group: Gesamt minus the published groups is exact."""
+    t = []
+    t += rows("q", "Gesamt", "distribution", 100, [50, 40, 10])
+    t += rows("q", "A", "distribution", 60, [30, 24, 6])
+    t += rows("q", "B", "distribution", 40, [20, 16, 4])  # 4 < 5; 10 - 6 would give it back
+    t += rows("m", "Gesamt", "mean", 100, [100]) + rows("m", "A", "mean", 97, [97]) + rows("m", "B", "mean", 3, [3])
+    t = _frame(t)
+    out = DisclosurePolicy(5, 30).survey_estimates(t)
+    b = block(out, "q", "B")
+    assert b["suppressed"].tolist()[2]
+    # within B, hiding 16 and 4 would do; Gesamt minus A needs one more: a cell of A or
+    # Gesamt, or B's base (then nobody knows that every respondent has a group)
+    hid = lambda g: block(out, "q", g)["n_cell"].isna().sum()  # noqa: E731
+    assert hid("Gesamt") + hid("A") > 0 or b["n_unweighted"].isna().all()
+    assert attack(out, t, 5) == []
+    # the base of the mean in group B (3) must not be Gesamt minus A
+    assert block(out, "m", "B")["n_unweighted"].isna().all()
+    assert block(out, "m", "B")["n_cell"].isna().all()
+    # 100 - 97 only bounds it (0 to 3): nothing shows that every respondent has a group
+
+
+def test_bulk_check_agrees_with_the_single_check():
+    """kit.disclosure.undetermined (all variables at once) = not determined (one by one)."""
+    from kit.disclosure import determined, undetermined
+
+    rng = np.random.default_rng(7)
+    for _ in range(400):
+        k = int(rng.integers(3, 12))
+        x = rng.integers(0, 4, k).astype(float) * (rng.random(k) < 0.7)
+        A = np.zeros((int(rng.integers(1, 5)), k))
+        for row in A:
+            parts = rng.choice(k, size=int(rng.integers(2, min(k, 5) + 1)), replace=False)
+            row[parts[0]] += 1
+            row[parts[1:]] -= 1
+        hidden = rng.random(k) < 0.5
+        free = undetermined(A, x, hidden)
+        for v in np.flatnonzero(hidden):
+            assert free[v] == (not determined(A, x, hidden, int(v)))
