@@ -250,7 +250,8 @@ def test_general_recommendations_always_and_by_size():
 
 def write_params(tmp_path, recommendations: dict) -> str:
     data = yaml.safe_load((PARAMS_DIR / "muldenau.yaml").read_text(encoding="utf-8"))
-    data["data_dir"] = str(REPO_ROOT / "data" / "demo" / "muldenau")
+    data["data_dir"] = str(tmp_path / "daten")  # only the params are read: an empty folder will do
+    (tmp_path / "daten").mkdir(exist_ok=True)
     data["demo"] = False
     data["recommendations"] = recommendations
     path = tmp_path / "muldenau.yaml"
