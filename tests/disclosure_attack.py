@@ -1,14 +1,19 @@
 """A differencing attacker, written independently of kit.disclosure.
 
-For every block of a published tidy survey table (one item x group: its
-answer categories, the collapsed categories such as "3+4", key indicators on
-the same cells, and the base ``n_unweighted``; for a multiple-choice option:
-ticked + not ticked = base) the attacker knows every published count. A share
-is treated as a count (share x base = count), so a row is known when it shows
+For every item of a published tidy survey table the attacker knows every
+published count: within a block (one item x group: its answer categories, the
+collapsed categories such as "3+4", key indicators on the same cells, and the
+base ``n_unweighted``; for a multiple-choice option: ticked + not ticked =
+base) and between the blocks (for every breakdown: Gesamt = sum of the groups
++ the respondents without a group value, for every category and the base; the
+latter are unknown counts >= 0 with the relations of a block). A share is
+treated as a count (share x base = count), so a row is known when it shows
 either ``n_cell`` or ``estimate``. Each suppressed count is then minimised and
 maximised over all non-negative solutions of the linear relations
 (scipy.optimize.linprog); if minimum and maximum agree, the cell is
 recoverable. The true values come from the unsuppressed estimates.
+:func:`attack_sums` does the same for tables of totals and their parts
+(mentions of places in a district, free-text topics of all answers).
 """
 
 from __future__ import annotations
@@ -61,74 +66,152 @@ def _moves(A: np.ndarray, values: list[float], free: list[int], v: int) -> bool:
     return N.size > 0 and np.abs(N[free.index(v)]).max() > 1e-9
 
 
-def attack_block(published: pd.DataFrame, truth: pd.DataFrame, min_cell: int) -> list[Recovered]:
-    """Recoverable hidden counts of one block (rows aligned: same order in both frames)."""
+class _System:
+    """Unknown and known counts and the linear relations between them (all >= 0)."""
+
+    def __init__(self):
+        self.values, self.known, self.names, self.relations, self.targets = [], [], [], [], []
+
+    def add(self, value: float, known: bool, name, target: bool = False) -> int:
+        self.values.append(float(value))
+        self.known.append(bool(known))
+        self.names.append(name)
+        if target and not known:
+            self.targets.append(len(self.values) - 1)
+        return len(self.values) - 1
+
+
+def _add_block(S: _System, published: pd.DataFrame | None, truth: pd.DataFrame, min_cell: int,
+               where: tuple, atoms_only: bool = False) -> dict | None:
+    """The counts of one block and its relations; returns (kind, category) / ("base", "") -> variable
+    of the counts that add up over the groups of a breakdown. ``published`` None: a block
+    nobody publishes (the respondents without a group), ``truth`` gives its true counts."""
     kinds = truth["kind"].tolist()
     cats = truth["category"].astype(str).tolist()
-    if all(k == "mean" for k in kinds):
-        return []
     r = len(truth)
-    values = [float(v) for v in truth["n_cell"]] + [float(truth["n_unweighted"].iloc[0])]
-    base = r
-    known = [_known(published.iloc[i]) for i in range(r)] + [pd.notna(published["n_unweighted"].iloc[0])]
-    names = cats + ["Basis"]
-    relations: list[dict[int, float]] = []
-    single = {c: i for i, (c, k) in enumerate(zip(cats, kinds)) if "+" not in c and k in ("distribution", "multi")}
-    dist = [i for i, k in enumerate(kinds) if k == "distribution" and "+" not in cats[i]]
-    sensitive_virtual = []
+    cells = [float(v) if pd.notna(v) else 0.0 for v in truth["n_cell"]]
+    n = float(truth["n_unweighted"].iloc[0])
+    shown = ([_known(published.iloc[i]) for i in range(r)] if published is not None else [False] * r)
+    base_shown = bool(published is not None and pd.notna(published["n_unweighted"].iloc[0]))
+    target = published is not None
+    base = S.add(n, base_shown, (*where, "Basis"), target)
+    atoms = {("base", ""): base}
+    if all(k == "mean" for k in kinds):
+        return atoms
+    var = {}
+    for i in range(r):
+        if kinds[i] == "mean":
+            continue
+        var[i] = S.add(cells[i], shown[i], (*where, cats[i]), target)
+    single = {c: var[i] for i, (c, k) in enumerate(zip(cats, kinds)) if "+" not in c and k in ("distribution", "multi")}
+    for i, k in enumerate(kinds):
+        if "+" not in cats[i] and k in ("distribution", "multi"):
+            atoms[(k, cats[i])] = var[i]
+    dist = [var[i] for i, k in enumerate(kinds) if k == "distribution" and "+" not in cats[i]]
     if dist:
         rel = {base: 1.0, **{i: -1.0 for i in dist}}
-        rest = values[base] - sum(values[i] for i in dist)
-        if rest:
-            values.append(rest); known.append(False); names.append("Rest")
-            rel[len(values) - 1] = -1.0
-        relations.append(rel)
+        rest = S.values[base] - sum(S.values[i] for i in dist)
+        if rest or published is None:  # the block of the respondents without a group: rest >= 0 unknown
+            rel[S.add(max(rest, 0.0), False, (*where, "Rest"))] = -1.0
+        S.relations.append(rel)
     for i, k in enumerate(kinds):
+        if k == "mean":
+            continue
         if k == "multi" or ((k in ("collapsed", "key") or "+" in cats[i])
                             and not all(c in single for c in cats[i].split("+"))):
-            comp = values[base] - values[i]
-            values.append(comp); known.append(False); names.append(f"nicht {cats[i]}")
-            relations.append({base: 1.0, i: -1.0, len(values) - 1: -1.0})
-            if comp < min_cell:
-                sensitive_virtual.append(len(values) - 1)
+            comp = S.values[base] - S.values[var[i]]
+            c = S.add(comp, False, (*where, f"nicht {cats[i]}"), target and comp < min_cell)
+            S.relations.append({base: 1.0, var[i]: -1.0, c: -1.0})
         elif k in ("collapsed", "key") or "+" in cats[i]:
-            rel = {i: 1.0}
+            rel = {var[i]: 1.0}
             for c in cats[i].split("+"):
                 rel[single[c]] = rel.get(single[c], 0.0) - 1.0
-            relations.append(rel)
-    k = len(values)
-    A = np.zeros((len(relations), k))
-    for j, rel in enumerate(relations):
+            S.relations.append(rel)
+    return atoms
+
+
+def _solve(S: _System) -> list[Recovered]:
+    """Min and max of every target over the non-negative solutions (linprog); equal = recovered."""
+    k = len(S.values)
+    if not S.relations or not S.targets:
+        return []
+    A = np.zeros((len(S.relations), k))
+    for j, rel in enumerate(S.relations):
         for col, a in rel.items():
             A[j, col] += a
-    b = np.zeros(len(relations))
-    fixed = {j: values[j] for j in range(k) if known[j]}
-    targets = [j for j in range(r) if not known[j]] + ([base] if not known[base] else []) + sensitive_virtual
+    b = np.zeros(len(S.relations))
+    fixed = {j: S.values[j] for j in range(k) if S.known[j]}
+    free = [j for j in range(k) if not S.known[j]]
+    # shortcut: a null-space direction that keeps every unknown zero at 0 moves these
+    zeros = [j for j in free if S.values[j] == 0]
+    rows = [A[:, free]] + ([np.eye(len(free))[[free.index(j) for j in zeros]]] if zeros else [])
+    N = null_space(np.vstack(rows))
+    moving = set(np.array(free)[np.abs(N).max(axis=1) > 1e-9].tolist()) if N.size else set()
     found = []
-    first = truth.iloc[0]
-    free = [j for j in range(k) if not known[j]]
-    for v in targets:
-        if not relations or not A[:, v].any():
+    for v in S.targets:
+        if not A[:, v].any() or v in moving:
             continue
-        if _moves(A, values, free, v):
+        if S.values[v] != 0 and _moves(A, S.values, free, v):
             continue
         lo, hi = _range(A, b, fixed, k, v)
         if hi - lo < 0.5:
-            found.append(Recovered(str(first["item"]), str(first["group_var"]), str(first["group"]), names[v],
-                                   values[v]))
+            item, gv, group, name = S.names[v]
+            found.append(Recovered(str(item), str(gv), str(group), str(name), S.values[v]))
     return found
 
 
-def attack(published: pd.DataFrame, truth: pd.DataFrame, min_cell: int) -> list[Recovered]:
+def attack_block(published: pd.DataFrame, truth: pd.DataFrame, min_cell: int) -> list[Recovered]:
+    """Recoverable hidden counts of one block (rows aligned: same order in both frames)."""
+    S = _System()
+    first = truth.iloc[0]
+    _add_block(S, published, truth, min_cell, (first["item"], first["group_var"], first["group"]))
+    return _solve(S)
+
+
+def attack_item(published: pd.DataFrame, truth: pd.DataFrame, min_cell: int, between: bool = True) -> list[Recovered]:
+    """Recoverable hidden counts of one item: every block with its own relations and,
+    with ``between``, for every breakdown: Gesamt = sum of the groups + the respondents
+    without a group value (unknown counts >= 0 with the relations of a block), for each
+    answer category (ticked option) and the base."""
+    S = _System()
+    gv = truth["group_var"].fillna("").astype(str)
+    keys = [gv, truth["group"].astype(str), truth["n_unweighted"].astype(float).fillna(-1)]
+    blocks = []
+    for key, idx in truth.groupby(keys, sort=False).indices.items():
+        t = truth.iloc[idx]
+        first = t.iloc[0]
+        blocks.append((key[0], t, _add_block(S, published.iloc[idx], t, min_cell,
+                                             (first["item"], key[0], first["group"]))))
+    overall = [(t, a) for g, t, a in blocks if g == ""]
+    if between and len(overall) == 1:
+        o_truth, o_atoms = overall[0]
+        for g in dict.fromkeys(g for g, _, _ in blocks if g != ""):
+            groups = [a for x, _, a in blocks if x == g]
+            if any(set(a) != set(o_atoms) for a in groups):
+                continue  # groups with other categories than Gesamt: no relation
+            rest = {key: S.values[o_atoms[key]] - sum(S.values[a[key]] for a in groups) for key in o_atoms}
+            if min(rest.values()) < 0:
+                continue  # the groups overlap (hand-made tables): the relation does not hold
+            atomic = o_truth[[(k, str(c)) in o_atoms for k, c in zip(o_truth["kind"], o_truth["category"].astype(str))]]
+            m_truth = atomic.assign(n_cell=[rest[(k, str(c))] for k, c in zip(atomic["kind"], atomic["category"].astype(str))],
+                                    n_unweighted=rest[("base", "")])
+            if m_truth.empty:  # a mean: only the base
+                m_truth = o_truth.iloc[:1].assign(n_unweighted=rest[("base", "")])
+            m_atoms = _add_block(S, None, m_truth, min_cell, (o_truth["item"].iloc[0], g, "ohne Angabe"))
+            for key in o_atoms:
+                S.relations.append({o_atoms[key]: 1.0, m_atoms[key]: -1.0, **{a[key]: -1.0 for a in groups}})
+    return _solve(S)
+
+
+def attack(published: pd.DataFrame, truth: pd.DataFrame, min_cell: int, between: bool = True) -> list[Recovered]:
     """Every recoverable suppressed count of a published tidy table (``truth``: the
-    same rows before disclosure control)."""
+    same rows before disclosure control), item by item (see :func:`attack_item`)."""
     published = published.reset_index(drop=True)
     truth = truth.reset_index(drop=True)
     assert len(published) == len(truth)
-    keys = [truth[c].fillna("").astype(str) for c in KEYS] + [truth["n_unweighted"].astype(float).fillna(-1)]
     found = []
-    for _, idx in truth.groupby(keys, sort=False).indices.items():
-        found += attack_block(published.iloc[idx], truth.iloc[idx], min_cell)
+    for _, idx in truth.groupby(truth["item"].astype(str), sort=False).indices.items():
+        found += attack_item(published.iloc[idx], truth.iloc[idx], min_cell, between)
     return found
 
 
@@ -148,3 +231,39 @@ def small_published_counts(published: pd.DataFrame, truth: pd.DataFrame, min_cel
         if pd.notna(p["estimate"]) and float(t["n_unweighted"]) < min_base:
             bad.append((*where, "Anteil auf kleiner Basis", float(t["n_unweighted"])))
     return bad
+
+
+def attack_sums(truth: list[float], shown: list[bool], relations: list[tuple[int, list[int]]],
+                names: list) -> list[tuple]:
+    """Hidden counts of a table whose relations are total = sum of parts + remainder (a
+    remainder >= 0 unknown to the attacker; when the true remainder is 0 the attacker is
+    granted the exact sum, the worst case). A relation the true counts do not satisfy
+    (parts that overlap) is left out. Returns (name, value) of every recoverable count."""
+    S = _System()
+    for i, (v, s) in enumerate(zip(truth, shown)):
+        S.add(v, s, names[i], target=True)
+    for total, parts in relations:
+        rest = truth[total] - sum(truth[p] for p in parts)
+        if rest < 0:
+            continue
+        rel = {total: 1.0}
+        for p in parts:
+            rel[p] = rel.get(p, 0.0) - 1.0
+        if rest > 0:
+            rel[S.add(rest, False, "Rest")] = -1.0
+        S.relations.append(rel)
+    if not S.relations:
+        return []
+    k = len(S.values)
+    A = np.zeros((len(S.relations), k))
+    for j, rel in enumerate(S.relations):
+        for col, a in rel.items():
+            A[j, col] += a
+    fixed = {j: S.values[j] for j in range(k) if S.known[j]}
+    found = []
+    for v in S.targets:
+        if A[:, v].any():
+            lo, hi = _range(A, np.zeros(len(A)), fixed, k, v)
+            if hi - lo < 0.5:
+                found.append((S.names[v], S.values[v]))
+    return found

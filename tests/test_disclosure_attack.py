@@ -1,7 +1,26 @@
 """Differencing attack on every published survey table of the three demo communes
 (and on a planted rare group): no suppressed count may be recoverable from the
 published cells, bases, collapsed categories and key indicators of the same
-item and group, or from the margins of response rates and sample counts.
+item and group, from Gesamt minus the other groups of a breakdown (cells and
+bases), from the margins of response rates and sample counts, from a district's
+mentions minus those of its places, or from all free-text answers minus the
+published topics.
+
+Published survey tables without relations between counts (nothing to subtract):
+- survey_scales: per battery alpha, n_complete, index_n and a mean index; no
+  battery is a sum of others (``n_complete``/``index_n`` are bases of different
+  batteries, shown only from ``min_base`` on);
+- survey_crime_fear, _commune, _units: correlations and shares of feeling unsafe
+  per district with register crime counts and residents (not respondents), no
+  respondent counts;
+- survey_drivers: odds ratios of one model, no counts (small categories are
+  pooled or dropped by kit.survey.drivers before the model);
+- survey_disorder_groups, survey_dark_figure: shares and means with their
+  intervals; the bases (prevalence_n, reporting_n) are of different items;
+- waves (kit.survey.waves): comparisons of two published survey_estimates tables,
+  each protected as above; the demo writes none.
+Relations across these tables (e.g. a share in survey_crime_fear_units against
+the district rows of survey_estimates) are not attacked (see kit.disclosure).
 
 Stage 1 and 2 are computed in-process (~25 s for the three communes); the
 attacker in ``disclosure_attack.py`` is independent of kit.disclosure and gets
@@ -16,13 +35,16 @@ import pytest
 import yaml
 from scipy.optimize import linprog
 
-from disclosure_attack import attack, small_published_counts
+from disclosure_attack import attack, attack_sums, small_published_counts
+from kit.disclosure import DisclosurePolicy
 from kit.demo import DEMO_COMMUNES, generate_demo
 from kit.io import read_table
 from kit.params import REPO_ROOT, load_params
 from kit.profile.inputs import load_profile_inputs
 from kit.profile.stage import compute_profile, write_profile
 from kit.results import ResultStore
+from kit.disclosure import free_text_summary
+from kit.survey.places import survey_places
 from kit.survey.stage import collapse_negative, compute_survey, estimate_all, key_indicator_rows, write_survey
 
 
@@ -156,3 +178,49 @@ def test_planted_rare_group_is_protected(demo):
     assert rare["n_unweighted"].isna().all()  # 3 < min_cell: not even the base
     assert attack(public, tidy, result.policy.min_cell) == []
     assert small_published_counts(public, tidy, result.policy.min_cell, result.policy.min_base) == []
+
+
+@pytest.mark.parametrize("commune", DEMO_COMMUNES)
+def test_place_mentions_and_free_text_topics_do_not_give_hidden_counts_away(demo, commune):
+    """Relations: a district's mentions >= the mentions of its places (= when nobody names
+    the district without a place); all answers = matched + ambiguous + low score +
+    unmatched; all free-text answers = topics + "ohne Zuordnung" when no answer has two
+    topics. The true counts come from the same counting without suppression."""
+    params, store, result = demo[commune]
+    everything = DisclosurePolicy(min_cell=0, min_base=0)
+    checked = 0
+    if store.exists("survey_places_mentions"):
+        pub = store.read_table("survey_places_mentions", dtype={"key": str, "district_id": str})
+        if len(pub):
+            true = survey_places(result.clean.data, params, result.districts, everything)[0].table()
+            true["key"], true["district_id"] = true["key"].astype(str), true["district_id"].astype(str)
+            pub = pub.assign(district_id=pub["district_id"].fillna("").astype(str))
+            assert pub[["level", "key"]].values.tolist() == true[["level", "key"]].values.tolist()
+            values = true["mentions"].astype(float).tolist()
+            shown = pub["mentions"].notna().tolist()
+            names = list(zip(pub["level"], pub["key"]))
+            rel = []
+            for i in np.flatnonzero((pub["level"] == "district").to_numpy()):
+                parts = np.flatnonzero(((pub["level"] == "place") & (pub["district_id"] == pub["key"].iloc[i])).to_numpy())
+                if len(parts):
+                    rel.append((int(i), parts.tolist()))
+            ans = {k: int(i) for i, k in enumerate(pub["key"]) if pub["level"].iloc[i] == "answers"}
+            if "total" in ans:
+                rel.append((ans["total"], [i for k, i in ans.items() if k != "total"]))
+            assert attack_sums(values, shown, rel, names) == []
+            shown_counts = pub.loc[pub["mentions"].notna(), "mentions"].astype(float)
+            assert (shown_counts >= result.policy.min_cell).all()
+            checked += 1
+    free = store.read_table("survey_free_text_topics") if result.public.free_text is not None else None
+    if free is not None:
+        survey = params["survey"]
+        true = free_text_summary(result.clean.data[survey["free_text_item"]], dict(survey.get("free_text_topics") or {}),
+                                 policy=everything)
+        assert free["topic"].tolist() == true["topic"].tolist()
+        values = true["mentions"].astype(float).tolist()
+        shown = (free["mentions"].notna() | free["share"].notna()).tolist()
+        total = free["topic"].tolist().index("Antworten insgesamt")
+        rel = [(total, [i for i in range(len(values)) if i != total])]
+        assert attack_sums(values, shown, rel, free["topic"].tolist()) == []
+        checked += 1
+    assert checked, "no table of mentions to attack"
