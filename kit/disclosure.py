@@ -33,8 +33,13 @@ Not covered: relations between different tables or items of overlapping
 groups (e.g. a district's base in one item against the district question's
 own answer counts, the "fehlend" row of the sample counts against the
 respondents without an age group in an item, a crime-fear share against the
-estimates), and the number of respondents without a group value itself (it is
-never published, but Gesamt minus the groups' bases gives it). Reports should
+estimates), and the respondents without a group value (no sex, age group or
+district stated): they are never shown as a group, but where every group of a
+breakdown is published, Gesamt minus the groups gives their number and the
+answers of these few (in the Muldenau demo 174 counts below the minimum, e.g.
+"of the 3 without a stated sex, 1 chose ..."). Protecting them as primary
+cells was tried: it hides 250-500 more rows per demo commune and takes 20-30 s
+instead of about 1 s per commune, so it is left open. Reports should
 keep groups large; ``min_base`` makes single small groups unreadable as shares.
 """
 
