@@ -6,7 +6,8 @@ collapsed categories such as "3+4", key indicators on the same cells, and the
 base ``n_unweighted``; for a multiple-choice option: ticked + not ticked =
 base) and between the blocks (for every breakdown: Gesamt = sum of the groups
 + the respondents without a group value, for every category and the base; the
-latter are unknown counts >= 0 with the relations of a block). A share is
+latter are unknown counts >= 0 with the relations of a block, and where there
+are any, their counts below ``min_cell``, zeros included, are targets too). A share is
 treated as a count (share x base = count), so a row is known when it shows
 either ``n_cell`` or ``estimate``. Each suppressed count is then minimised and
 maximised over all non-negative solutions of the linear relations
@@ -102,7 +103,9 @@ def _add_block(S: _System, published: pd.DataFrame | None, truth: pd.DataFrame, 
     for i in range(r):
         if kinds[i] == "mean":
             continue
-        var[i] = S.add(cells[i], shown[i], (*where, cats[i]), target)
+        # the respondents without a group value: a small count of theirs may not follow either
+        var[i] = S.add(cells[i], shown[i], (*where, cats[i]),
+                       target or (published is None and n > 0 and cells[i] < min_cell))
     single = {c: var[i] for i, (c, k) in enumerate(zip(cats, kinds)) if "+" not in c and k in ("distribution", "multi")}
     for i, k in enumerate(kinds):
         if "+" not in cats[i] and k in ("distribution", "multi"):

@@ -321,6 +321,48 @@ def test_gesamt_minus_the_other_groups_does_not_give_a_hidden_cell_away():
     # 100 - 97 only bounds it (0 to 3): nothing shows that every respondent has a group
 
 
+def test_respondents_without_a_group_value_stay_hidden():
+    """3 respondents have no group: Gesamt minus the published groups must not give their
+    answers (1, 2 and 0 of them per category, a zero is small too)."""
+    t = []
+    t += rows("q", "Gesamt", "distribution", 103, [51, 34, 18])
+    t += rows("q", "A", "distribution", 60, [30, 18, 12])
+    t += rows("q", "B", "distribution", 40, [20, 14, 6])
+    t += rows("m", "Gesamt", "multi", 103, [52]) + rows("m", "A", "multi", 60, [30]) + rows("m", "B", "multi", 40, [20])
+    t = _frame(t)
+    out = DisclosurePolicy(5, 30).survey_estimates(t)
+    assert attack(out, t, 5) == []  # the attacker also targets the counts of the 3 without a group
+    assert not block(out, "q", "Gesamt")["suppressed"].any()  # the groups carry it, not the whole sample
+    hidden = out[out["group"] != "Gesamt"].groupby("item")["suppressed"].sum()
+    # every category needs a hidden group cell, and a group with one hidden cell alone gives it back
+    assert hidden["q"] >= 3 and hidden["m"] >= 1
+    assert out["n_unweighted"].notna().all()
+
+
+@st.composite
+def grouped_tables(draw):
+    """Gesamt, two groups and 0-4 respondents without a group, 2-4 categories."""
+    k = draw(st.integers(2, 4))
+    blocks = [draw(st.lists(st.integers(0, 30), min_size=k, max_size=k)) for _ in range(3)]
+    rest = draw(st.lists(st.integers(0, 2), min_size=k, max_size=k))
+    total = [sum(c) for c in zip(blocks[0], blocks[1], rest)]
+    t = []
+    for name, cells in (("Gesamt", total), ("A", blocks[0]), ("B", blocks[1])):
+        part = rows("q", name, "distribution", max(sum(cells), 1), cells)
+        for r in part:
+            r["n_unweighted"] = sum(cells)
+        t += part
+    return _frame(t)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(grouped_tables())
+def test_no_count_of_the_respondents_without_a_group_is_recoverable(t):
+    out = DisclosurePolicy(5, 10).survey_estimates(t)
+    assert attack(out, t, 5) == []
+    assert small_published_counts(out, t, 5, 10) == []
+
+
 def test_bulk_check_agrees_with_the_single_check():
     """kit.disclosure.undetermined (all variables at once) = not determined (one by one)."""
     from kit.disclosure import determined, undetermined

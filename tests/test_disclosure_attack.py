@@ -2,7 +2,8 @@
 (and on a planted rare group): no suppressed count may be recoverable from the
 published cells, bases, collapsed categories and key indicators of the same
 item and group, from Gesamt minus the other groups of a breakdown (cells and
-bases), from the margins of response rates and sample counts, from a district's
+bases; neither a hidden group cell nor a small count of the respondents without
+a group value), from the margins of response rates and sample counts, from a district's
 mentions minus those of its places, or from all free-text answers minus the
 published topics.
 
