@@ -674,11 +674,19 @@ def _add_unknown_remainder(rel: dict, rest: float, values: list, primary: list, 
 
 
 def policy_from_params(params) -> DisclosurePolicy:
-    """The policy of a commune, from ``params["privacy"]`` (min_cell, min_base_percent)."""
-    privacy = params["privacy"] if isinstance(params, Mapping) else getattr(params, "privacy")
+    """The policy of a commune, from ``params["privacy"]`` (min_cell, min_base_percent); params
+    that leave a key out (partial params, e.g. of a report part built alone) get the value of
+    params/defaults.yaml (:func:`kit.params.setting`), never a number written here."""
+    from kit.params import setting
+
+    privacy = params.get("privacy") if isinstance(params, Mapping) else getattr(params, "privacy", None)
 
     def get(key):
-        return privacy[key] if isinstance(privacy, Mapping) else getattr(privacy, key)
+        if isinstance(privacy, Mapping):
+            value = privacy.get(key)
+        else:
+            value = getattr(privacy, key, None)
+        return setting({}, "privacy", key) if value is None else value
 
     return DisclosurePolicy(min_cell=int(get("min_cell")), min_base=int(get("min_base_percent")))
 

@@ -380,3 +380,18 @@ def test_bulk_check_agrees_with_the_single_check():
         free = undetermined(A, x, hidden)
         for v in np.flatnonzero(hidden):
             assert free[v] == (not determined(A, x, hidden, int(v)))
+
+
+def test_policy_of_partial_params_takes_the_missing_thresholds_from_defaults_yaml():
+    """A report part built from partial params (no privacy block) gets the thresholds of
+    params/defaults.yaml, read here independently; a given key wins."""
+    import yaml
+
+    from kit.disclosure import policy_from_params
+    from kit.params import PARAMS_DIR
+
+    defaults = yaml.safe_load((PARAMS_DIR / "defaults.yaml").read_text(encoding="utf-8"))["privacy"]
+    policy = policy_from_params({"commune_id": "x"})
+    assert (policy.min_cell, policy.min_base) == (defaults["min_cell"], defaults["min_base_percent"])
+    policy = policy_from_params({"privacy": {"min_cell": defaults["min_cell"] + 4}})
+    assert (policy.min_cell, policy.min_base) == (defaults["min_cell"] + 4, defaults["min_base_percent"])
