@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -168,3 +169,28 @@ def test_drivers_sentence_names_the_design_it_accounts_for():
     assert "geschichtete Stichprobe nach Stadtteilen" in text and "nicht aber" not in text
     assert "nicht aber eine Schichtung" in view.drivers_design_sentence({})
     assert "nicht aber eine Schichtung" in view.drivers_design_sentence(None)
+
+
+def _breakdown_result(hidden_men: bool, base_men: int):
+    from types import SimpleNamespace
+
+    rows = pd.DataFrame({
+        "item": ["Q1"] * 3, "kind": ["collapsed"] * 3, "group_var": ["", "sex", "sex"],
+        "group": ["Gesamt", "Männer", "Frauen"], "category_label": ["„unsicher“"] * 3,
+        "estimate": [0.3, np.nan if hidden_men else 0.25, 0.35], "lower": [0.25, np.nan, 0.3],
+        "upper": [0.35, np.nan, 0.4], "suppressed": [False, hidden_men, False],
+        "n_unweighted": [400, base_men, 220]})
+    return SimpleNamespace(estimates=rows, breakdowns={"sex": "sex"}, min_base=30)
+
+
+@pytest.mark.parametrize("hidden_men, base_men, noted", [(True, 160, True), (True, 12, False), (False, 160, False)])
+def test_breakdown_explains_a_share_hidden_although_its_group_is_large(monkeypatch, hidden_men, base_men, noted):
+    """A large group hidden as a complement (e.g. so that the few without a stated sex stay
+    hidden) gets a sentence saying why; a small group (too few answers) or none hidden does not."""
+    from kit.survey import view
+
+    notes = []
+    monkeypatch.setattr(view, "show_table", lambda *a, **k: None)
+    monkeypatch.setattr(view, "show_note", lambda text, *a, **k: notes.append(text))
+    view.show_breakdown(_breakdown_result(hidden_men, base_men), "Q1")
+    assert (view.COMPLEMENT_NOTE in notes) == noted

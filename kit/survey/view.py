@@ -349,6 +349,12 @@ def _with_interval(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+# under a group table with a share hidden although its group answered often enough
+COMPLEMENT_NOTE = ("„Nicht ausgewiesen“ bei einer Gruppe mit vielen Antworten: Der Wert ist verdeckt, weil sich "
+                   "sonst aus ihm, dem Gesamtwert und den anderen Gruppen eine zu kleine Zahl zurückrechnen ließe, "
+                   "etwa die Antworten der wenigen Befragten ohne Angabe zu Geschlecht oder Alter.")
+
+
 def show_breakdown(result: PublicSurveyResult, item_id: str) -> None:
     p = result.estimates
     groups = _person_groups(result)
@@ -362,6 +368,9 @@ def show_breakdown(result: PublicSurveyResult, item_id: str) -> None:
     show_table(df, {"merkmal": ("Merkmal", None), "group": ("Gruppe", None), "share": ("Anteil", None),
                     "interval": ("95-%-Bereich", None), "n_unweighted": ("Antworten", _n)},
                caption=f"Anteil {label} nach Geschlecht und Alter")
+    base = pd.to_numeric(df["n_unweighted"], errors="coerce")
+    if (df["suppressed"].astype(bool) & (base >= result.min_base)).any():  # hidden as a complement
+        show_note(COMPLEMENT_NOTE)
 
 
 def show_question(result: PublicSurveyResult, question: str) -> None:
