@@ -656,7 +656,7 @@ def check_district_coverage(residents: pd.DataFrame, names: dict[str, str], *,
     problems = []
     for did in sorted(missing, key=lambda s: (0, int(s), s) if s.isdigit() else (1, 0, s)):
         gone = missing[did]
-        when = (f"in keinem Jahr" if len(gone) == len(years)
+        when = ("in keinem Jahr" if len(gone) == len(years)
                 else ("im Jahr " if len(gone) == 1 else "in den Jahren ") + ", ".join(map(str, gone)))
         problems.append(Problem(
             file=source, column="district_id", value=f"{did} {names.get(did, '')}".strip(),

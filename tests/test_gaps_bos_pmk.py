@@ -426,7 +426,7 @@ def test_demo_pmk_table_and_figure_show_offence_types_with_input_sums(demo, comm
     for offence, n in latest.groupby("offence_type")["count"].sum().items():
         assert f"<th>{offence}</th>" in html
     by_type = latest.groupby("offence_type")["count"].sum()
-    total_row = f"<td>Insgesamt</td>" + "".join(f'<td class="num">{n}</td>' for n in by_type.reindex(
+    total_row = "<td>Insgesamt</td>" + "".join(f'<td class="num">{n}</td>' for n in by_type.reindex(
         ["Gewaltdelikte", "Propagandadelikte", "Sachbeschädigung", "Sonstige Delikte"]))
     assert total_row in html.replace("\n", "")
     text = capture.text

@@ -5,7 +5,6 @@ view says in German that the mentions could not be counted, naming the cause."""
 from __future__ import annotations
 
 import matplotlib
-import pytest
 
 from tests.batch_runs import make_inputs
 
@@ -14,7 +13,6 @@ matplotlib.use("Agg")
 
 def test_unreadable_survey_gives_the_error_to_the_view_which_words_it(tmp_path, monkeypatch):
     import yaml
-    from IPython.display import HTML, Markdown
 
     from kit.params import load_params
     from kit.profile import view

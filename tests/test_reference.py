@@ -26,12 +26,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from helpers import poisson_cdf
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from kit.params import PARAMS_DIR, REPO_ROOT
+from kit.params import REPO_ROOT
 from kit.profile import reference as ref
 from kit.profile.indicators import make_indicators, poisson_interval
 
@@ -476,19 +475,15 @@ def _visible_text(page: str) -> str:
 @pytest.fixture(scope="module")
 def demo_profiles(tmp_path_factory) -> dict[str, tuple[str, Path]]:
     """Stage 1 of every demo commune, run like the batch runner does (papermill + nbconvert)."""
-    from kit.demo import DEMO_COMMUNES, generate_demo
+    from batch_runs import make_inputs
+
+    from kit.demo import DEMO_COMMUNES
     from kit.runner import NOTEBOOK_DIR, STAGES, execute_stage, render_html
 
     root = tmp_path_factory.mktemp("reference_demo")
-    generate_demo(root / "data", communes=list(DEMO_COMMUNES))
     notebook = next(nb for stage, nb, _ in STAGES if stage == "profile")
     out = {}
-    for commune in DEMO_COMMUNES:
-        params = yaml.safe_load((PARAMS_DIR / f"{commune}.yaml").read_text(encoding="utf-8"))
-        params["data_dir"] = str(root / "data" / commune)
-        params_file = root / "params" / f"{commune}.yaml"
-        params_file.parent.mkdir(parents=True, exist_ok=True)
-        params_file.write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    for commune, params_file in zip(DEMO_COMMUNES, make_inputs(root, communes=DEMO_COMMUNES)):
         executed = root / "output" / commune / "notebooks" / notebook
         execute_stage(NOTEBOOK_DIR / notebook, executed, {"commune_id": commune, "params_file": str(params_file),
                                                           "output_dir": str(root / "output")})

@@ -18,7 +18,7 @@ from kit.profile import reference as bench
 from kit.profile.pks import CONTROL_KEYS, POPULATION_LAG
 from kit.profile.early_warning import CALIBRATION as EW_CALIBRATION, RULE as EW_RULE
 from kit.profile import gaps as gaps_mod
-from kit.profile.indicators import BOS_FULLTIME_TYPES, BOS_VOLUNTEER_TYPES, REGISTER_AGE_GROUPS, age_bands, note_codes
+from kit.profile.indicators import BOS_FULLTIME_TYPES, BOS_VOLUNTEER_TYPES, age_bands, note_codes
 from kit.report import (DASH, fmt_districts, fmt_int, interactive_session, fmt_interval, fmt_num, fmt_signed, show_md,
                         show_note, show_table)
 from kit.profile.stage import (ProfileResult, indicator_by_district, indicator_by_year, pks_overview, pks_row,

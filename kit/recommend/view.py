@@ -263,7 +263,7 @@ def show_summary(result: Recommendations, max_items: int = 5) -> None:
                      f"Dazu {fmt_num(rest)} weitere Empfehlungen (siehe unten).")
     if len(undecided):
         n = len(undecided)
-        lines.append((f"Nicht entschieden werden konnte eine Maßnahme, weil ihre Befunde fehlen" if n == 1 else
+        lines.append(("Nicht entschieden werden konnte eine Maßnahme, weil ihre Befunde fehlen" if n == 1 else
                       f"Nicht entschieden werden konnten {fmt_num(n)} Maßnahmen, weil ihre Befunde fehlen")
                      + f" ({', '.join(undecided['title'])}); der Abschnitt „Alle geprüften Regeln“ nennt die "
                        "fehlenden Angaben.")

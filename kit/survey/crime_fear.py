@@ -40,7 +40,7 @@ import pandas as pd
 from scipy import stats
 
 from kit.disclosure import DisclosurePolicy
-from kit.errors import InputError, Problem, missing_file
+from kit.errors import missing_file
 from kit.indicators import UNSAFE_NIGHT
 from kit.io import read_table
 from kit.schemas import check_district_ids, read_columns, validate_table

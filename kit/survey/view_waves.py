@@ -164,7 +164,7 @@ def show_waves(result) -> None:
                            "range": (f"{pct}-%-Bereich", None)},
                    caption=f"Gesicherte Veränderungen gegenüber der Befragung {label}")
     _show_mismatches(waves)
-    caveat = (f"Vergleichbar sind nur Fragen mit gleichem Wortlaut und gleichen Antwortmöglichkeiten; beide "
+    caveat = ("Vergleichbar sind nur Fragen mit gleichem Wortlaut und gleichen Antwortmöglichkeiten; beide "
               "Befragungen sind mit demselben Verfahren bereinigt, gewichtet und ausgewertet")
     if waves.source == "results":
         caveat = (f"Die Werte von {label} stammen aus den veröffentlichten Ergebnissen der damaligen Auswertung "
@@ -186,5 +186,5 @@ def _show_mismatches(waves) -> None:
         labels = [str(x) for x in m.loc[m["reason"] == reason, "label"]]
         if labels:
             parts.append(f"{text}: {', '.join(labels)}")
-    show_md(f"Nicht verglichen werden Fragen, die nicht in beiden Befragungen gleich gestellt wurden – "
+    show_md("Nicht verglichen werden Fragen, die nicht in beiden Befragungen gleich gestellt wurden – "
             + "; ".join(parts) + ".")
