@@ -365,3 +365,21 @@ def test_summary_counts_undecided_measures_in_singular_and_plural(monkeypatch, n
         assert "konnten 1 Maßnahmen" not in text
     else:
         assert "Nicht entschieden werden konnten 2 Maßnahmen," in text
+
+
+def test_summary_counts_fundable_measures_among_the_triggered_ones_not_the_general(monkeypatch):
+    """Two measures triggered by a finding (one fundable), one general recommendation: the
+    sentence on funding names its base (the triggered ones), so it cannot be read as a share
+    of the general recommendations just listed."""
+    import kit.recommend.view as view
+
+    rule = [{"indicator": "survey.problem_litter", "op": ">=", "threshold": 0.2}]
+    measures = [measure("a", rule), measure("b", rule, funding={"kommpraev": False, "reason": "-"}),
+                measure("immer", general={"always": True})]
+    result = rec.recommend(measures, table(**{"survey.problem_litter": (0.4, 0.35, 0.45, "Anteil")}))
+    shown = []
+    monkeypatch.setattr(view, "show_md", shown.append)
+    show_summary(result)
+    text = " ".join(shown)
+    assert "Von den 2 durch Befunde ausgelösten Empfehlungen ist 1 nach der Förderrichtlinie" in text
+    assert "davon sind" not in text

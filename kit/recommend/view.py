@@ -247,8 +247,10 @@ def show_summary(result: Recommendations, max_items: int = 5) -> None:
         text += (f" {'Eine Maßnahme haben' if n_off == 1 else fmt_num(n_off) + ' Maßnahmen haben'} die Analysten für "
                  "diese Kommune abgeschaltet (Gründe unten).")
     funded = int(_flag(chosen["kommpraev"]).sum()) if len(chosen) else 0
-    if funded:
-        text += f" {fmt_num(funded)} davon sind nach der Förderrichtlinie Kommunale Prävention förderfähig."
+    if funded:  # counted among the measures a finding triggered, not the general ones
+        text += (f" Von den {fmt_num(len(chosen))} durch Befunde ausgelösten Empfehlungen "
+                 f"{'ist' if funded == 1 else 'sind'} {fmt_num(funded)} nach der Förderrichtlinie Kommunale "
+                 "Prävention förderfähig.")
     lines = []
     for _, measure in chosen.head(max_items).iterrows():
         met = result.rules[(result.rules["measure_id"] == measure["measure_id"]) & _flag(result.rules["met"])]
