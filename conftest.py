@@ -71,3 +71,14 @@ def pytest_unconfigure(config):
 
 # tests/fixtures holds notebooks the tests run through the runner themselves (nbval must not)
 collect_ignore_glob = ["tests/fixtures/*"]
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Figures a test draws without showing them are closed after it, so they do not pile up
+    in the test process (matplotlib warns beyond 20 open figures)."""
+    yield
+    import sys
+
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
