@@ -118,30 +118,42 @@ LABEL_COLUMNS = {"label", "unit", "subject_label", "title", "description", "topi
 
 @pytest.fixture(scope="module")
 def demo_results(tmp_path_factory):
-    import yaml
-
     from kit.demo import generate_demo
-    from kit.params import PARAMS_DIR, load_params
-    from kit.profile.inputs import load_profile_inputs
-    from kit.profile.stage import compute_profile, write_profile
     from kit.recommend.stage import compute_recommendations, write_recommendations
-    from kit.results import ResultStore
 
     root = tmp_path_factory.mktemp("words")
     generate_demo(root / "data", communes=["muldenau"])
+
+    def edit(data):
+        data.pop("survey", None)  # stage 3 from the area profile alone (no papermill run of stage 2 here)
+        data.setdefault("profile", {})["pks_reference"] = {"000000": 5000, "892000": 150}  # reference rows too
+
+    params, store = _muldenau_stage1(root, edit)
+    write_recommendations(compute_recommendations(params, store), store)
+    return store.path("profile_indicators", ".csv").parent
+
+
+def _muldenau_stage1(root, edit):
+    """Params of the demo commune Muldenau generated under root/data, changed by ``edit(data)``,
+    loaded; stage 1 computed and written. Returns (params, result store)."""
+    import yaml
+
+    from kit.params import PARAMS_DIR, load_params
+    from kit.profile.inputs import load_profile_inputs
+    from kit.profile.stage import compute_profile, write_profile
+    from kit.results import ResultStore
+
     data = yaml.safe_load((PARAMS_DIR / "muldenau.yaml").read_text(encoding="utf-8"))
     data["data_dir"] = str(root / "data" / "muldenau")
     data["demo"] = False
-    data.pop("survey", None)  # stage 3 from the area profile alone (no papermill run of stage 2 here)
-    data.setdefault("profile", {})["pks_reference"] = {"000000": 5000, "892000": 150}  # reference rows too
+    edit(data)
     params_file = root / "muldenau.yaml"
     params_file.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     params = load_params(params_file)
     store = ResultStore(root / "output", params["commune_id"])
     inputs = load_profile_inputs(params)
     write_profile(compute_profile(inputs), store, inputs)
-    write_recommendations(compute_recommendations(params, store), store)
-    return store.path("profile_indicators", ".csv").parent
+    return params, store
 
 
 def _is_number(text: str) -> bool:
@@ -217,13 +229,8 @@ def survey_results(tmp_path_factory):
     """Stage 1 and 2 of the demo commune Muldenau without its sample file (no response rates:
     a note) and without the respondents of district 5 and the men aged 75 or more (weighting
     categories without respondents). Returns (results folder, names of the files stage 2 wrote)."""
-    import yaml
 
     from kit.demo import generate_demo
-    from kit.params import PARAMS_DIR, load_params
-    from kit.profile.inputs import load_profile_inputs
-    from kit.profile.stage import compute_profile, write_profile
-    from kit.results import ResultStore
     from kit.survey.stage import compute_survey, write_survey
 
     root = tmp_path_factory.mktemp("words2")
@@ -235,16 +242,7 @@ def survey_results(tmp_path_factory):
     keep = (raw["Q52"] != "5") & ~((raw["Q51"] == "1") & (age >= 75))
     assert (~keep).sum() > 30
     raw[keep].to_csv(responses, sep=";", encoding="cp1252", index=False)
-    data = yaml.safe_load((PARAMS_DIR / "muldenau.yaml").read_text(encoding="utf-8"))
-    data["data_dir"] = str(data_dir)
-    data["demo"] = False
-    data["survey"].pop("sample", None)
-    params_file = root / "muldenau.yaml"
-    params_file.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    params = load_params(params_file)
-    store = ResultStore(root / "output", params["commune_id"])
-    inputs = load_profile_inputs(params)
-    write_profile(compute_profile(inputs), store, inputs)
+    params, store = _muldenau_stage1(root, lambda data: data["survey"].pop("sample", None))
     results = store.path("profile_indicators", ".csv").parent
     before = {p.name for p in results.iterdir()}
     write_survey(compute_survey(params, store).public, store)
